@@ -1,0 +1,30 @@
+"""Where the shipped data lives, in a source checkout and in an installed package."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _packaged(name: str) -> Path | None:
+    # Installed wheels map the top-level folders into the package (see setup.cfg).
+    candidate = Path(__file__).resolve().parent / name
+    return candidate if candidate.is_dir() else None
+
+
+def corpora_dir() -> Path:
+    """The ``corpora`` folder: ``$GOALMATCH_CORPORA``, the installed copy, or the checkout's."""
+    env = os.environ.get("GOALMATCH_CORPORA")
+    if env:
+        return Path(env)
+    return _packaged("corpora") or _REPO_ROOT / "corpora"
+
+
+def models_dir() -> Path:
+    """The ``models`` folder holding shipped models such as ``default``."""
+    env = os.environ.get("GOALMATCH_MODELS")
+    if env:
+        return Path(env)
+    return _packaged("models") or _REPO_ROOT / "models"
