@@ -1,0 +1,153 @@
+"""Similarity evidence for :class:`goalmatch.classifier.GoalClassifier`, and the small model on top.
+
+Two numbers per (text, goal) pair, both from cosine similarities of unit-length embeddings:
+
+``strategy``
+    the mean of the ``top_k`` highest similarities between the text and the goal's own
+    strategy texts (name, aliases, description, examples, and those of its sub-goals);
+``projects``
+    the mean similarity to the labelled projects of that goal minus the mean similarity to
+    all labelled projects (0 where the goal has none). Subtracting the overall mean cancels
+    what every project shares with every other project (the genre), leaving the topic.
+
+Both are centred per text across goals, so only *which goal is closer* counts, not how
+close project texts are to strategy texts in general. A training row never sees itself:
+its own strategy text or its own project is left out of its features.
+
+The model on top has one weight per feature and is shared by all goals (no per-goal
+bias), fitted by weighted maximum likelihood: a softmax over goals for single-label
+frameworks, a logistic per (text, goal) pair for multi-label (one intercept for strategy
+texts and one for projects, whose base rates differ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+N_FEATURES = 2
+FEATURE_NAMES = ("strategy", "projects")
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero), as float64."""
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def pair_features(
+    E: np.ndarray,
+    prototypes: np.ndarray,
+    prototype_goal: np.ndarray,
+    labelled: np.ndarray,
+    targets: np.ndarray,
+    top_k: int,
+    *,
+    own_prototype: np.ndarray | None = None,
+    own_labelled: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(len(E), n_goals, 2)`` and each text's *support* ``(len(E),)``.
+
+    The support is the uncentred strategy similarity of the closest goal (``-inf`` where
+    there are no strategy texts): how related the text is to the strategy at all.
+
+    ``prototypes`` (m, d) with ``prototype_goal`` (m,) goal indices; ``labelled`` (p, d)
+    with ``targets`` (p, n_goals) 0/1. ``own_prototype[i]`` / ``own_labelled[i]`` is the
+    index of row ``i`` itself among the prototypes / labelled rows (-1: not there).
+    All embedding arrays must have unit rows.
+    """
+    n, k = len(E), targets.shape[1]
+    strategy = np.full((n, k), np.nan)
+    if len(prototypes):
+        S = E @ prototypes.T
+        _leave_out(S, own_prototype)
+        for g in range(k):
+            cols = S[:, prototype_goal == g]
+            if cols.shape[1]:
+                top = -np.sort(-cols, axis=1)[:, :top_k]
+                finite = np.isfinite(top)
+                count = finite.sum(axis=1)
+                total = np.where(finite, top, 0.0).sum(axis=1)
+                strategy[:, g] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    projects = np.zeros((n, k))
+    if len(labelled):
+        S = E @ labelled.T
+        _leave_out(S, own_labelled)
+        seen = np.isfinite(S)
+        S0 = np.where(seen, S, 0.0)
+        overall = S0.sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
+        counts = seen.astype(np.float64) @ targets
+        means = (S0 @ targets) / np.maximum(counts, 1)
+        projects = np.where(counts > 0, means - overall[:, None], 0.0)
+    features = np.stack([_centre(strategy), _centre(projects)], axis=-1)
+    finite = ~np.isnan(strategy)
+    support = np.where(finite, strategy, -np.inf).max(axis=1, initial=-np.inf)
+    return features, support
+
+
+def _leave_out(S: np.ndarray, own: np.ndarray | None) -> None:
+    if own is not None:
+        rows = np.flatnonzero(own >= 0)
+        S[rows, own[rows]] = -np.inf
+
+
+def _centre(F: np.ndarray) -> np.ndarray:
+    """Subtract each row's mean over goals; goals without evidence get the row mean (0 after)."""
+    if np.isnan(F).all():
+        return np.zeros_like(F)
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(np.where(np.isnan(F).all(axis=1, keepdims=True), 0.0, F), axis=1, keepdims=True)
+    return np.where(np.isnan(F), 0.0, F - mean)
+
+
+def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
+    """Weights ``w`` maximising the weighted log-likelihood of ``softmax(F @ w)`` (L2 ``alpha``)."""
+    k = F.shape[1]
+    Y = np.eye(k)[y]
+    total = weight.sum()
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        Z = F @ w
+        nll = -(weight * (Y * log_softmax(Z, axis=1)).sum(axis=1)).sum() / total
+        R = (softmax(Z, axis=1) - Y) * weight[:, None]
+        grad = np.einsum("ig,igf->f", R, F) / total + alpha * w
+        return float(nll + 0.5 * alpha * w @ w), grad
+
+    return _minimize(objective, np.zeros(F.shape[2]))
+
+
+def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarray, alpha: float) -> np.ndarray:
+    """``[w..., b_0, b_1]`` of a logistic model ``expit(F @ w + b_group)`` over all (row, goal) pairs.
+
+    Shared weights, one intercept per row group (0: strategy texts, 1: projects): a
+    strategy text serves one goal, a project often several, so the base rates differ.
+    A group without rows keeps the other group's intercept.
+    """
+    total = weight.sum() * F.shape[1]
+    d = F.shape[2]
+    onehot = np.eye(2)[group]
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], onehot @ theta[d:]
+        Z = F @ w + b[:, None]
+        nll = -(weight[:, None] * (Y * log_expit(Z) + (1 - Y) * log_expit(-Z))).sum() / total
+        R = (expit(Z) - Y) * weight[:, None]
+        grad = np.concatenate([np.einsum("ig,igf->f", R, F) / total + alpha * w, onehot.T @ R.sum(axis=1) / total])
+        return float(nll + 0.5 * alpha * w @ w), grad
+
+    theta = _minimize(objective, np.zeros(d + 2))
+    counts = np.bincount(group, minlength=2)
+    if counts[1] == 0:
+        theta[d + 1] = theta[d]
+    elif counts[0] == 0:
+        theta[d] = theta[d + 1]
+    return theta
+
+
+def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray) -> np.ndarray:
+    result = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
+    return np.asarray(result.x, dtype=np.float64)
