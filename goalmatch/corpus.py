@@ -24,7 +24,7 @@ from typing import Any
 
 from goalmatch.taxonomy import Framework
 
-__all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpus", "load_corpora", "write_corpus"]
+__all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpora", "load_corpus", "write_corpus"]
 
 MAX_LINE_BYTES = 1_000_000
 _REQUIRED = ("id", "text", "source", "labels")
@@ -75,7 +75,8 @@ class Record:
             raise CorpusError(f"{where}: expected a JSON object, got {type(data).__name__}")
         unknown = set(data) - set(_REQUIRED) - set(_OPTIONAL)
         if unknown:
-            raise CorpusError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted((*_REQUIRED, *_OPTIONAL))}")
+            allowed = sorted((*_REQUIRED, *_OPTIONAL))
+            raise CorpusError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {allowed}")
         for key in _REQUIRED:
             if key not in data:
                 raise CorpusError(f"{where}: missing required field {key!r}")

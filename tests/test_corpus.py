@@ -8,7 +8,12 @@ import pytest
 import goalmatch
 from goalmatch.corpus import CorpusError, Record, load_corpora, load_corpus, write_corpus
 
-GOOD = {"id": "p1", "text": "Projektet bygger bredband.", "source": "test", "labels": {"rus-norrbotten-2030": ["rus-transporter"]}}
+GOOD = {
+    "id": "p1",
+    "text": "Projektet bygger bredband.",
+    "source": "test",
+    "labels": {"rus-norrbotten-2030": ["rus-transporter"]},
+}
 
 
 def _jsonl(tmp_path: Path, *rows: object, raw: bytes | None = None) -> Path:

@@ -20,6 +20,8 @@ def test_polaris_list_parses_titles_statuses_and_texts() -> None:
         ("Tänk Jämt", "Under handläggning"),
         ("Kompetensbanken", "Pågående"),
     ]
-    assert projects[0].text == "Syftet med projektet är att utveckla en besöksnäringsattraktion. Målet är att ta fram underlag."
+    assert projects[0].text == (
+        "Syftet med projektet är att utveckla en besöksnäringsattraktion. Målet är att ta fram underlag."
+    )
     assert projects[1].text == ""
     assert projects[0].line == 3
