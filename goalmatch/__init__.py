@@ -5,18 +5,57 @@
 ['agenda-2030', 'leader-polaris-2016']
 >>> goalmatch.frameworks()["rus-norrbotten-2030"].goal_ids
 ('rus-livsmiljoer', 'rus-transporter', 'rus-kompetens', 'rus-innovation')
+
+A matcher suggests goals with evidence. ``goalmatch.load()`` opens the shipped model
+(multilingual-e5-small); here a quick one is fitted with the test encoder instead:
+
+>>> from goalmatch.encoder import FakeEncoder
+>>> rus = goalmatch.frameworks()["rus-norrbotten-2030"]
+>>> matcher = goalmatch.Matcher.fit([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
+>>> result = matcher.suggest("Vi bygger ut fiber, bredband och mobilnät i byarna och till företagen.")
+>>> rus_result = result["rus-norrbotten-2030"]
+>>> len(rus_result.suggestions), rus_result.suggestions[0].goal_id in rus.goal_ids
+(3, True)
+>>> sorted(result.to_dict())
+['flags', 'frameworks', 'similar_projects']
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from goalmatch.corpus import Record, load_corpora
 from goalmatch.taxonomy import Framework, load_frameworks
 from goalmatch.text import PreparedText, prepare
 
-__all__ = ["Framework", "PreparedText", "Record", "frameworks", "load_corpora", "prepare"]
+if TYPE_CHECKING:  # imported on first use: they pull in scikit-learn and scipy
+    from goalmatch.classifier import GoalClassifier
+    from goalmatch.matcher import Matcher
+
+__all__ = [
+    "Framework",
+    "GoalClassifier",
+    "Matcher",
+    "PreparedText",
+    "Record",
+    "frameworks",
+    "load",
+    "load_corpora",
+    "prepare",
+]
 __version__ = "0.1.0"
+
+_LAZY = {"GoalClassifier": "goalmatch.classifier", "Matcher": "goalmatch.matcher"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'goalmatch' has no attribute {name!r}")
 
 
 @lru_cache(maxsize=1)
@@ -27,3 +66,15 @@ def _shipped_frameworks() -> dict[str, Framework]:
 def frameworks() -> dict[str, Framework]:
     """The shipped strategy frameworks, keyed by id (loaded and validated once)."""
     return dict(_shipped_frameworks())
+
+
+def load(path: str | Path | None = None, **kwargs: Any) -> Matcher:
+    """Load a saved model folder; the shipped ``models/default`` when no path is given.
+
+    Every file is checked against the model's manifest first (see
+    :func:`goalmatch.persistence.load`, which takes the keyword arguments). The encoder
+    loads on the first suggestion.
+    """
+    from goalmatch.persistence import load as _load
+
+    return _load(path, **kwargs)

@@ -8,14 +8,18 @@ parser to them and turns library exceptions into messages and exit codes.
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from goalmatch.corpus import CorpusError, load_corpora
+from goalmatch.corpus import CorpusError, Record, load_corpora, load_corpus
+from goalmatch.persistence import ModelError
 from goalmatch.seeds import BuildError
 from goalmatch.taxonomy import Framework, FrameworkError, load_frameworks
 
@@ -91,6 +95,154 @@ def prepare_text(text: str, chunk_tokens: int) -> dict[str, Any]:
         ],
     }
 
+TRAIL22_FRAMEWORK = "agenda-2030"
+TRAIL22_SOURCE = {
+    "name": "TRAIL22 SDG classification data",
+    "used_for": "agenda-2030 head: English SDG-labelled texts as extra labelled examples "
+                "(embeddings only; no text is stored in the model)",
+    "origin": "TRAIL22 SDG challenge (DelinteNicolas/TRAIL22-SDG), file Train_data.csv",
+    "licence": "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
+    "attribution": "Contains embeddings of texts from the TRAIL22 SDG challenge data (repository "
+                   "DelinteNicolas/TRAIL22-SDG on GitHub), licensed under CC BY 4.0. Changes: a class-balanced "
+                   "sample of Train_data.csv (texts under 8 words left out) was encoded with multilingual-e5-small; "
+                   "the texts themselves are not included.",
+}
+
+
+def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence[str] | None) -> dict[str, Any]:
+    """Suggestions for one text from a saved model (the shipped default when ``model`` is None)."""
+    import goalmatch
+
+    if not text.strip():
+        raise BadInput("the text is empty; give a project description (as an argument, --file PATH or '-')")
+    if top_k < 1:
+        raise BadInput(f"--top-k must be at least 1, got {top_k}")
+    matcher = goalmatch.load(model)
+    if frameworks:
+        unknown = [f for f in frameworks if f not in matcher.heads]
+        if unknown:
+            raise BadInput(f"--frameworks: unknown {', '.join(unknown)}; the model has {', '.join(matcher.heads)}")
+    return matcher.suggest(text, top_k=top_k, frameworks=frameworks).to_dict()
+
+
+def trail22_records(path: Path, per_goal: int) -> list[Record]:
+    """A class-balanced, deterministic sample of TRAIL22's CSV as Agenda 2030 training records.
+
+    Columns: an unnamed row index, ``source``, ``header``, ``text``, ``SDG`` (1-17). Texts
+    under 8 words are skipped; per SDG the ``per_goal`` texts first by sha256 are kept; a
+    text on rows of several SDGs becomes one record with all of them.
+    """
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
+    if not rows or not {"text", "SDG"} <= set(rows[0]):
+        raise BadInput(f"{path}: expected a CSV with columns 'text' and 'SDG' (TRAIL22's Train_data.csv)")
+    texts: dict[str, str] = {}
+    goals: dict[str, set[int]] = {}
+    for number, row in enumerate(rows, start=2):
+        try:
+            goal = int(row["SDG"])
+        except (TypeError, ValueError):
+            raise BadInput(f"{path}, line {number}: column SDG: expected 1-17, got {row['SDG']!r}") from None
+        if not 1 <= goal <= 17:
+            raise BadInput(f"{path}, line {number}: column SDG: expected 1-17, got {goal}")
+        text = " ".join((row.get("text") or "").split())
+        if len(text.split()) >= 8:
+            key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            texts[key] = text
+            goals.setdefault(key, set()).add(goal)
+    chosen: set[str] = set()
+    for goal in range(1, 18):  # a text labelled with several SDGs (on several rows) is one record
+        chosen.update(sorted(k for k in texts if goal in goals[k])[:per_goal])
+    records = [
+        Record(id=f"trail22/{key[:16]}", text=texts[key], source="trail22",
+               labels={TRAIL22_FRAMEWORK: tuple(f"sdg-{g}" for g in sorted(goals[key]))})
+        for key in sorted(chosen)
+    ]
+    return records
+
+
+def train_model(
+    frameworks_dir: Path, data: Sequence[Path], out: Path, *, trail22: Path | None = None, per_goal: int = 100,
+    metrics: Path | None = None, cache: Path | None = None, command: str | None = None, force: bool = False,
+) -> dict[str, Any]:
+    """Train a matcher on the frameworks and corpora (JSONL files or folders) and save it at ``out``."""
+    from goalmatch.matcher import Matcher
+    from goalmatch.persistence import save
+
+    if out.exists() and not force:
+        raise BadInput(f"{out}: already exists; give another --out or --force to replace it")
+    frameworks = load_frameworks(frameworks_dir)
+    records: list[Record] = []
+    for item in data:
+        if item.is_dir():
+            records += load_corpora(item, frameworks)
+        elif item.is_file():
+            records += load_corpus(item, frameworks)
+        else:
+            raise BadInput(f"{item}: no such file or folder of JSONL corpora")
+    extra, sources = [], []
+    if trail22 is not None:
+        if TRAIL22_FRAMEWORK not in frameworks:
+            raise BadInput(f"--trail22 labels goals of {TRAIL22_FRAMEWORK}, which {frameworks_dir} lacks")
+        extra = trail22_records(trail22, per_goal)
+        sources.append({**TRAIL22_SOURCE, "file": trail22.name, "texts": len(extra), "per_goal": per_goal})
+    figures = None
+    if metrics is not None:
+        try:
+            figures = json.loads(metrics.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"{metrics}: cannot read metrics JSON ({exc})") from None
+    matcher = Matcher.fit(frameworks, records, extra=extra, cache_dir=cache)
+    save(matcher, out, command=command, metrics=figures, sources=sources, overwrite=force)
+    return {"model": str(out), "frameworks": list(matcher.heads), **matcher.info["training_data"]}
+
+
+def model_info(model: Path) -> dict[str, Any]:
+    """A model folder's manifest, after checking every file against it."""
+    from goalmatch.persistence import verify
+
+    return {"verified": True, **verify(model)}
+
+
+def format_suggestions(result: dict[str, Any]) -> list[str]:
+    """The readable table of :func:`suggest_text`'s result: per framework, bars and evidence."""
+    flags = result["flags"]
+    notes = [f"language {flags['language']}"]
+    notes += ["repaired PDF text"] if flags["repaired"] else []
+    notes += ["TOO SHORT to judge well"] if flags["too_short"] else []
+    lines = [f"text: {', '.join(notes)}"]
+    for fw in result["frameworks"]:
+        lines += ["", f"{fw['name']}  [{fw['framework_id']}]"]
+        if fw["abstained"]:
+            lines.append(f"  ingen säker träff (no confident match): {fw['reason']}")
+        for s in fw["suggestions"]:
+            p = s["probability"]
+            bar = "█" * round(p * 20) + "░" * (20 - round(p * 20))
+            mark = "✓" if s["confident"] else " "
+            lines.append(f"  {mark} {bar} {p:5.2f}  {s['goal_id']}: {s['name']}")
+            ev = s["evidence"]
+            for sent in ev["sentences"][:1]:
+                lines.append(f"        text [{sent['start']}:{sent['end']}]: {_clip(sent['text'])}")
+            if ev["passage"]:
+                ps = ev["passage"]
+                where = f"{ps['kind']} {ps['goal_id']} ({ps['similarity']:.2f})"
+                lines.append(f"        matches {where}: {_clip(ps['text'])}")
+            if ev["projects"]:
+                pr = ev["projects"][0]
+                title = _clip(pr["title"] or "", 60)
+                lines.append(f"        like project {pr['id']} ({pr['similarity']:.2f}): {title}")
+            if ev["key_terms"]:
+                lines.append(f"        shared terms: {', '.join(ev['key_terms'])}")
+    return lines
+
+
+def _clip(text: str, width: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
 
 def _read_text(text: str | None, file: Path | None) -> str:
     if file is not None and text is not None:
@@ -133,6 +285,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="?", help="the text ('-' for standard input)")
     p.add_argument("--file", type=Path, help="read the text from a UTF-8 file ('-' for standard input)")
     p.add_argument("--chunk-tokens", type=int, default=128, help="passage budget in words (default 128)")
+
+    p = sub.add_parser("suggest", help="suggest the strategy goals a project text serves, with evidence")
+    p.add_argument("text", nargs="?", help="the text ('-' for standard input)")
+    p.add_argument("--file", type=Path, help="read the text from a UTF-8 file ('-' for standard input)")
+    p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
+    p.add_argument("--top-k", type=int, default=3, help="goals shown per framework (default 3)")
+    p.add_argument("--frameworks", help="comma-separated framework ids (default: all of the model's)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("train", help="train a model folder on frameworks and labelled corpora")
+    p.add_argument("--frameworks", type=Path, required=True, help="folder of framework files")
+    p.add_argument("--data", type=Path, nargs="+", required=True, metavar="DIR_OR_FILE",
+                   help="JSONL corpora, or folders of them")
+    p.add_argument("--out", type=Path, required=True, help="the model folder to write")
+    p.add_argument("--trail22", type=Path, help="TRAIL22 Train_data.csv: English SDG texts for agenda-2030")
+    p.add_argument("--trail22-per-goal", type=int, default=100, help="TRAIL22 texts per SDG (default 100)")
+    p.add_argument("--metrics", type=Path, help="a JSON file of measured figures to put in the manifest")
+    p.add_argument("--cache", type=Path, help="folder to keep embeddings in between runs")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+    p = sub.add_parser("info", help="check a model folder and show its manifest")
+    p.add_argument("model", type=Path, help="the model folder")
     return parser
 
 
@@ -164,19 +338,34 @@ def _run(args: argparse.Namespace) -> Any:
         if args.chunk_tokens < 4:
             raise BadInput(f"--chunk-tokens must be at least 4, got {args.chunk_tokens}")
         return prepare_text(_read_text(args.text, args.file), args.chunk_tokens)
+    if args.command == "suggest":
+        chosen = [f.strip() for f in args.frameworks.split(",") if f.strip()] if args.frameworks else None
+        result = suggest_text(_read_text(args.text, args.file), args.model, args.top_k, chosen)
+        return result if args.json else format_suggestions(result)
+    if args.command == "train":
+        if args.trail22_per_goal < 1:
+            raise BadInput(f"--trail22-per-goal must be at least 1, got {args.trail22_per_goal}")
+        return train_model(
+            args.frameworks, args.data, args.out, trail22=args.trail22, per_goal=args.trail22_per_goal,
+            metrics=args.metrics, cache=args.cache, command=args.command_line, force=args.force,
+        )
+    if args.command == "info":
+        return model_info(args.model)
     raise BadInput(f"unknown command {args.command!r}")  # pragma: no cover - argparse refuses first
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``goalmatch`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.command_line = shlex.join(["goalmatch", *argv])
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         result = _run(args)
-    except (BadInput, FrameworkError, CorpusError, BuildError) as exc:
+    except (BadInput, FrameworkError, CorpusError, BuildError, ModelError) as exc:
         print(f"goalmatch: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as exc:
         logging.getLogger(__name__).debug("internal error", exc_info=True)
         print(f"goalmatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL

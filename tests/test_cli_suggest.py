@@ -1,0 +1,171 @@
+"""The ``goalmatch suggest``, ``train`` and ``info`` commands, called in-process through ``main``."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
+
+from goalmatch.cli import BadInput, main, trail22_records
+from goalmatch.corpus import write_corpus
+from goalmatch.encoder import FakeEncoder
+from goalmatch.matcher import Matcher
+from goalmatch.persistence import read_manifest
+from goalmatch.taxonomy import load_frameworks
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ansokan-bredband.txt"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with frameworks/ and data.jsonl for training."""
+    folder = tmp_path_factory.mktemp("inputs")
+    _write(folder / "frameworks", _framework_data())
+    _write(folder / "frameworks", _framework_data(multi=True))
+    write_corpus(RECORDS, folder / "data.jsonl")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(inputs: Path) -> Path:
+    matcher = Matcher.fit(load_frameworks(inputs / "frameworks"), RECORDS, encoder=FakeEncoder())
+    return matcher.save(inputs / "model", command="pytest")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------------------------ suggest
+
+
+def test_suggest_prints_a_table_with_bars_and_evidence(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    code, out, err = _run(capsys, "suggest", "--model", str(model), BREDBAND)
+    assert code == 0, err
+    assert "Test  [test]" in out and "Test (multi)  [test-multi]" in out
+    assert "✓ " in out and "█" in out and "t-bredband: Bredband och digital infrastruktur" in out
+    assert "text [" in out and "matches " in out and "like project p/fiber" in out and "shared terms:" in out
+
+
+def test_suggest_says_no_confident_match(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    code, out, _ = _run(capsys, "suggest", "--model", str(model), GIBBERISH)
+    assert code == 0
+    assert out.count("ingen säker träff (no confident match)") == 2
+
+
+def test_suggest_json_top_k_and_frameworks(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    code, out, _ = _run(capsys, "suggest", "--model", str(model), "--json", "--top-k", "1", "--frameworks", "test",
+                        BREDBAND)
+    assert code == 0
+    data = json.loads(out)
+    assert [fw["framework_id"] for fw in data["frameworks"]] == ["test"]
+    (only,) = data["frameworks"][0]["suggestions"]
+    assert only["goal_id"] == "t-bredband" and only["confident"] is True
+    assert set(only["evidence"]) == {"sentences", "passage", "projects", "key_terms"}
+    assert data["flags"]["language"] == "sv"
+
+
+def test_suggest_reads_a_file_and_standard_input(capsys: pytest.CaptureFixture[str], model: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    code, from_file, _ = _run(capsys, "suggest", "--model", str(model), "--json", "--file", str(EXAMPLE))
+    assert code == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(EXAMPLE.read_text(encoding="utf-8")))
+    code, from_stdin, _ = _run(capsys, "suggest", "--model", str(model), "--json", "-")
+    assert code == 0 and json.loads(from_stdin) == json.loads(from_file)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["suggest", "   "], "the text is empty"),
+    (["suggest", "--top-k", "0", "Fiber"], "--top-k must be at least 1"),
+    (["suggest", "--frameworks", "nope", "Fiber till byarna"], "--frameworks: unknown nope"),
+    (["suggest", "--file", "/no/such/file.txt"], "cannot read"),
+])
+def test_suggest_bad_input_exits_2(capsys: pytest.CaptureFixture[str], model: Path, argv: list[str],
+                                   message: str) -> None:
+    code, _, err = _run(capsys, *argv[:1], "--model", str(model), *argv[1:])
+    assert code == 2
+    assert message in err
+
+
+def test_suggest_names_a_missing_or_tampered_model(capsys: pytest.CaptureFixture[str], model: Path,
+                                                   tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "suggest", "--model", str(tmp_path / "nope"), "Fiber till byarna")
+    assert code == 2 and "no model folder there" in err
+    import shutil
+
+    copy = Path(shutil.copytree(model, tmp_path / "copy"))
+    (copy / "heads" / "test.skops").write_bytes(b"not a head")
+    code, _, err = _run(capsys, "suggest", "--model", str(copy), "Fiber till byarna")
+    assert code == 2 and "heads/test.skops: its sha256 or size differs from the manifest" in err
+    code, _, err = _run(capsys, "info", str(copy))
+    assert code == 2 and "test.skops" in err
+
+
+# ------------------------------------------------------------------ info and train
+
+
+def test_info_shows_the_checked_manifest(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    code, out, _ = _run(capsys, "info", str(model))
+    assert code == 0
+    data = json.loads(out)
+    assert data["verified"] is True and data["command"] == "pytest"
+    assert "heads/test.skops" in data["files"]
+
+
+def test_train_writes_a_model_that_loads(capsys: pytest.CaptureFixture[str], inputs: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("goalmatch.encoder.Encoder", FakeEncoder)  # the real one is for the slow tests
+    out_dir = tmp_path / "trained"
+    argv = ["train", "--frameworks", str(inputs / "frameworks"), "--data", str(inputs / "data.jsonl"),
+            "--out", str(out_dir)]
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["records"] == len(RECORDS)
+    manifest = read_manifest(out_dir)
+    assert manifest["command"].startswith("goalmatch train --frameworks ")
+    assert manifest["encoder"]["id"] == "fake-64"
+    code, out, _ = _run(capsys, "suggest", "--model", str(out_dir), "--json", BREDBAND)
+    assert code == 0 and json.loads(out)["frameworks"]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and "already exists" in err
+    code, _, err = _run(capsys, *argv, "--force", "--trail22", str(tmp_path / "t.csv"))
+    assert code == 2 and "--trail22 labels goals of agenda-2030" in err
+
+
+def test_trail22_sample_is_balanced_deterministic_and_merges_repeated_texts(tmp_path: Path) -> None:
+    long = "this sentence about the goal has more than eight words in it, number"
+    rows = [f'{i},UN,,"{long} {i}",{1 + i % 3}' for i in range(12)]
+    rows += [f'100,UN,,"{long} 0",2', '101,UN,,"too short to count",1']
+    csv_file = tmp_path / "Train_data.csv"
+    csv_file.write_text(",source,header,text,SDG\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    records = trail22_records(csv_file, per_goal=3)
+    assert records == trail22_records(csv_file, per_goal=3)
+    assert all(r.source == "trail22" and len(r.text.split()) >= 8 for r in records)
+    counts = {g: sum(f"sdg-{g}" in r.labels["agenda-2030"] for r in records) for g in (1, 2, 3)}
+    assert counts[3] == 3 and counts[1] >= 3 and counts[2] >= 3
+    repeated = [r for r in records if r.text.endswith(" 0")]
+    assert not repeated or repeated[0].labels["agenda-2030"] == ("sdg-1", "sdg-2")
+    csv_file.write_text(",source,header,text,SDG\n" + f'1,UN,,"{long}",18\n', encoding="utf-8")
+    with pytest.raises(BadInput, match="line 2: column SDG: expected 1-17, got 18"):
+        trail22_records(csv_file, per_goal=3)
+
+
+# ------------------------------------------------------------------ the shipped model (slow)
+
+
+@pytest.mark.slow
+def test_suggest_with_the_shipped_model_covers_every_framework_with_evidence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(capsys, "suggest", "--file", str(EXAMPLE))
+    assert code == 0, err
+    for fid in ("rus-norrbotten-2030", "leader-polaris-2016", "leader-spira-mare-2023", "leader-tornedalen-2020",
+                "nationell-strategi-2021", "agenda-2030"):
+        assert f"[{fid}]" in out
+    assert "✓ " in out and "rus-transporter" in out and "sdg-9" in out
+    assert out.count("text [") >= 6 and out.count("matches ") >= 6 and "like project" in out

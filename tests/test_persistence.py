@@ -1,0 +1,233 @@
+"""Tests of goalmatch.persistence: save → load round trips and every refusal, with FakeEncoder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import skops.io as sio
+import yaml
+from test_matcher import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, _framework_data, _write
+
+import goalmatch
+from goalmatch.encoder import FakeEncoder
+from goalmatch.matcher import Matcher
+from goalmatch.persistence import ModelError, _sha256, load, read_manifest, save, verify
+from goalmatch.taxonomy import Framework, load_frameworks
+
+TEXTS = [BREDBAND, PDF_BROKEN, GIBBERISH, "Teater och musik för barn och unga i byarna."]
+
+
+@pytest.fixture(scope="module")
+def frameworks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Framework]:
+    folder = tmp_path_factory.mktemp("frameworks")
+    _write(folder, _framework_data())
+    _write(folder, _framework_data(multi=True))
+    return load_frameworks(folder)
+
+
+@pytest.fixture(scope="module")
+def fitted(frameworks: dict[str, Framework]) -> Matcher:
+    return Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+
+
+@pytest.fixture(scope="module")
+def saved(fitted: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save(fitted, tmp_path_factory.mktemp("models") / "m", command="pytest", metrics={"note": "none"},
+                sources=[{"name": "Synthetic", "licence": "CC0"}])
+
+
+@pytest.fixture()
+def copy(saved: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the saved model to tamper with."""
+    return Path(shutil.copytree(saved, tmp_path / "m"))
+
+
+def _rewrite_manifest(folder: Path, change: Any) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _rehash(folder: Path, rel: str) -> None:
+    def change(manifest: dict[str, Any]) -> None:
+        manifest["files"][rel] = {"sha256": _sha256(folder / rel), "size": (folder / rel).stat().st_size}
+
+    _rewrite_manifest(folder, change)
+
+
+# ------------------------------------------------------------------ round trip
+
+
+def test_save_then_load_gives_identical_predictions(fitted: Matcher, saved: Path) -> None:
+    loaded = load(saved)
+    for fid in fitted.heads:
+        np.testing.assert_array_equal(loaded.predict_proba(TEXTS, framework=fid),
+                                      fitted.predict_proba(TEXTS, framework=fid))
+    for text in TEXTS:
+        assert loaded.suggest(text).to_dict() == fitted.suggest(text).to_dict()
+    head = loaded.heads["test"]
+    assert head.framework_.content_hash == fitted.heads["test"].framework_.content_hash
+    assert head.encoder_ is loaded.encoder
+
+
+def test_manifest_lists_every_file_with_hash_and_size(saved: Path, fitted: Matcher) -> None:
+    manifest = read_manifest(saved)
+    files = {p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(manifest["files"]) == files
+    assert {"frameworks/test.yaml", "heads/test.skops", "heads/test.prototypes.npy", "README.md"} <= files
+    for rel, meta in manifest["files"].items():
+        assert meta == {"sha256": _sha256(saved / rel), "size": (saved / rel).stat().st_size}
+    assert manifest["goalmatch_version"] == goalmatch.__version__
+    assert manifest["encoder"]["id"] == "fake-64" and manifest["encoder"]["checksum"] == FakeEncoder().checksum
+    assert {e["id"]: e["content_hash"] for e in manifest["frameworks"]} == {
+        fid: clf.framework_.content_hash for fid, clf in fitted.heads.items()
+    }
+    assert manifest["training_data"]["sha256"] == fitted.info["training_data"]["sha256"]
+    assert manifest["command"] == "pytest" and manifest["metrics"] == {"note": "none"}
+    readme = (saved / "README.md").read_text(encoding="utf-8")
+    assert "pytest" in readme and "## Synthetic" in readme and "licence: CC0" in readme
+
+
+def test_large_arrays_are_plain_npy_and_heads_hold_only_the_allowlisted_type(saved: Path) -> None:
+    array = np.load(saved / "heads" / "test.prototypes.npy", allow_pickle=False)
+    assert array.dtype == np.float32 and array.ndim == 2
+    assert sio.get_untrusted_types(file=saved / "heads" / "test.skops") == ["goalmatch.classifier.GoalClassifier"]
+
+
+def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(fitted: Matcher, saved: Path) -> None:
+    with pytest.raises(ModelError, match="already exists"):
+        save(fitted, saved)
+    save(fitted, saved, overwrite=True, command="again")
+    assert read_manifest(saved)["command"] == "again"
+    assert [p.name for p in saved.parent.iterdir()] == ["m"]
+    save(fitted, saved, overwrite=True, command="pytest", metrics={"note": "none"},
+         sources=[{"name": "Synthetic", "licence": "CC0"}])
+
+
+def test_save_needs_framework_files(tmp_path: Path) -> None:
+    fw = Framework.from_dict(_framework_data())
+    matcher = Matcher.fit([fw], RECORDS, encoder=FakeEncoder())
+    with pytest.raises(ModelError, match="framework test was not loaded from a file"):
+        save(matcher, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def test_tampered_head_is_refused(copy: Path) -> None:
+    head = copy / "heads" / "test.skops"
+    data = bytearray(head.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    head.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"heads/test\.skops: its sha256 or size differs from the manifest"):
+        load(copy)
+
+
+def test_tampered_array_is_refused(copy: Path) -> None:
+    arr = np.load(copy / "heads" / "test.prototypes.npy")
+    np.save(copy / "heads" / "test.prototypes.npy", arr * 0.5)
+    with pytest.raises(ModelError, match=r"test\.prototypes\.npy: its sha256 or size differs"):
+        load(copy)
+
+
+def test_extra_file_is_refused(copy: Path) -> None:
+    (copy / "heads" / "evil.skops").write_bytes(b"x")
+    with pytest.raises(ModelError, match=r"heads/evil\.skops: not listed in the manifest"):
+        load(copy)
+
+
+def test_missing_file_is_refused(copy: Path) -> None:
+    (copy / "references.npy").unlink()
+    with pytest.raises(ModelError, match=r"references\.npy: listed in the manifest but missing"):
+        load(copy)
+
+
+def test_missing_folder_and_manifest_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no model folder there"):
+        load(tmp_path / "nothing")
+    with pytest.raises(ModelError, match=r"manifest\.json: missing"):
+        load(tmp_path)
+
+
+def test_framework_hash_mismatch_is_refused(copy: Path) -> None:
+    def change(manifest: dict[str, Any]) -> None:
+        manifest["frameworks"][0]["content_hash"] = "0" * 64
+
+    _rewrite_manifest(copy, change)
+    fid = read_manifest(copy)["frameworks"][0]["id"]
+    with pytest.raises(ModelError, match=f"model trained for framework {fid} version 000000000000, the files have"):
+        load(copy)
+
+
+def test_changed_framework_files_are_refused(saved: Path, tmp_path: Path, frameworks: dict[str, Framework]) -> None:
+    data = _framework_data()
+    data["goals"][0]["description"] += " Nu också satellit."
+    _write(tmp_path, data)
+    _write(tmp_path, _framework_data(multi=True))
+    with pytest.raises(ModelError, match=r"test\.yaml: model trained for framework test version"):
+        load(saved, frameworks=tmp_path)
+    assert sorted(load(saved, frameworks=frameworks).heads) == ["test", "test-multi"]
+
+
+@pytest.mark.parametrize("bad", ["../outside.npy", "/etc/passwd", "heads/../../x", "./heads/x.npy", "manifest.json"])
+def test_paths_leaving_the_folder_are_refused(copy: Path, bad: str) -> None:
+    def change(manifest: dict[str, Any]) -> None:
+        manifest["files"][bad] = {"sha256": "0" * 64, "size": 1}
+
+    _rewrite_manifest(copy, change)
+    with pytest.raises(ModelError, match="leaves the model folder"):
+        load(copy)
+
+
+def test_symlinks_are_refused(copy: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.npy"
+    shutil.move(copy / "references.npy", target)
+    os.symlink(target, copy / "references.npy")
+    with pytest.raises(ModelError, match=r"references\.npy: a symbolic link"):
+        load(copy)
+
+
+def test_a_head_with_a_type_outside_the_allowlist_is_refused(copy: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    head = copy / "heads" / "test.skops"
+    sio.dump({"model": LogisticRegression()}, head)
+    _rehash(copy, "heads/test.skops")
+    with pytest.raises(ModelError, match=r"outside the allowlist, refused: .*sklearn\..*LogisticRegression"):
+        load(copy)
+
+
+def test_a_pickled_array_is_refused(copy: Path) -> None:
+    rel = "heads/test.prototype_goal.npy"
+    np.save(copy / rel, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    _rehash(copy, rel)
+    with pytest.raises(ModelError, match=r"test\.prototype_goal\.npy: not a plain numeric array"):
+        load(copy)
+
+
+def test_another_encoder_is_refused(saved: Path) -> None:
+    with pytest.raises(ModelError, match="built with encoder fake-64"):
+        load(saved, encoder=FakeEncoder(dim=32))
+
+
+def test_verify_returns_the_manifest(saved: Path) -> None:
+    assert verify(saved)["format"] == "goalmatch-model"
+
+
+def test_goalmatch_load_without_a_path_reads_the_shipped_default(monkeypatch: pytest.MonkeyPatch, saved: Path,
+                                                                   tmp_path: Path) -> None:
+    shutil.copytree(saved, tmp_path / "default")
+    monkeypatch.setenv("GOALMATCH_MODELS", str(tmp_path))
+    assert sorted(goalmatch.load().heads) == ["test", "test-multi"]
+
+
+def test_framework_yaml_in_the_model_is_a_copy(saved: Path, frameworks: dict[str, Framework]) -> None:
+    copied = yaml.safe_load((saved / "frameworks" / "test.yaml").read_text(encoding="utf-8"))
+    assert copied == yaml.safe_load(Path(frameworks["test"].path).read_text(encoding="utf-8"))  # type: ignore[arg-type]
