@@ -267,6 +267,9 @@ _LEMMA_FIXES = {
     "bäst": "bra", "samt": "samt", "dels": "dels", "att": "att", "vara": "vara",
     "bland": "bland", "kommer": "komma", "ska": "skola", "skall": "skola",
     "regionen": "region", "länet": "län", "målen": "mål", "målet": "mål",
+    # nouns the table reads as verb forms ("företag" → "företa", "boende" → "bo")
+    "företag": "företag", "företagande": "företagande", "boende": "boende",
+    "sökande": "sökande", "studerande": "studerande",
 }
 
 

@@ -82,8 +82,8 @@ def test_language_check_sees_swedish_in_pdf_broken_text_after_repair() -> None:
 
 
 def test_lemmas_are_lowercased_and_corrected() -> None:
-    lemmas = [t.text for t in lemmatize("Företagens utveckling FÖR bygden")]
-    assert lemmas == ["företag", "utveckling", "för", "bygd"]
+    lemmas = [t.text for t in lemmatize("Företagens utveckling FÖR bygden, företag och boende")]
+    assert lemmas == ["företag", "utveckling", "för", "bygd", "företag", "och", "boende"]
 
 
 def test_keywords_drop_stop_words_and_count_lemmas() -> None:
