@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -370,9 +371,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"goalmatch: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
     if isinstance(result, list) and all(isinstance(r, str) for r in result):
-        print("\n".join(result))
+        output = "\n".join(result)
     else:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        output = json.dumps(result, ensure_ascii=False, indent=2)
+    try:
+        print(output)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`goalmatch suggest … | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK
 
 
