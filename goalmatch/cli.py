@@ -308,6 +308,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="check a model folder and show its manifest")
     p.add_argument("model", type=Path, help="the model folder")
+    from goalmatch.web.cli import add_serve_parser, add_user_parser  # standard library only
+
+    add_serve_parser(sub)
+    add_user_parser(sub)
     return parser
 
 
@@ -316,6 +320,14 @@ def _subgoals(row: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> Any:
+    if args.command == "serve":
+        from goalmatch.web.cli import run_serve
+
+        return run_serve(args)
+    if args.command == "create-user":
+        from goalmatch.web.cli import run_user
+
+        return run_user(args)
     if args.command == "frameworks":
         if args.check:
             checked = check_frameworks(args.check)

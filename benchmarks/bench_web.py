@@ -1,0 +1,100 @@
+"""p50/p95 latency of the review app's suggest path, in-process (FastAPI TestClient, SQLite file).
+
+    python benchmarks/bench_web.py                 # the shipped model (real encoder)
+    python benchmarks/bench_web.py --fake -n 50    # FakeEncoder on the shipped frameworks: app overhead only
+
+Measures three requests, each ``-n`` times after one warm-up: pasting an application
+(POST /applications: suggest + store + redirect), showing it (GET /applications/ID:
+highlights, evidence, forms) and the JSON API (POST /api/suggest). Prints one line per
+request with p50, p95 and max in milliseconds, and the machine's CPU count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TEXT = (
+    "Fiber och service i Soutujärvibygden\n\n"
+    "Syftet med projektet är att bygga ut fiber och stärka mobiltäckningen i byarna kring Soutujärvi. "
+    "Projektet ska samtidigt inrätta ett servicekontor där bygdens föreningar och små företag kan dela "
+    "på lokaler och tjänster. Målet är att fler unga familjer ska kunna bo kvar och att besöksnäringen "
+    "ska få bättre förutsättningar."
+)
+
+
+def _matcher(fake: bool) -> Any:
+    import goalmatch
+
+    if not fake:
+        return goalmatch.load()
+    from goalmatch.encoder import FakeEncoder
+
+    return goalmatch.Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
+
+
+def _percentiles(times: list[float]) -> str:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    p50, top = statistics.median(ordered), ordered[-1]
+    return f"p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  max {top * 1000:7.1f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20, help="timed requests of each kind (default 20)")
+    parser.add_argument("--fake", action="store_true", help="FakeEncoder instead of the shipped model")
+    args = parser.parse_args(argv)
+
+    from fastapi.testclient import TestClient
+
+    from goalmatch.web.app import create_app
+
+    started = time.perf_counter()
+    matcher = _matcher(args.fake)
+    loaded = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(matcher=matcher, database_url=f"sqlite:///{Path(folder) / 'bench.sqlite3'}",
+                         secret="benchmark-secret-0123456789")
+        app.state.review.store.create_user("bench", "benchmark-password")
+        client = TestClient(app, follow_redirects=False)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"username": "bench", "password": "benchmark-password", "csrf": csrf})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/new").text).group(1)  # type: ignore[union-attr]
+
+        timings: dict[str, list[float]] = {"POST /applications": [], "GET /applications/ID": [],
+                                           "POST /api/suggest": []}
+        for i in range(args.n + 1):  # the first round warms up (spaCy, caches) and is not counted
+            t0 = time.perf_counter()
+            response = client.post("/applications", data={"text": f"{TEXT} ({i})", "csrf": csrf})
+            t1 = time.perf_counter()
+            assert response.status_code == 303, response.text
+            page = client.get(response.headers["location"])
+            t2 = time.perf_counter()
+            assert page.status_code == 200
+            api = client.post("/api/suggest", json={"text": f"{TEXT} ({i})"}, headers={"X-CSRF-Token": csrf})
+            t3 = time.perf_counter()
+            assert api.status_code == 200
+            if i:
+                timings["POST /applications"].append(t1 - t0)
+                timings["GET /applications/ID"].append(t2 - t1)
+                timings["POST /api/suggest"].append(t3 - t2)
+        app.state.review.store.engine.dispose()
+
+    model = "FakeEncoder" if args.fake else "models/default"
+    print(f"model {model} (loaded in {loaded:.1f} s), {args.n} requests each, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}")
+    for name, times in timings.items():
+        print(f"{name:<22} {_percentiles(times)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

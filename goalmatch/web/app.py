@@ -1,0 +1,266 @@
+"""The review app: FastAPI with server-rendered Swedish pages (Jinja2, no JavaScript).
+
+``create_app(matcher=..., database_url=..., secret=...)`` builds it; the model is
+loaded once, by the caller. Pages: sign-in, new application (paste or upload), one
+application with its suggestions, evidence and decision forms, the queue, the dashboard
+and the export; the JSON API is in :mod:`goalmatch.web.api`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from goalmatch.web import require_web
+
+require_web()
+
+from fastapi import Depends, FastAPI, Request, Response  # noqa: E402
+from fastapi.encoders import jsonable_encoder  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse  # noqa: E402
+from fastapi.staticfiles import StaticFiles  # noqa: E402
+from fastapi.templating import Jinja2Templates  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.datastructures import UploadFile  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+
+from goalmatch.web import review as rv  # noqa: E402
+from goalmatch.web.auth import PUBLIC_PATHS, Auth, CSRFError, NeedLogin, Session  # noqa: E402
+from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError, read_upload  # noqa: E402
+from goalmatch.web.store import Conflict, Store, StoreError, default_database_url  # noqa: E402
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+STATUS_TEXT = {400: "Felaktig begäran", 403: "Förbjudet", 404: "Sidan finns inte", 405: "Metoden stöds inte",
+               409: "Konflikt", 413: "För stor", 422: "Ogiltiga uppgifter"}
+
+
+def create_app(
+    *, matcher: Any, database_url: str | None = None, secret: str | None = None, token: str | None = None,
+    session_max_age: int = 8 * 3600, secure_cookies: bool = False,
+) -> FastAPI:
+    """The review app over a loaded matcher and a database (SQLite file by default).
+
+    ``secret`` signs the session cookies (a random one when not given: sessions end with
+    the process); ``token`` is an optional shared bearer token, also accepted as the
+    password at sign-in, for a one-person setup.
+    """
+    store = Store(database_url or default_database_url())
+    auth = Auth(store, secret or secrets.token_urlsafe(32), max_age=session_max_age, token=token,
+                secure_cookies=secure_cookies)
+    service = Review(matcher, store)
+
+    async def guard(request: Request) -> None:
+        if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
+            raise StarletteHTTPException(413, "Begäran är för stor.")
+        session = auth.read(request)
+        request.state.session = session
+        if request.url.path not in PUBLIC_PATHS and not session.user:
+            raise NeedLogin("not signed in")
+        await auth.check_csrf(request, session)
+
+    app = FastAPI(title="goalmatch granskning", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(guard)])
+    app.state.review = service
+    app.state.auth = auth
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+        session: Session | None = getattr(request.state, "session", None)
+        base = {"user": session.user if session else None, "csrf": session.csrf if session else "",
+                "frameworks": service.frameworks}
+        response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+        response.headers.update(HEADERS)
+        if session is not None and session.via == "new":  # hand out the CSRF token the form carries
+            auth.write(response, None, session.csrf)
+        return response
+
+    # ---------------------------------------------------------------- errors
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/") or request.url.path.endswith(".jsonl")
+
+    @app.exception_handler(NeedLogin)
+    async def need_login(request: Request, exc: NeedLogin) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "inloggning krävs"}, 401, headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", 303)
+
+    @app.exception_handler(CSRFError)
+    async def csrf_failed(request: Request, exc: CSRFError) -> Response:
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+        if is_api(request):
+            return JSONResponse({"detail": "CSRF-token saknas eller är fel"}, 403)
+        return page(request, "error.html", {"title": "Förbjudet", "message":
+                    "Formuläret saknade en giltig säkerhetstoken. Ladda om sidan och försök igen."}, 403)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else "Något gick fel."
+        if is_api(request):
+            return JSONResponse({"detail": message}, exc.status_code)
+        return page(request, "error.html", {"title": STATUS_TEXT.get(exc.status_code, "Fel"), "message": message},
+                    exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
+        return page(request, "error.html", {"title": STATUS_TEXT[422], "message":
+                    "Sidan fick uppgifter den inte förstår (t.ex. ett nummer som inte är ett nummer)."}, 422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        if is_api(request):
+            return JSONResponse({"detail": "internt fel"}, 500)
+        return page(request, "error.html", {"title": "Internt fel", "message":
+                    "Något gick fel hos oss. Felet är loggat; försök igen eller kontakta förvaltaren."}, 500)
+
+    # ---------------------------------------------------------------- sign-in
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> Response:
+        return page(request, "login.html", {"next": _safe_next(next), "error": None})
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        target = _safe_next(str(form.get("next", "/")))
+        if not await run_in_threadpool(auth.check_login, username, password):
+            log.info("failed sign-in for %r", username[:80])
+            return page(request, "login.html", {"next": target, "error": "Fel användarnamn eller lösenord."}, 401)
+        response = RedirectResponse(target, 303)
+        auth.write(response, username.strip())
+        return response
+
+    @app.post("/logout")
+    def logout() -> Response:
+        response = RedirectResponse("/login", 303)
+        auth.clear(response)
+        return response
+
+    # ---------------------------------------------------------------- pages
+
+    @app.get("/")
+    def home() -> Response:
+        return RedirectResponse("/queue", 303)
+
+    @app.get("/new", response_class=HTMLResponse)
+    def new_page(request: Request) -> Response:
+        return page(request, "new.html", {"error": None, "text": "", "title": ""})
+
+    @app.post("/applications")
+    async def add_application(request: Request) -> Response:
+        form = await request.form()
+        title, text = str(form.get("title", "")), str(form.get("text", ""))
+        upload = form.get("file")
+        try:
+            if isinstance(upload, UploadFile) and upload.filename:
+                text = read_upload(upload.filename, await upload.read(MAX_UPLOAD_BYTES + 1))
+                title = title or Path(upload.filename).stem
+            source = str(form.get("source", "")).strip() or "web"
+            application_id = await run_in_threadpool(
+                service.import_text, title, text, source, request.state.session.user)
+        except (UploadError, StoreError) as exc:
+            return page(request, "new.html", {"error": str(exc), "text": text, "title": title}, 400)
+        finally:
+            await form.close()  # uploaded files are spooled to temporary files
+        return RedirectResponse(f"/applications/{application_id}", 303)
+
+    def application_page(request: Request, application_id: int, *, conflict: str | None = None,
+                         error: str | None = None, status_code: int = 200) -> Response:
+        try:
+            app_ = service.store.application(application_id)
+        except StoreError:
+            raise StarletteHTTPException(404, "Ansökan finns inte.") from None
+        results = app_["suggestions"].get("frameworks", [])
+        spans = []
+        for fw in results:
+            chosen = [s for s in fw.get("suggestions", []) if s.get("confident")] or fw.get("suggestions", [])[:1]
+            for s in chosen:
+                for sentence in s["evidence"]["sentences"][:1]:
+                    spans.append((sentence["start"], sentence["end"], f"{fw['name']}: {s['name']}"))
+        return page(request, "application.html", {
+            "app": app_, "results": results, "segments": rv.segments(app_["text"], spans),
+            "states": service.store.review_states(application_id), "trail": service.store.decisions(application_id),
+            "model_goals": {fw["framework_id"]: rv.model_goals(fw) for fw in results},
+            "conflict": conflict, "error": error,
+        }, status_code)
+
+    @app.get("/applications/{application_id}", response_class=HTMLResponse)
+    def show_application(request: Request, application_id: int) -> Response:
+        return application_page(request, application_id)
+
+    @app.post("/applications/{application_id}/decisions")
+    async def decide(request: Request, application_id: int) -> Response:
+        form = await request.form()
+        try:
+            version = int(str(form.get("version", "")))
+        except ValueError:
+            raise StarletteHTTPException(400, "Formuläret saknar versionsnummer.") from None
+        framework_id = str(form.get("framework_id", ""))
+        try:
+            await run_in_threadpool(
+                service.decide, application_id, framework_id, str(form.get("action", "")),
+                [str(g) for g in form.getlist("goal_ids")], reviewer=request.state.session.user,
+                version=version, comment=str(form.get("comment", "")))
+        except Conflict as exc:
+            return application_page(request, application_id, conflict=str(exc), status_code=409)
+        except StoreError as exc:
+            return application_page(request, application_id, error=str(exc), status_code=400)
+        return RedirectResponse(f"/applications/{application_id}#fw-{framework_id}", 303)
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue(request: Request, framework: str = "", goal: str = "", max_confidence: str = "",
+              reviewed: str = "", disagreement: str = "", order: str = "least_sure") -> Response:
+        try:
+            ceiling = float(max_confidence) if max_confidence.strip() else None
+        except ValueError:
+            ceiling = None
+        rows = rv.queue_rows(service.store.applications(), framework=framework, goal=goal, max_confidence=ceiling,
+                             reviewed=reviewed, disagreement=bool(disagreement), order=order)
+        filters = {"framework": framework, "goal": goal, "max_confidence": max_confidence, "reviewed": reviewed,
+                   "disagreement": disagreement, "order": order}
+        return page(request, "queue.html", {"rows": rows, "filters": filters,
+                                            "query": urlencode({k: v for k, v in filters.items() if v})})
+
+    @app.get("/dashboard", response_class=HTMLResponse)
+    def dashboard(request: Request) -> Response:
+        return page(request, "dashboard.html", {"table": rv.agreement(service.store.applications())})
+
+    @app.get("/export.jsonl")
+    def export() -> Response:
+        records = rv.export_records(service.store.applications(), service.store.decisions(),
+                                    model=str(service.matcher.info.get("name", "")))
+        body = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
+        return PlainTextResponse(body, media_type="application/x-ndjson; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="goalmatch-granskning.jsonl"'})
+
+    from goalmatch.web.api import api_router
+
+    app.include_router(api_router(service))
+    return app
+
+
+def _safe_next(target: str) -> str:
+    """Only local paths: no ``//host`` or ``scheme:`` redirects after sign-in."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

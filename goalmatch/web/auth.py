@@ -1,0 +1,108 @@
+"""Sign-in, sessions and CSRF for the review app.
+
+A session is a signed, timestamped cookie (itsdangerous) holding the reviewer's name and
+a CSRF token; it expires after ``max_age`` seconds. Every request but the login page and
+the static files must carry a live session or ``Authorization: Bearer <token>`` with the
+app's shared token. Every state-changing request from a browser session must carry the
+session's CSRF token: the form field ``csrf`` or the ``X-CSRF-Token`` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from goalmatch.web.store import Store
+
+__all__ = ["COOKIE", "Auth", "CSRFError", "NeedLogin", "Session"]
+
+COOKIE = "goalmatch_session"
+PUBLIC_PATHS = frozenset({"/login"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_USER = "token"
+
+
+class NeedLogin(Exception):
+    """No live session or valid token: the login page for browsers, 401 for the API."""
+
+
+class CSRFError(Exception):
+    """A state-changing browser request without the session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class Session:
+    user: str | None
+    csrf: str
+    via: str  # "cookie", "bearer" or "new"
+
+
+class Auth:
+    """Reads and writes sessions; checks passwords (via the store) and the shared token."""
+
+    def __init__(self, store: Store, secret: str, *, max_age: int = 8 * 3600, token: str | None = None,
+                 secure_cookies: bool = False) -> None:
+        if not secret or len(secret) < 16:
+            raise ValueError("the session secret needs at least 16 characters")
+        self.store = store
+        self.max_age = max_age
+        self.token = token or None
+        self.secure_cookies = secure_cookies
+        self._signer = URLSafeTimedSerializer(secret, salt="goalmatch-web-session")
+
+    def read(self, request: Request) -> Session:
+        """The request's session; a fresh anonymous one when it has none (or it expired)."""
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            if self.token and hmac.compare_digest(header[7:].strip().encode(), self.token.encode()):
+                return Session(TOKEN_USER, "", "bearer")
+            raise NeedLogin("invalid bearer token")
+        raw = request.cookies.get(COOKIE)
+        if raw:
+            try:
+                data: Any = self._signer.loads(raw, max_age=self.max_age)
+            except (SignatureExpired, BadSignature):
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("c"), str):
+                user = data.get("u") if isinstance(data.get("u"), str) else None
+                if user and user != TOKEN_USER and not self.store.user_active(user):
+                    user = None
+                return Session(user, data["c"], "cookie")
+        return Session(None, secrets.token_urlsafe(24), "new")
+
+    def check_login(self, username: str, password: str) -> bool:
+        if self.token and username.strip() and hmac.compare_digest(password.encode(), self.token.encode()):
+            return True
+        return self.store.authenticate(username.strip(), password)
+
+    def write(self, response: Response, user: str | None, csrf: str | None = None) -> Session:
+        """Set a session cookie (a new CSRF token unless one is given)."""
+        session = Session(user, csrf or secrets.token_urlsafe(24), "cookie")
+        response.set_cookie(
+            COOKIE, self._signer.dumps({"u": user, "c": session.csrf}), max_age=self.max_age, httponly=True,
+            samesite="lax", secure=self.secure_cookies, path="/",
+        )
+        return session
+
+    @staticmethod
+    def clear(response: Response) -> None:
+        response.delete_cookie(COOKIE, path="/")
+
+    @staticmethod
+    async def check_csrf(request: Request, session: Session) -> None:
+        """Refuse a state-changing cookie request without the session's token."""
+        if request.method in SAFE_METHODS or session.via == "bearer":
+            return
+        sent = request.headers.get("x-csrf-token", "")
+        if not sent and request.headers.get("content-type", "").startswith(
+                ("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get("csrf")
+            sent = value if isinstance(value, str) else ""
+        if session.via == "new" or not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise CSRFError("missing or wrong CSRF token")

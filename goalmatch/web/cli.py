@@ -1,0 +1,122 @@
+"""The ``goalmatch serve`` and ``goalmatch create-user`` commands: parsers and workers.
+
+Wiring in :mod:`goalmatch.cli`: ``add_serve_parser(sub)`` and ``add_user_parser(sub)``
+in ``_parser``; in ``_run``, ``serve`` → ``run_serve(args)`` and ``create-user`` →
+``run_user(args)``. Importing this module needs nothing beyond the standard library;
+the workers raise ``goalmatch.cli.BadInput`` naming the ``web`` extra when it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_serve_parser", "add_user_parser", "create_user", "run_serve", "run_user"]
+
+log = logging.getLogger(__name__)
+DEFAULT_DATABASE = "sqlite:///goalmatch-review.sqlite3"
+
+
+def _database_default() -> str:
+    return os.environ.get("GOALMATCH_DATABASE_URL", DEFAULT_DATABASE)
+
+
+def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("serve", help="run the review web app for handläggare (needs goalmatch[web])")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
+    p.add_argument("--database", default=None,
+                   help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://… "
+                        f"(default $GOALMATCH_DATABASE_URL or {DEFAULT_DATABASE})")
+    p.add_argument("--session-hours", type=float, default=8.0, help="sign-in lifetime in hours (default 8)")
+    p.add_argument("--secure-cookies", action="store_true", help="send the session cookie over HTTPS only")
+    p.epilog = ("Secrets come from the environment: GOALMATCH_WEB_SECRET signs session cookies (random per start "
+                "if unset, so restarts sign everyone out); GOALMATCH_WEB_TOKEN, if set, is a shared bearer token "
+                "and sign-in password for a one-person setup.")
+    return p
+
+
+def add_user_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("create-user", help="add a reviewer to the review app, or set a new password")
+    p.add_argument("username", help="the reviewer's sign-in name (recorded with each decision)")
+    p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
+                                                    f"{DEFAULT_DATABASE})")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    return p
+
+
+def _bad_input(message: str) -> Exception:
+    from goalmatch.cli import BadInput
+
+    return BadInput(message)
+
+
+def _require() -> None:
+    from goalmatch.web import require_web
+
+    try:
+        require_web()
+    except ImportError as exc:
+        raise _bad_input(str(exc)) from None
+
+
+def create_user(database_url: str, username: str, password: str) -> str:
+    """Worker: add or update a reviewer; the password is stored only as a scrypt hash."""
+    _require()
+    from goalmatch.web.store import Store, StoreError
+
+    if len(password) < 8:
+        raise _bad_input("the password needs at least 8 characters")
+    try:
+        Store(database_url).create_user(username, password)
+    except StoreError as exc:
+        raise _bad_input(str(exc)) from None
+    return f"saved reviewer {username.strip()!r} in {_redact(database_url)}"
+
+
+def run_user(args: argparse.Namespace) -> list[str]:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise _bad_input("the passwords differ")
+    return [create_user(args.database or _database_default(), args.username, password)]
+
+
+def run_serve(args: argparse.Namespace) -> list[str]:
+    """Load the model once, then serve until interrupted."""
+    _require()
+    import uvicorn
+
+    import goalmatch
+    from goalmatch.web.app import create_app
+
+    database = args.database or _database_default()
+    secret = os.environ.get("GOALMATCH_WEB_SECRET")
+    if not secret:
+        log.warning("GOALMATCH_WEB_SECRET is not set: a random one is used, restarts sign everyone out")
+    matcher = goalmatch.load(args.model)
+    matcher.suggest("Projektet bygger bredband i byarna.")  # load the encoder and language tools now, not on
+    # the first reviewer's request
+    app = create_app(matcher=matcher, database_url=database, secret=secret,
+                     token=os.environ.get("GOALMATCH_WEB_TOKEN"), session_max_age=int(args.session_hours * 3600),
+                     secure_cookies=args.secure_cookies)
+    log.warning("goalmatch review app on http://%s:%d (database %s)", args.host, args.port, _redact(database))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    return ["stopped"]
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url

@@ -1,0 +1,133 @@
+"""What the pages and the JSON API share: the matcher behind a lock, decisions, uploads.
+
+Thin adapters over the library: suggestions come from :meth:`goalmatch.Matcher.suggest`
+and nothing here scores texts itself.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+from xml.etree import ElementTree
+
+from goalmatch.web.review import model_goals
+from goalmatch.web.store import Decision, Store, StoreError
+
+__all__ = ["MAX_TEXT_CHARS", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_TEXT_CHARS = 200_000
+MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
+IMPORT_TOP_K = 5  # goals kept per framework with a stored application
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+class UploadError(ValueError):
+    """An uploaded file the app does not take (type, size, encoding); the message is Swedish."""
+
+
+def read_upload(filename: str, data: bytes) -> str:
+    """The text of an uploaded ``.txt`` (UTF-8) or ``.docx`` file."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadError(f"Filen är för stor ({len(data) // 1024} kB); högst {MAX_UPLOAD_BYTES // 1024} kB.")
+    name = filename.lower()
+    if name.endswith(".txt"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UploadError("Textfilen är inte UTF-8; spara den som UTF-8 och försök igen.") from None
+    elif name.endswith(".docx"):
+        text = _docx_text(data)
+    else:
+        raise UploadError("Bara .txt- och .docx-filer tas emot.")
+    if not text.strip():
+        raise UploadError("Filen innehåller ingen text.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UploadError(f"Texten är för lång; högst {MAX_TEXT_CHARS} tecken.")
+    return text
+
+
+def _docx_text(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = archive.getinfo("word/document.xml")
+            if info.file_size > MAX_DOCX_XML_BYTES:
+                raise UploadError("Word-dokumentet är för stort uppackat.")
+            xml = archive.read(info)
+        root = ElementTree.fromstring(xml)  # no DTDs or entities in OOXML; expat refuses external ones
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+        raise UploadError("Filen går inte att läsa som ett Word-dokument (.docx).") from None
+    paragraphs = []
+    for paragraph in root.iter(f"{_W}p"):
+        parts = [node.text or "" for node in paragraph.iter() if node.tag in (f"{_W}t",)]
+        paragraphs.append("".join(parts))
+    return "\n".join(paragraphs).strip()
+
+
+class Review:
+    """The app's model and store, and the rules of a decision."""
+
+    def __init__(self, matcher: Any, store: Store) -> None:
+        self.matcher = matcher
+        self.store = store
+        self.frameworks = matcher.frameworks  # id → Framework, computed once
+        self._lock = threading.Lock()
+
+    def suggest(self, text: str, top_k: int = 3, frameworks: Sequence[str] | None = None) -> dict[str, Any]:
+        if len(text) > MAX_TEXT_CHARS:
+            raise StoreError(f"texten är för lång; högst {MAX_TEXT_CHARS} tecken")
+        if frameworks:
+            unknown = [f for f in frameworks if f not in self.frameworks]
+            if unknown:
+                raise StoreError(f"okänt ramverk: {', '.join(unknown)}; finns: {', '.join(self.frameworks)}")
+        with self._lock:  # one suggestion at a time: the model is shared and CPU-bound
+            return dict(self.matcher.suggest(text, top_k=top_k, frameworks=frameworks or None).to_dict())
+
+    def import_text(self, title: str, text: str, source: str, user: str | None,
+                    suggestions: dict[str, Any] | None = None) -> int:
+        if not text.strip():
+            raise StoreError("texten är tom")
+        if suggestions is None:
+            suggestions = self.suggest(text, top_k=IMPORT_TOP_K)
+        elif not isinstance(suggestions.get("frameworks"), list):
+            raise StoreError("suggestions: väntade ett objekt med listan 'frameworks' (Suggestions.to_dict())")
+        return self.store.add_application(title, text, source or "web", suggestions, created_by=user)
+
+    def decide(self, application_id: int, framework_id: str, action: str, goal_ids: Sequence[str], *,
+               reviewer: str, version: int, comment: str = "") -> Decision:
+        """Check a decision against the framework and the stored suggestions, then record it.
+
+        ``accept`` takes the model's confident goals, ``reject`` says none of the
+        suggested goals fits (no goals), ``correct`` takes the reviewer's goals.
+        """
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            raise StoreError(f"okänt ramverk {framework_id!r}")
+        app = self.store.application(application_id)
+        stored = next((f for f in app["suggestions"].get("frameworks", []) if f["framework_id"] == framework_id),
+                      None)
+        if action == "accept":
+            goals = model_goals(stored) if stored else []
+        elif action == "reject":
+            goals = []
+        elif action == "correct":
+            goals = list(dict.fromkeys(goal_ids))
+            if not goals:
+                raise StoreError("välj minst ett mål för att rätta förslaget")
+            bad = [g for g in goals if g not in framework.goal_ids]
+            if bad:
+                raise StoreError(f"{', '.join(bad)} är inte mål i {framework_id}")
+            if not framework.multi_label and len(goals) > 1:
+                raise StoreError(f"{framework.name} tar ett mål per projekt; välj ett")
+        else:
+            raise StoreError(f"okänd åtgärd {action!r}; välj accept, reject eller correct")
+        if len(comment) > 5000:
+            raise StoreError("kommentaren är för lång (högst 5000 tecken)")
+        return self.store.decide(application_id, framework_id, action, goals, reviewer=reviewer,
+                                 expected_version=version, comment=comment.strip())

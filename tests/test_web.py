@@ -1,0 +1,428 @@
+"""The review web app: sign-in, CSRF, escaping, decisions with their audit trail, conflicts, export, API.
+
+FakeEncoder matcher on two synthetic frameworks, SQLite in a temporary file; the same
+tests run against PostgreSQL too when ``GOALMATCH_TEST_POSTGRES_URL`` is set (see
+``scripts/start-postgres.sh``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("fastapi")
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("httpx")
+
+import itsdangerous
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from goalmatch.corpus import Record, load_corpus
+from goalmatch.encoder import FakeEncoder
+from goalmatch.matcher import Matcher
+from goalmatch.taxonomy import Framework, load_frameworks
+from goalmatch.web.app import _safe_next, create_app
+from goalmatch.web.store import Store, metadata, schema_version
+
+GOALS: list[dict[str, Any]] = [
+    {"id": "t-bredband", "name": "Bredband och digital infrastruktur",
+     "description": "Utbyggnad av bredband, fiber och mobilnät så att hushåll och företag får snabb uppkoppling.",
+     "examples": ["fiber till byarna", "bredband på landsbygden", "mobiltäckning och digital uppkoppling"]},
+    {"id": "t-kultur", "name": "Kultur och fritid",
+     "description": "Musik, teater, konst och bibliotek för barn, unga och äldre i hela området.",
+     "examples": ["musikfestival och teater", "kulturhus och bibliotek", "konst och dans för barn och unga"]},
+    {"id": "t-foretag", "name": "Företagande och innovation",
+     "description": "Fler nya företag, entreprenörskap, innovation och export i små och medelstora företag.",
+     "examples": ["nya företag och entreprenörer", "innovation och produktutveckling", "export och tillväxt"]},
+]
+RECORDS = [
+    Record("p/fiber", "Fiberutbyggnad i byarna så att hushållen får bredband.", "test",
+           {"test": ("t-bredband",), "test-multi": ("t-bredband", "t-foretag")}, title="Fiber i byarna"),
+    Record("p/mobil", "Bättre mobiltäckning och uppkoppling längs vägarna på landsbygden.", "test",
+           {"test": ("t-bredband",)}, title="Mobilnät"),
+    Record("p/teater", "Teaterföreställningar och musik för barn och unga i byarna.", "test",
+           {"test": ("t-kultur",), "test-multi": ("t-kultur",)}, title="Teater för unga"),
+    Record("p/export", "Stöd till små företag som vill börja exportera sina produkter.", "test",
+           {"test": ("t-foretag",)}, title="Exportlyftet"),
+    Record("p/bibliotek", "Ett nytt bibliotek och kulturhus med konst och dans.", "test", {}, title="Kulturhuset"),
+]
+TEXT = ("Fiber till Soutujärvi\n\nProjektet bygger fiber och bredband till byarna. Hushållen får snabb "
+        "uppkoppling och bättre mobiltäckning.")
+SECRET = "test-secret-0123456789abcdef"
+TOKEN = "shared-token-for-tests"
+PASSWORD = "hemligt-lösen-1"
+
+
+@pytest.fixture(scope="module")
+def frameworks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Framework]:
+    folder = tmp_path_factory.mktemp("web-frameworks")
+    for multi in (False, True):
+        data = {"id": "test-multi" if multi else "test", "name": "Test multi" if multi else "Test", "language": "sv",
+                "multi_label": multi, "source": {"document": "synthetic"}, "goals": GOALS}
+        (folder / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_frameworks(folder)
+
+
+@pytest.fixture(scope="module")
+def matcher(frameworks: dict[str, Framework]) -> Matcher:
+    return Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+
+
+DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("GOALMATCH_TEST_POSTGRES_URL") else [])
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'review.sqlite3'}"
+        return
+    url = os.environ["GOALMATCH_TEST_POSTGRES_URL"]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a clean schema for every test
+        metadata.drop_all(conn)
+        schema_version.drop(conn, checkfirst=True)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def app(matcher: Matcher, database_url: str) -> Any:
+    app = create_app(matcher=matcher, database_url=database_url, secret=SECRET, token=TOKEN)
+    store = app.state.review.store
+    store.create_user("alice", PASSWORD)
+    store.create_user("bob", PASSWORD)
+    yield app
+    store.engine.dispose()
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def login(app: Any, user: str = "alice") -> tuple[TestClient, str]:
+    client = TestClient(app, follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"username": user, "password": PASSWORD, "csrf": token, "next": "/queue"})
+    assert response.status_code == 303, response.text
+    return client, csrf_of(client.get("/new").text)
+
+
+def add(client: TestClient, csrf: str, text: str = TEXT, title: str = "") -> int:
+    response = client.post("/applications", data={"text": text, "title": title, "csrf": csrf})
+    assert response.status_code == 303, response.text
+    return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def decide(client: TestClient, csrf: str, app_id: int, framework: str, action: str, goals: list[str] = (),
+           version: int = 0, comment: str = "") -> Any:
+    return client.post(f"/applications/{app_id}/decisions", data={
+        "csrf": csrf, "framework_id": framework, "action": action, "goal_ids": list(goals),
+        "version": str(version), "comment": comment})
+
+
+# ------------------------------------------------------------------ sign-in and CSRF
+
+
+def test_everything_but_login_and_static_needs_a_session(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    for path in ("/", "/queue", "/new", "/dashboard", "/applications/1", "/export.jsonl"):
+        response = client.get(path)
+        assert response.status_code in (303, 401), path
+        if response.status_code == 303 and path != "/":
+            assert response.headers["location"].startswith("/login")
+    for path in ("/api/applications", "/api/openapi.json", "/api/docs", "/api/frameworks"):
+        assert client.get(path).status_code == 401, path
+    assert client.post("/api/suggest", json={"text": TEXT}).status_code == 401
+    assert client.get("/docs").status_code == 404 and client.get("/openapi.json").status_code == 404
+    assert client.get("/login").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_login_with_wrong_password_fails_and_right_one_works(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    wrong = client.post("/login", data={"username": "alice", "password": "nej", "csrf": token})
+    assert wrong.status_code == 401 and "Fel användarnamn" in wrong.text
+    client, _ = login(app)
+    page = client.get("/queue")
+    assert page.status_code == 200 and "Inloggad som alice" in page.text
+
+
+def test_passwords_are_stored_hashed(app: Any) -> None:
+    with app.state.review.store.engine.connect() as conn:
+        hashes = [row[0] for row in conn.execute(sa.text("SELECT password_hash FROM users"))]
+    assert len(hashes) == 2 and all(h.startswith("scrypt$") and PASSWORD not in h for h in hashes)
+    assert len(set(hashes)) == 2  # salted
+
+
+def test_sessions_expire(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, _ = login(app)
+    assert client.get("/queue").status_code == 200
+    real = itsdangerous.timed.TimestampSigner.get_timestamp
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: real(self) + 9 * 3600)
+    assert client.get("/queue").status_code == 303
+
+
+def test_logout_ends_the_session(app: Any) -> None:
+    client, csrf = login(app)
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    assert client.get("/queue").status_code == 303
+
+
+def test_posts_without_the_csrf_token_are_refused(app: Any) -> None:
+    anonymous = TestClient(app, follow_redirects=False)
+    assert anonymous.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 403
+    client, csrf = login(app)
+    assert client.post("/applications", data={"text": TEXT}).status_code == 403
+    assert client.post("/applications", data={"text": TEXT, "csrf": "forged"}).status_code == 403
+    app_id = add(client, csrf)
+    assert decide(client, "", app_id, "test", "accept").status_code == 403
+    assert client.post("/logout").status_code == 403
+    # the JSON API with a session cookie needs the token as a header; with the bearer token it does not
+    assert client.post("/api/suggest", json={"text": TEXT}).status_code == 403
+    assert client.post("/api/suggest", json={"text": TEXT}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert app.state.review.store.decisions() == []
+
+
+def test_shared_token_signs_in_and_authorises_the_api(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/api/applications", headers=headers).status_code == 200
+    assert client.get("/api/applications", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    token = csrf_of(client.get("/login").text)
+    assert client.post("/login", data={"username": "kim", "password": TOKEN, "csrf": token}).status_code == 303
+
+
+def test_login_redirects_only_to_local_paths() -> None:
+    assert _safe_next("/queue?framework=test") == "/queue?framework=test"
+    assert _safe_next("//evil.example/") == "/" and _safe_next("https://evil.example/") == "/"
+
+
+# ------------------------------------------------------------------ pages
+
+
+def test_application_text_is_escaped(app: Any) -> None:
+    client, csrf = login(app)
+    evil = "<script>alert(1)</script> Projektet bygger fiber och bredband till byarna. <b onmouseover=x>hej</b>"
+    app_id = add(client, csrf, evil, title="<img src=x onerror=alert(2)>")
+    page = client.get(f"/applications/{app_id}").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "<b onmouseover" not in page
+    queue = client.get("/queue").text
+    assert "<img src=x" not in queue and "&lt;img src=x onerror=alert(2)&gt;" in queue
+    assert "default-src 'self'" in client.get(f"/applications/{app_id}").headers["content-security-policy"]
+
+
+def test_application_page_shows_suggestions_evidence_and_highlights(app: Any) -> None:
+    client, csrf = login(app)
+    app_id = add(client, csrf)
+    page = client.get(f"/applications/{app_id}").text
+    assert "Bredband och digital infrastruktur" in page and "<meter" in page
+    assert "<mark title=" in page and "Liknande projekt" in page
+    assert page.count('name="csrf"') >= 3  # logout and one decision form per framework
+
+
+def test_upload_txt_and_docx_and_refuse_other_types(app: Any) -> None:
+    client, csrf = login(app)
+    response = client.post("/applications", data={"csrf": csrf},
+                           files={"file": ("ansokan.txt", TEXT.encode("utf-8"), "text/plain")})
+    assert response.status_code == 303
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", (
+            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+            "<w:p><w:r><w:t>Fiber till byn</w:t></w:r></w:p><w:p><w:r><w:t>Vi bygger bredband.</w:t></w:r></w:p>"
+            "</w:body></w:document>"))
+    response = client.post("/applications", data={"csrf": csrf},
+                           files={"file": ("ansokan.docx", buffer.getvalue(), "application/octet-stream")})
+    assert response.status_code == 303
+    app_id = int(response.headers["location"].rsplit("/", 1)[1])
+    assert app.state.review.store.application(app_id)["text"] == "Fiber till byn\nVi bygger bredband."
+    refused = client.post("/applications", data={"csrf": csrf}, files={"file": ("x.exe", b"MZ", "application/x")})
+    assert refused.status_code == 400 and "Bara .txt" in refused.text
+
+
+def test_errors_show_a_generic_page_without_details(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, _ = login(app)
+    client = TestClient(app, follow_redirects=False, raise_server_exceptions=False, cookies=client.cookies)
+
+    def broken() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(app.state.review.store, "applications", broken)
+    page = client.get("/queue")
+    assert page.status_code == 500 and "Internt fel" in page.text
+    assert "secret internals" not in page.text and "Traceback" not in page.text
+    api = client.get("/api/applications")
+    assert api.status_code == 500 and "secret" not in api.text
+    missing = client.get("/applications/999")
+    assert missing.status_code == 404 and "finns inte" in missing.text
+    garbled = client.get("/applications/abc")
+    assert garbled.status_code == 422 and "<html" in garbled.text
+
+
+# ------------------------------------------------------------------ decisions
+
+
+def test_decision_and_audit_trail(app: Any) -> None:
+    client, csrf = login(app)
+    app_id = add(client, csrf)
+    assert decide(client, csrf, app_id, "test", "accept", comment="ser bra ut").status_code == 303
+    assert decide(client, csrf, app_id, "test", "correct", ["t-kultur"], version=1).status_code == 303
+    assert decide(client, csrf, app_id, "test-multi", "correct", ["t-bredband", "t-foretag"]).status_code == 303
+    trail = app.state.review.store.decisions(app_id)
+    assert [(d.framework_id, d.action, d.version) for d in trail] == [
+        ("test", "accept", 1), ("test", "correct", 2), ("test-multi", "correct", 1)]
+    assert trail[0].reviewer == "alice" and trail[0].comment == "ser bra ut" and trail[0].previous is None
+    assert trail[1].previous["action"] == "accept" and trail[1].previous["version"] == 1
+    assert trail[1].goal_ids == ("t-kultur",)
+    page = client.get(f"/applications/{app_id}").text
+    assert "ser bra ut" in page and "Historik" in page
+    api = client.get(f"/api/applications/{app_id}/decisions").json()
+    assert [d["action"] for d in api] == ["accept", "correct", "correct"]
+    # a single-label framework takes one goal; goals must belong to the framework
+    assert decide(client, csrf, app_id, "test", "correct", ["t-kultur", "t-foretag"], version=2).status_code == 400
+    assert decide(client, csrf, app_id, "test", "correct", ["sdg-1"], version=2).status_code == 400
+    assert len(app.state.review.store.decisions(app_id)) == 3
+
+
+def test_concurrent_decisions_conflict_instead_of_overwriting(app: Any) -> None:
+    alice, alice_csrf = login(app, "alice")
+    bob, bob_csrf = login(app, "bob")
+    app_id = add(alice, alice_csrf)
+    # both read version 0; alice saves first, bob's form is stale
+    assert decide(alice, alice_csrf, app_id, "test", "accept").status_code == 303
+    stale = decide(bob, bob_csrf, app_id, "test", "correct", ["t-kultur"], version=0)
+    assert stale.status_code == 409 and "Någon annan har redan beslutat" in stale.text and "alice" in stale.text
+    state = app.state.review.store.review_state(app_id, "test")
+    assert state["action"] == "accept" and state["reviewer"] == "alice" and state["version"] == 1
+    # the JSON API answers 409 too, with the current state; with the fresh version it goes through
+    body = {"framework_id": "test", "action": "reject", "version": 0}
+    conflict = bob.post(f"/api/applications/{app_id}/decisions", json=body, headers={"X-CSRF-Token": bob_csrf})
+    assert conflict.status_code == 409 and conflict.json()["current"]["reviewer"] == "alice"
+    fresh = bob.post(f"/api/applications/{app_id}/decisions", json={**body, "version": 1},
+                     headers={"X-CSRF-Token": bob_csrf})
+    assert fresh.status_code == 201 and fresh.json()["previous"]["reviewer"] == "alice"
+    assert len(app.state.review.store.decisions(app_id)) == 2
+
+
+def test_queue_filters_and_dashboard(app: Any) -> None:
+    client, csrf = login(app)
+    first, second = add(client, csrf, title="Första"), add(client, csrf, "Teater och musik för unga i byn.", "Andra")
+    decide(client, csrf, first, "test", "correct", ["t-kultur"])
+    assert "Första" not in client.get("/queue", params={"framework": "test", "reviewed": "no"}).text
+    assert "Första" in client.get("/queue", params={"framework": "test", "reviewed": "yes"}).text
+    rows = client.get("/queue", params={"framework": "test", "disagreement": "1"}).text
+    assert "Första" in rows and "Andra" not in rows
+    assert "Inga ansökningar matchar" in client.get("/queue", params={"max_confidence": "0"}).text
+    assert client.get("/queue", params={"goal": "t-kultur"}).status_code == 200
+    dashboard = client.get("/dashboard").text
+    assert "0 av 1 granskningar överens" in dashboard and "t-kultur" in dashboard
+    assert second
+
+
+# ------------------------------------------------------------------ export and API
+
+
+def test_export_loads_as_a_corpus(app: Any, frameworks: dict[str, Framework], tmp_path: Path) -> None:
+    client, csrf = login(app)
+    app_id = add(client, csrf, title="Fiberprojektet")
+    add(client, csrf, "Ett projekt utan beslut om kultur.")
+    decide(client, csrf, app_id, "test", "correct", ["t-foretag"], comment="företag först")
+    decide(client, csrf, app_id, "test-multi", "reject")
+    response = client.get("/export.jsonl")
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(response.content)
+    records = load_corpus(path, frameworks)
+    assert len(records) == 1
+    record = records[0]
+    assert record.id == f"review/{app_id}" and record.text == TEXT and record.title == "Fiberprojektet"
+    assert dict(record.labels) == {"test": ("t-foretag",)}
+    assert dict(record.label_origin) == {"test": "reviewer:alice"}
+    assert record.provenance["decisions"]["test-multi"]["action"] == "reject"
+    assert record.provenance["decisions"]["test"]["comment"] == "företag först"
+
+
+def test_api_suggest_one_and_batch(app: Any, matcher: Matcher) -> None:
+    client = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    one = client.post("/api/suggest", json={"text": TEXT, "top_k": 2, "frameworks": ["test"]})
+    assert one.status_code == 200
+    assert one.json() == json.loads(json.dumps(matcher.suggest(TEXT, top_k=2, frameworks=["test"]).to_dict()))
+    batch = client.post("/api/suggest/batch", json={"texts": [TEXT, "Teater för unga."]})
+    assert batch.status_code == 200 and len(batch.json()["results"]) == 2
+    assert client.post("/api/suggest", json={"text": ""}).status_code == 422
+    assert client.post("/api/suggest", json={"text": TEXT, "frameworks": ["nope"]}).status_code == 400
+    created = client.post("/api/applications", json={"text": TEXT, "title": "Via API"})
+    assert created.status_code == 201
+    stored = client.get(f"/api/applications/{created.json()['id']}").json()
+    assert stored["title"] == "Via API" and stored["reviews"] == {} and stored["created_by"] == "token"
+    schema = client.get("/api/openapi.json").json()
+    assert {"/api/suggest", "/api/suggest/batch", "/api/applications/{application_id}/decisions"} <= set(
+        schema["paths"])
+
+
+# ------------------------------------------------------------------ store
+
+
+def test_migrations_are_recorded_and_idempotent(database_url: str) -> None:
+    store = Store(database_url)
+    assert store.schema_version() == 1
+    assert store.migrate() == []
+    again = Store(database_url)
+    assert again.schema_version() == 1
+    if database_url.startswith("sqlite"):
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.engine.dispose()
+    again.engine.dispose()
+
+
+def test_pasted_text_with_an_empty_file_field_and_imported_suggestions(app: Any, matcher: Matcher) -> None:
+    client, csrf = login(app)
+    response = client.post("/applications", data={"csrf": csrf, "text": TEXT, "title": "Inklistrad"},
+                           files={"file": ("", b"", "application/octet-stream")})
+    assert response.status_code == 303
+    empty = client.post("/applications", data={"csrf": csrf, "text": "   "})
+    assert empty.status_code == 400 and "tom" in empty.text
+    # suggestions scored elsewhere (batch scoring) are stored as given
+    given = matcher.suggest(TEXT, top_k=1).to_dict()
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    created = api.post("/api/applications", json={"text": TEXT, "source": "batch", "suggestions": given})
+    assert created.status_code == 201
+    assert api.get(f"/api/applications/{created.json()['id']}").json()["suggestions"] == json.loads(json.dumps(given))
+    assert api.post("/api/applications", json={"text": TEXT, "suggestions": {"x": 1}}).status_code == 400
+
+
+def test_simultaneous_decisions_one_wins_one_conflicts(app: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from goalmatch.web.store import Conflict
+
+    store = app.state.review.store
+    app_id = store.add_application("Samtidigt", TEXT, "test", {"frameworks": []})
+
+    def attempt(who: str) -> str:
+        try:
+            store.decide(app_id, "test", "correct", ["t-kultur"], reviewer=who, expected_version=0)
+            return "ok"
+        except Conflict:
+            return "conflict"
+
+    for _ in range(3):
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(attempt, ["alice", "bob", "carl", "dina"]))
+        assert sorted(outcomes) == ["conflict", "conflict", "conflict", "ok"]
+        app_id = store.add_application("Samtidigt", TEXT, "test", {"frameworks": []})

@@ -1,0 +1,57 @@
+"""The serve / create-user command parts: parsers, the create-user worker, the missing-extra error."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("fastapi")
+
+from goalmatch.cli import BadInput
+from goalmatch.web import cli as web_cli
+from goalmatch.web.store import Store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="goalmatch")
+    sub = parser.add_subparsers(dest="command", required=True)
+    web_cli.add_serve_parser(sub)
+    web_cli.add_user_parser(sub)
+    return parser
+
+
+def test_parsers_default_to_localhost_and_take_a_database_url() -> None:
+    args = _parser().parse_args(["serve"])
+    assert (args.command, args.host, args.port, args.database) == ("serve", "127.0.0.1", 8000, None)
+    args = _parser().parse_args(["create-user", "alice", "--database", "sqlite:///x.db", "--password-stdin"])
+    assert (args.command, args.username, args.database, args.password_stdin) == (
+        "create-user", "alice", "sqlite:///x.db", True)
+
+
+def test_create_user_stores_a_hash_that_signs_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    args = _parser().parse_args(["create-user", "alice", "--database", url, "--password-stdin"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("ett-langt-losen\n"))
+    assert web_cli.run_user(args) == [f"saved reviewer 'alice' in {url}"]
+    store = Store(url)
+    assert store.authenticate("alice", "ett-langt-losen") and not store.authenticate("alice", "fel")
+    store.engine.dispose()
+    with pytest.raises(BadInput, match="at least 8"):
+        web_cli.create_user(url, "bob", "kort")
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
+    with pytest.raises(BadInput, match=r"goalmatch\[web\]"):
+        web_cli.create_user("sqlite://", "alice", "ett-langt-losen")
+
+
+def test_database_url_password_is_redacted() -> None:
+    assert web_cli._redact("postgresql+psycopg://u:secret@127.0.0.1:5432/db") == "postgresql+psycopg://u:***@127.0.0.1:5432/db"
