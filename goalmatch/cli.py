@@ -308,8 +308,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="check a model folder and show its manifest")
     p.add_argument("model", type=Path, help="the model folder")
+    from goalmatch.batch import add_score_parser
+    from goalmatch.report import add_report_parser
     from goalmatch.web.cli import add_serve_parser, add_user_parser  # standard library only
 
+    add_score_parser(sub)  # these set a handler that returns the exit code itself
+    add_report_parser(sub)
     add_serve_parser(sub)
     add_user_parser(sub)
     return parser
@@ -373,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.command_line = shlex.join(["goalmatch", *argv])
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
     try:
         result = _run(args)
     except (BadInput, FrameworkError, CorpusError, BuildError, ModelError) as exc:

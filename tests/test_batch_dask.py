@@ -1,0 +1,59 @@
+"""The dask engine of batch scoring: a LocalCluster of two worker processes on loopback gives the local bytes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from test_batch import fit_matcher
+
+from goalmatch.batch import BatchError, score_file
+from goalmatch.matcher import Matcher
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning",
+                                        "ignore:.*:pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    return fit_matcher(tmp_path_factory.mktemp("frameworks"))
+
+
+@pytest.fixture(scope="module")
+def model_dir(matcher: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return matcher.save(tmp_path_factory.mktemp("model") / "m")
+
+
+@pytest.mark.slow  # each worker process imports goalmatch and loads the model: ~20 s of cold start on 2 cores
+def test_dask_engine_writes_the_local_output(model_dir: Path, tmp_path: Path) -> None:
+    import goalmatch
+
+    rows = [{"id": f"D-{i}", "text": f"Vi bygger fiber och bredband till byarna {i}. Teater för unga {i}."}
+            for i in range(1, 24)]
+    rows[5]["text"] = ""  # a rejected row keeps its place
+    with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+    matcher = goalmatch.load(model_dir)
+    local = score_file(tmp_path / "in.csv", tmp_path / "local.csv", matcher=matcher, id_column="id", chunk_rows=4,
+                       progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        remote = score_file(tmp_path / "in.csv", tmp_path / "dask.csv", matcher=matcher, id_column="id",
+                            chunk_rows=4, progress=False, engine="dask", scheduler=cluster.scheduler_address)
+    assert (remote.scored, remote.rejected) == (local.scored, local.rejected) == (22, 1)
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def test_dask_engine_needs_a_saved_model_and_a_scheduler(matcher: Matcher, model_dir: Path, tmp_path: Path) -> None:
+    import goalmatch
+
+    (tmp_path / "in.csv").write_text("text\nfiber till byn\n", encoding="utf-8")
+    with pytest.raises(BatchError, match="needs a model saved in a folder"):
+        score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=matcher, engine="dask", scheduler="tcp://x:1")
+    with pytest.raises(BatchError, match="scheduler's address"):
+        score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=goalmatch.load(model_dir), engine="dask")

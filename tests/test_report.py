@@ -1,0 +1,81 @@
+"""Tests of goalmatch.report on a hand-made scored table (no matcher needed)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from goalmatch import report
+from goalmatch.tabular import TableWriter, open_table
+
+openpyxl = pytest.importorskip("openpyxl")
+
+COLUMNS = ["row", "id", "status", "excerpt"]
+for _fid in ("rus", "agenda-2030"):
+    COLUMNS += [f"{_fid}.abstained", f"{_fid}.confident"]
+    for _k in (1, 2):
+        COLUMNS += [f"{_fid}.goal_{_k}", f"{_fid}.name_{_k}", f"{_fid}.p_{_k}"]
+
+
+def _row(n: int, rus: tuple[str, str, float, float], confident: str, sdg: str) -> dict[str, object]:
+    return {"row": n, "id": f"P{n}", "status": "scored", "excerpt": f"Projekt {n} | med pipe",
+            "rus.confident": confident, "rus.goal_1": rus[0], "rus.name_1": rus[0].upper(), "rus.p_1": rus[2],
+            "rus.goal_2": rus[1], "rus.name_2": rus[1].upper(), "rus.p_2": rus[3],
+            "agenda-2030.confident": sdg, "agenda-2030.goal_1": "sdg-9", "agenda-2030.name_1": "Industri",
+            "agenda-2030.p_1": 0.7, "agenda-2030.goal_2": "sdg-4", "agenda-2030.name_2": "Utbildning",
+            "agenda-2030.p_2": 0.6}
+
+
+@pytest.fixture()
+def scored(tmp_path: Path) -> Path:
+    rows = [
+        _row(1, ("rus-a", "rus-b", 0.8, 0.1), "rus-a", "sdg-9;sdg-4"),
+        _row(2, ("rus-a", "rus-b", 0.6, 0.3), "rus-a", "sdg-9"),
+        _row(3, ("rus-b", "rus-a", 0.4, 0.35), "", ""),
+        {"row": 4, "id": "P4", "status": "rejected: empty text"},
+    ]
+    with TableWriter(tmp_path / "scored.csv", COLUMNS) as writer:
+        writer.write(rows)
+    return tmp_path / "scored.csv"
+
+
+def test_portfolio_counts_confident_goals(scored: Path) -> None:
+    result = report.portfolio(scored)
+    assert (result.rows, result.scored, result.frameworks) == (4, 3, ["rus", "agenda-2030"])
+    rus = {g.goal_id: g for g in result.spread["rus"]}
+    assert (rus["rus-a"].projects, rus["rus-a"].share, rus["rus-a"].ranked_first) == (2, pytest.approx(2 / 3), 2)
+    assert rus["rus-a"].mean_probability == pytest.approx(0.7)
+    assert (rus["rus-b"].projects, rus["rus-b"].mean_probability, rus["rus-b"].ranked_first) == (0, None, 1)
+    assert result.abstained == {"rus": 1, "agenda-2030": 1}
+    assert {g.goal_id: g.projects for g in result.spread["agenda-2030"]} == {"sdg-9": 2, "sdg-4": 1}
+
+
+def test_markdown_and_xlsx(scored: Path, tmp_path: Path) -> None:
+    result = report.portfolio(scored)
+    text = report.to_markdown(result)
+    assert "| rus-a | RUS-A | 2 | 67% | 0.70 | 2 |" in text
+    assert "| project | goals per framework | Agenda 2030 goals |" in text
+    assert "| P1: Projekt 1 \\| med pipe | rus: rus-a (0.80) | sdg-9 (0.70), sdg-4 (0.60) |" in text
+    assert "| P3: Projekt 3 \\| med pipe | rus: – | – |" in text
+    report.to_xlsx(result, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
+    spread = list(book["spread"].iter_rows(values_only=True))
+    assert spread[0][:4] == ("framework", "goal", "name", "projects") and ("rus", "rus-a", "RUS-A", 2) == spread[1][:4]
+    assert len(list(book["projects"].iter_rows())) == 4
+    book.close()
+    report.spread_table(result, tmp_path / "spread.parquet")
+    assert len(list(open_table(tmp_path / "spread.parquet").rows())) == 4
+
+
+def test_report_command(scored: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    report.add_report_parser(parser.add_subparsers())
+    args = parser.parse_args(["report", str(scored), "--xlsx", str(tmp_path / "r.xlsx")])
+    assert args.handler(args) == 0
+    assert capsys.readouterr().out.startswith("# Portfolio: scored.csv")
+    (tmp_path / "plain.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    args = parser.parse_args(["report", str(tmp_path / "plain.csv")])
+    assert args.handler(args) == 2
+    assert "not a scored table" in capsys.readouterr().err
