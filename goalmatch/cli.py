@@ -309,9 +309,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="check a model folder and show its manifest")
     p.add_argument("model", type=Path, help="the model folder")
     from goalmatch.batch import add_score_parser
+    from goalmatch.evaluation import add_evaluate_parser, run_evaluate
     from goalmatch.report import add_report_parser
     from goalmatch.web.cli import add_serve_parser, add_user_parser  # standard library only
 
+    add_evaluate_parser(sub).set_defaults(handler=run_evaluate)
     add_score_parser(sub)  # these set a handler that returns the exit code itself
     add_report_parser(sub)
     add_serve_parser(sub)
@@ -378,9 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = shlex.join(["goalmatch", *argv])
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     handler = getattr(args, "handler", None)
-    if handler is not None:
-        return int(handler(args))
     try:
+        if handler is not None:
+            return int(handler(args))
         result = _run(args)
     except (BadInput, FrameworkError, CorpusError, BuildError, ModelError) as exc:
         print(f"goalmatch: error: {exc}", file=sys.stderr)

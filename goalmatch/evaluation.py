@@ -1,0 +1,436 @@
+"""Honest evaluation: repeated stratified cross-validation of goalmatch beside baselines.
+
+    report = evaluate(goalmatch.frameworks(), goalmatch.load_corpora(), out_dir="reports/eval",
+                      trail22="../shared/data/trail22", cache_dir="/tmp/gm-emb-cache")
+    report.table()        # the comparison in Markdown; report.metrics: every figure
+
+For every framework with labelled records: ``repeats`` runs of stratified ``folds``-fold
+cross-validation (stratified on the primary goal), each with its own seed. In every fold
+each method (:data:`goalmatch.baselines.METHODS`) is fitted afresh on the training fold:
+examples, calibration weights, support floor and thresholds come from the training fold,
+the framework's texts and the records *not* labelled for that framework (never from a
+test-fold record). A repeat's out-of-fold predictions cover every record once; metrics
+are computed per repeat and reported as mean and standard deviation over repeats, and
+once more on all repeats pooled (per-goal figures, confusion, reliability bins).
+
+Learning curve: per framework, goalmatch fitted on 0 (the strategy texts alone), 1, 2, 4,
+8 labelled projects per goal drawn from each training fold (as many as it holds), scored
+on the test fold.
+
+Agenda 2030 with TRAIL22 (English): a class-balanced sample of its Train_data.csv (at
+most ``per_goal`` texts per SDG) and its own Test_data.csv: trained on the sample, tested
+on the test file (English → English); the same models tested on the Swedish records
+labelled for Agenda 2030 (**cross-lingual**, English → Swedish); and in the Swedish
+cross-validation a ``goalmatch + TRAIL22`` row (the shipped model's recipe).
+
+Every distinct text is encoded once (:class:`goalmatch.persistence.EmbeddingCache`, on
+disk with ``cache_dir``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from goalmatch import metrics
+from goalmatch._evalreport import _comparison_table, _write, bar_check
+from goalmatch.baselines import METHODS, Context, Method, Part, Prediction, goalmatch_method
+from goalmatch.classifier import goal_texts
+from goalmatch.corpus import CorpusError, Record
+from goalmatch.taxonomy import Framework
+
+__all__ = ["Report", "add_evaluate_parser", "bar_check", "evaluate", "run_evaluate"]
+
+logger = logging.getLogger(__name__)
+
+TRAIL22_FRAMEWORK = "agenda-2030"
+CURVE_SIZES = (0, 1, 2, 4, 8)
+TRAIL22_CURVE_SIZES = (0, 1, 2, 4, 8, 16, 32)
+SCALARS = ("top1", "top3", "macro_f1", "micro_f1", "hit_at_1", "cardinality_error", "ece", "ece_top1", "nll",
+           "answered", "accuracy_answered")
+
+
+@dataclass
+class Report:
+    """The figures of one evaluation (``metrics``, JSON-ready) and the files written."""
+
+    metrics: dict[str, Any]
+    out_dir: Path | None = None
+    files: list[Path] = field(default_factory=list)
+
+    def table(self) -> str:
+        """The comparison table in Markdown: one row per method, one column per framework."""
+        return _comparison_table(self.metrics)
+
+
+# ------------------------------------------------------------------ the run
+
+
+def evaluate(
+    frameworks: Mapping[str, Framework] | Iterable[Framework],
+    records: Iterable[Record],
+    *,
+    encoder: Any = None,
+    folds: int = 5,
+    repeats: int = 3,
+    seed: int = 0,
+    quick: bool = False,
+    trail22: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    per_goal: int = 100,
+    methods: Mapping[str, Method] | None = None,
+    progress: bool = True,
+) -> Report:
+    """Cross-validate goalmatch and the baselines on every framework with labelled records.
+
+    ``trail22``: the TRAIL22 folder (``Train_data.csv``, ``Test_data.csv``), for Agenda
+    2030. ``quick``: 2 folds, 1 repeat, at most 12 labelled records per framework, 4
+    TRAIL22 texts per SDG and 60 test texts, curve sizes up to 2: the whole path in
+    little time (CI). ``params``: GoalClassifier parameters per framework id. ``methods``:
+    the methods compared (default :data:`goalmatch.baselines.METHODS`; one named ``goalmatch``).
+    ``out_dir``: write ``metrics.json``, ``report.md`` and PNG plots there.
+    """
+    from goalmatch.persistence import EmbeddingCache
+
+    fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
+    records = list(records)
+    if folds < 2 or repeats < 1:
+        raise ValueError(f"folds must be at least 2 and repeats at least 1, got {folds} and {repeats}")
+    if encoder is None:
+        from goalmatch.encoder import Encoder
+
+        encoder = Encoder()
+    curve_sizes: tuple[int, ...] = CURVE_SIZES
+    t22_sizes: tuple[int, ...] = TRAIL22_CURVE_SIZES
+    cap: int | None = None
+    if quick:
+        folds, repeats, cap, per_goal = 2, 1, 12, min(per_goal, 4)
+        curve_sizes, t22_sizes = (0, 1, 2), (0, 1, 2)
+    cache = EmbeddingCache(encoder, cache_dir)
+    t22 = _read_trail22(Path(trail22), per_goal, 60 if quick else None) \
+        if trail22 is not None and TRAIL22_FRAMEWORK in fws else None
+    texts = [r.text for r in records] + [t for fw in fws.values() for t in goal_texts(fw)[0]]
+    if t22 is not None:
+        texts += [r.text for r in t22[0]] + [r.text for r in t22[1]]
+    cache.encode(list(dict.fromkeys(texts)))  # every distinct text once, in one call
+    cache.save()
+    embedded = {r.id: cache.encode([r.text])[0] for r in records}
+
+    out: dict[str, Any] = {
+        "settings": {"folds": folds, "repeats": repeats, "seed": seed, "quick": quick,
+                     "encoder": getattr(encoder, "id", type(encoder).__name__),
+                     "methods": list(methods if methods is not None else METHODS),
+                     "curve_sizes": list(curve_sizes)},
+        "frameworks": {},
+    }
+    bar = _progress(progress)
+    for fid, fw in fws.items():
+        rows = [r for r in records if r.labels_for(fid)]
+        if cap is not None:
+            rows = _capped(rows, fid, cap)
+        entry: dict[str, Any] = {"name": fw.name, "multi_label": fw.multi_label, "labelled": len(rows)}
+        out["frameworks"][fid] = entry
+        if len(rows) < 2 or (not fw.multi_label and len({r.labels_for(fid)[0] for r in rows}) < 2):
+            entry["skipped"] = "fewer than 2 labelled records (or one goal only): nothing to cross-validate"
+            continue
+        part = _part(fw, rows, embedded)
+        ctx = Context(fw, cache, _unlabelled(records, fid, embedded), params=dict((params or {}).get(fid, {})))
+        compared = dict(methods if methods is not None else METHODS)
+        if t22 is not None and fid == TRAIL22_FRAMEWORK:
+            ctx.extra = _part(fw, t22[0], {r.id: v for r, v in zip(t22[0], cache.encode([r.text for r in t22[0]]),
+                                                                   strict=True)})
+            compared["goalmatch + TRAIL22"] = goalmatch_method(extra=True)
+        splits = _splits(part, folds, repeats, seed)
+        entry["folds"] = min(folds, len(part))
+        entry["distribution"] = {fw.goal_ids[g]: int(c) for g, c in enumerate(np.bincount(part.primary, minlength=len(
+            fw.goals))) if c}
+        entry["methods"] = _cross_validate(ctx, part, splits, compared, bar, fid)
+        entry["learning_curve"] = _learning_curve(ctx, part, splits, curve_sizes, seed, bar, fid)
+    if t22 is not None:
+        fw = fws[TRAIL22_FRAMEWORK]
+        out["trail22"] = _trail22(fw, cache, t22, records, embedded, t22_sizes, seed, bar,
+                                  dict((params or {}).get(TRAIL22_FRAMEWORK, {})))
+    bar.close()
+    cache.save()
+    out["settings"]["texts_encoded"] = cache.encoded
+    report = Report(out)
+    if out_dir is not None:
+        report.out_dir = Path(out_dir)
+        report.files = _write(out, report.out_dir, report.table())
+    return report
+
+
+def _progress(enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=0, desc="evaluate", unit="fit", disable=not enabled)
+
+
+def _capped(rows: list[Record], fid: str, cap: int) -> list[Record]:
+    """At most ``cap`` records, taken round-robin over primary goals (so every goal stays)."""
+    by_goal: dict[str, list[Record]] = {}
+    for r in rows:
+        by_goal.setdefault(r.labels_for(fid)[0], []).append(r)
+    out: list[Record] = []
+    while len(out) < min(cap, len(rows)):
+        for group in by_goal.values():
+            if group and len(out) < cap:
+                out.append(group.pop(0))
+    return out
+
+
+def _part(fw: Framework, rows: Sequence[Record], embedded: Mapping[str, np.ndarray]) -> Part:
+    index = {g: i for i, g in enumerate(fw.goal_ids)}
+    Y = np.zeros((len(rows), len(index)), dtype=bool)
+    primary = np.zeros(len(rows), dtype=np.intp)
+    for i, r in enumerate(rows):
+        goals = [index[g] for g in r.labels_for(fw.id)]
+        Y[i, goals if fw.multi_label else goals[:1]] = True
+        primary[i] = goals[0]
+    E = np.vstack([embedded[r.id] for r in rows]).astype(np.float64)
+    return Part([r.text for r in rows], E, Y, primary, [r.id for r in rows])
+
+
+def _unlabelled(records: Sequence[Record], fid: str, embedded: Mapping[str, np.ndarray]) -> np.ndarray:
+    rows = [embedded[r.id] for r in records if not r.labels_for(fid)]
+    dim = len(next(iter(embedded.values()))) if embedded else 0
+    return np.vstack(rows).astype(np.float64) if rows else np.zeros((0, dim))
+
+
+def _splits(part: Part, folds: int, repeats: int, seed: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Per repeat, the (train, test) index pairs: stratified on the primary goal (a goal with
+    fewer records than folds is spread as far as it goes), or plain shuffled k-fold where
+    no goal has as many records as there are folds."""
+    n_splits = min(folds, len(part))
+    out = []
+    for r in range(repeats):
+        counts = np.bincount(part.primary)
+        if counts[counts > 0].max() >= n_splits:
+            splitter: Any = StratifiedKFold(n_splits, shuffle=True, random_state=seed + r)
+        else:
+            splitter = KFold(n_splits, shuffle=True, random_state=seed + r)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "least populated class has only 1 member"
+            out.append(list(splitter.split(part.E, part.primary)))
+    return out
+
+
+def _score(ctx: Context, part: Part, pred: Prediction) -> dict[str, Any]:
+    names = list(ctx.framework.goal_ids)
+    if ctx.multi:
+        m = metrics.multi_label(part.Y, pred.P, pred.predicted, names, probabilistic=pred.probabilistic)
+    else:
+        m = metrics.single_label(part.primary, pred.P, names, probabilistic=pred.probabilistic)
+    if pred.answered is not None:
+        right = (pred.predicted & part.Y).any(axis=1) if ctx.multi else pred.P.argmax(1) == part.primary
+        m["answered"] = round(float(pred.answered.mean()), 3)
+        m["accuracy_answered"] = round(float(right[pred.answered].mean()), 3) if pred.answered.any() else None
+    return m
+
+
+def _pool(preds: Sequence[Prediction]) -> Prediction:
+    answered = None if preds[0].answered is None else np.concatenate([p.answered for p in preds])  # type: ignore[misc]
+    return Prediction(np.vstack([p.P for p in preds]), np.vstack([p.predicted for p in preds]),
+                      preds[0].probabilistic, answered)
+
+
+def _summary(per_repeat: Sequence[dict[str, Any]], pooled: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"mean": {}, "std": {}}
+    for key in SCALARS:
+        values = [m[key] for m in per_repeat if m.get(key) is not None]
+        if values:
+            out["mean"][key] = round(float(np.mean(values)), 3)
+            out["std"][key] = round(float(np.std(values)), 3)
+    out["pooled"] = pooled
+    return out
+
+
+def _cross_validate(ctx: Context, part: Part, splits: list[list[tuple[np.ndarray, np.ndarray]]],
+                    methods: Mapping[str, Method], bar: Any, fid: str) -> dict[str, Any]:
+    bar.total += len(methods) * sum(len(s) for s in splits)
+    bar.set_description(f"cross-validating {fid}")
+    oof: dict[str, list[Prediction]] = {name: [] for name in methods}
+    per_repeat: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
+    for repeat in splits:
+        order = np.concatenate([test for _, test in repeat])
+        for name, method in methods.items():
+            preds = []
+            for train, test in repeat:
+                if set(train.tolist()) & set(test.tolist()):  # pragma: no cover - a bug, not a data error
+                    raise AssertionError("a test-fold record is in its training fold")
+                preds.append(method(ctx, part.take(train), part.take(test)))
+                bar.update()
+            pred = _pool(preds)
+            back = np.argsort(order)  # out-of-fold rows back in record order
+            pred = Prediction(pred.P[back], pred.predicted[back], pred.probabilistic,
+                              None if pred.answered is None else pred.answered[back])
+            oof[name].append(pred)
+            per_repeat[name].append(_score(ctx, part, pred))
+    whole = _tile(part, len(splits))
+    return {name: _summary(per_repeat[name], _score(ctx, whole, _pool(oof[name]))) for name in methods}
+
+
+def _tile(part: Part, times: int) -> Part:
+    return part.take(np.tile(np.arange(len(part)), times))
+
+
+def _sample(part: Part, rows: np.ndarray, n: int, rng: np.random.Generator, k: int) -> np.ndarray:
+    """Up to ``n`` rows per goal (of a text's goals; primary for single-label) from ``rows``."""
+    chosen: list[int] = []
+    for g in range(k):
+        have = [i for i in rows if part.Y[i, g] and i not in chosen]
+        if have:
+            chosen.extend(rng.permutation(have)[:n].tolist())
+    return np.asarray(sorted(set(chosen)), dtype=np.intp)
+
+
+def _learning_curve(ctx: Context, part: Part, splits: list[list[tuple[np.ndarray, np.ndarray]]],
+                    sizes: Sequence[int], seed: int, bar: Any, fid: str) -> dict[str, Any]:
+    bar.total += len(sizes) * sum(len(s) for s in splits)
+    bar.set_description(f"learning curve {fid}")
+    zero, fitted = goalmatch_method(zero_shot=True), goalmatch_method()
+    out: dict[str, Any] = {}
+    for n in sizes:
+        scores, used = [], []
+        for r, repeat in enumerate(splits):
+            rng = np.random.default_rng(seed + 1000 * r + n)
+            preds, order = [], []
+            for train, test in repeat:
+                rows = _sample(part, train, n, rng, ctx.k) if n else np.zeros(0, dtype=np.intp)
+                used.append(len(rows))
+                method = fitted if len(rows) else zero
+                preds.append(method(ctx, part.take(rows), part.take(test)))
+                order.append(test)
+                bar.update()
+            pred = _pool(preds)
+            scores.append(_score(ctx, part.take(np.concatenate(order)), pred))
+        out[str(n)] = {**_summary(scores, {})["mean"], "std": _summary(scores, {})["std"],
+                       "labelled_used": round(float(np.mean(used)), 1)}
+    return out
+
+
+# ------------------------------------------------------------------ TRAIL22
+
+
+def _read_trail22(folder: Path, per_goal: int, test_cap: int | None) -> tuple[list[Record], list[Record]]:
+    """TRAIL22's class-balanced training sample and its test texts, as Agenda 2030 records."""
+    from goalmatch.cli import trail22_records
+
+    train_file, test_file = folder / "Train_data.csv", folder / "Test_data.csv"
+    for file in (train_file, test_file):
+        if not file.is_file():
+            raise CorpusError(f"{file}: not found; --trail22 takes the folder with Train_data.csv and Test_data.csv")
+    train = trail22_records(train_file, per_goal)
+    test = [Record(r.id.replace("trail22/", "trail22-test/"), r.text, "trail22-test", r.labels)
+            for r in trail22_records(test_file, 10**6)]
+    seen = {r.text for r in train}
+    test = [r for r in test if r.text not in seen]  # a text in both files is training data
+    if test_cap is not None:
+        test = test[:test_cap]
+    logger.info("TRAIL22: %d training texts (<= %d per SDG), %d test texts", len(train), per_goal, len(test))
+    return train, test
+
+
+def _trail22(fw: Framework, cache: Any, t22: tuple[list[Record], list[Record]], records: Sequence[Record],
+             embedded: Mapping[str, np.ndarray], sizes: Sequence[int], seed: int, bar: Any,
+             params: Mapping[str, Any]) -> dict[str, Any]:
+    train_rows, test_rows = t22
+    emb = {r.id: v for r, v in zip([*train_rows, *test_rows],
+                                   cache.encode([r.text for r in [*train_rows, *test_rows]]), strict=True)}
+    train, test = _part(fw, train_rows, emb), _part(fw, test_rows, emb)
+    swedish = [r for r in records if r.labels_for(fw.id)]
+    sv = _part(fw, swedish, embedded) if swedish else None
+    ctx = Context(fw, cache, _unlabelled(records, fw.id, embedded), params=dict(params))
+    targets = {"english test (TRAIL22 Test_data)": test}
+    if sv is not None:
+        targets["swedish seed records (cross-lingual)"] = sv
+    bar.total += (len(METHODS) + sum(3 if n else 1 for n in sizes)) * len(targets)
+    bar.set_description("TRAIL22")
+    out: dict[str, Any] = {"train_texts": len(train), "test_texts": len(test),
+                           "swedish_texts": len(swedish), "settings": {}, "learning_curve": {}}
+    for label, target in targets.items():
+        out["settings"][label] = {}
+        for name, method in METHODS.items():
+            out["settings"][label][name] = _score(ctx, target, method(ctx, train, target))
+            bar.update()
+    for label, target in targets.items():
+        curve: dict[str, Any] = {}
+        for n in sizes:
+            scores, used = [], []
+            for r in range(3 if n else 1):
+                rng = np.random.default_rng(seed + r)
+                rows = _sample(train, np.arange(len(train)), n, rng, len(fw.goals)) if n else np.zeros(0, np.intp)
+                used.append(len(rows))
+                method = goalmatch_method(zero_shot=not len(rows))
+                scores.append(_score(ctx, target, method(ctx, train.take(rows), target)))
+                bar.update()
+            curve[str(n)] = {**_summary(scores, {})["mean"], "std": _summary(scores, {})["std"],
+                             "labelled_used": round(float(np.mean(used)), 1)}
+        out["learning_curve"][label] = curve
+    return out
+
+
+# ------------------------------------------------------------------ tables
+
+
+def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` command to a ``goalmatch`` subparsers object."""
+    p = subparsers.add_parser("evaluate", help="cross-validate goalmatch beside baselines and write a report")
+    p.add_argument("--frameworks", type=Path, help="folder of framework files (default: the shipped ones)")
+    p.add_argument("--data", type=Path, nargs="+", metavar="DIR_OR_FILE",
+                   help="JSONL corpora, or folders of them (default: the shipped corpora)")
+    p.add_argument("--model", type=Path, help="take the encoder and head settings from this model folder")
+    p.add_argument("--out", type=Path, required=True, help="report folder (metrics.json, report.md, PNG plots)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats with different seeds (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--quick", action="store_true", help="the whole path on a small sample (CI)")
+    p.add_argument("--trail22", type=Path, help="TRAIL22 folder (Train_data.csv, Test_data.csv) for agenda-2030")
+    p.add_argument("--cache", type=Path, help="folder to keep embeddings in between runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p  # type: ignore[no-any-return]
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """The ``evaluate`` command's worker: read inputs, evaluate, write the report folder, print
+    the comparison table; returns the exit code. Bad input raises ``BadInput``,
+    ``FrameworkError`` or ``CorpusError`` (which ``goalmatch.cli.main`` reports)."""
+    from goalmatch.cli import BadInput
+    from goalmatch.corpus import load_corpora, load_corpus
+    from goalmatch.taxonomy import load_frameworks
+
+    if args.folds < 2 or args.repeats < 1:
+        raise BadInput(f"--folds must be at least 2 and --repeats at least 1, got {args.folds} and {args.repeats}")
+    fws = load_frameworks(args.frameworks)
+    records: list[Record] = []
+    for item in args.data or [None]:
+        if item is None or item.is_dir():
+            records += load_corpora(item, fws)
+        elif item.is_file():
+            records += load_corpus(item, fws)
+        else:
+            raise BadInput(f"{item}: no such file or folder of JSONL corpora")
+    encoder, params = None, None
+    if args.model is not None:
+        import goalmatch
+
+        matcher = goalmatch.load(args.model, frameworks=fws)
+        encoder = matcher.encoder
+        params = {fid: {k: v for k, v in clf.get_params(deep=False).items() if k not in ("framework", "encoder")}
+                  | {"min_similarity": "auto"} for fid, clf in matcher.heads.items()}
+    report = evaluate(fws, records, encoder=encoder, folds=args.folds, repeats=args.repeats, seed=args.seed,
+                      quick=args.quick, trail22=args.trail22, out_dir=args.out, cache_dir=args.cache,
+                      params=params, progress=not args.no_progress)
+    sys.stdout.write(report.table() + "\n\nwrote " + ", ".join(str(f) for f in report.files) + "\n")
+    return 0
