@@ -125,6 +125,29 @@ def add(client: TestClient, csrf: str, text: str = TEXT, title: str = "") -> int
     return int(response.headers["location"].rsplit("/", 1)[1])
 
 
+def pdf_bytes(lines: list[str]) -> bytes:
+    """A one-page PDF with ``lines`` in Helvetica (WinAnsi), written by hand: no PDF writer needed."""
+    def literal(line: str) -> bytes:
+        return b"(" + line.encode("cp1252").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+    content = b"BT /F1 12 Tf 72 760 Td 16 TL " + b" ".join(literal(line) + b" Tj T*" for line in lines) + b" ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+               b"/Contents 4 0 R >>",
+               b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
 def decide(client: TestClient, csrf: str, app_id: int, framework: str, action: str, goals: list[str] = (),
            version: int = 0, comment: str = "") -> Any:
     return client.post(f"/applications/{app_id}/decisions", data={
@@ -254,6 +277,36 @@ def test_upload_txt_and_docx_and_refuse_other_types(app: Any) -> None:
     assert refused.status_code == 400 and "Bara .txt" in refused.text
 
 
+def test_upload_pdf_goes_through_the_text_pipeline(app: Any) -> None:
+    pytest.importorskip("pypdf")
+    client, csrf = login(app)
+    lines = ["Fiber till Soutujärvi (etapp 2)", "Projektet bygger fiber och bredband till byarna.",
+             "Hushållen och företagen får snabb uppkoppling och bättre mobiltäckning."]
+    response = client.post("/applications", data={"csrf": csrf},
+                           files={"file": ("Ansökan fiber.pdf", pdf_bytes(lines), "application/pdf")})
+    assert response.status_code == 303, response.text
+    app_id = int(response.headers["location"].rsplit("/", 1)[1])
+    stored = app.state.review.store.application(app_id)
+    assert stored["title"] == "Ansökan fiber" and stored["text"].split("\n") == lines
+    page = client.get(f"/applications/{app_id}").text
+    assert "Bredband och digital infrastruktur" in page and "<mark title=" in page
+    for name, data, message in [("trasig.pdf", b"%PDF-1.4 inget mer", "går inte att läsa som en PDF"),
+                                ("fel.pdf", b"PK\x03\x04 en zip", "går inte att läsa som en PDF"),
+                                ("tom.pdf", pdf_bytes([]), "ingen text")]:
+        refused = client.post("/applications", data={"csrf": csrf}, files={"file": (name, data, "application/pdf")})
+        assert refused.status_code == 400 and message in refused.text, name
+    # text copied out of a PDF with its Swedish letters broken is repaired by the text pipeline
+    broken = ["Projektet ska o ka kompetensfo rso rjningen i la net genom samverkan mellan fo retag,",
+              "kommuner och Årbetsfo rmedlingen. Insatserna ska bidra till en ha llbar omsta llning."]
+    response = client.post("/applications", data={"csrf": csrf},
+                           files={"file": ("kopierad.pdf", pdf_bytes(broken), "application/pdf")})
+    assert response.status_code == 303, response.text
+    repaired_id = int(response.headers["location"].rsplit("/", 1)[1])
+    assert app.state.review.store.application(repaired_id)["suggestions"]["flags"]["repaired"]
+    assert "Texten har reparerats" in client.get(f"/applications/{repaired_id}").text
+    assert len(app.state.review.store.applications()) == 2
+
+
 def test_errors_show_a_generic_page_without_details(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     client, _ = login(app)
     client = TestClient(app, follow_redirects=False, raise_server_exceptions=False, cookies=client.cookies)
@@ -331,6 +384,61 @@ def test_queue_filters_and_dashboard(app: Any) -> None:
     dashboard = client.get("/dashboard").text
     assert "0 av 1 granskningar överens" in dashboard and "t-kultur" in dashboard
     assert second
+
+
+def test_dashboard_draws_agreement_per_framework_as_inline_svg(app: Any) -> None:
+    client, csrf = login(app)
+    assert "<svg" not in client.get("/dashboard").text  # nothing reviewed: no chart
+    first, second = add(client, csrf, title="Första"), add(client, csrf, title="Andra")
+    decide(client, csrf, first, "test", "correct", ["t-kultur"])
+    decide(client, csrf, second, "test", "accept")
+    decide(client, csrf, first, "test-multi", "accept")
+    page = client.get("/dashboard").text
+    svg = page[page.index("<svg"):page.index("</svg>") + 6]
+    assert svg.count("<g>") == 2 and "50 % (1/2)" in svg and "100 % (1/1)" in svg
+    assert ">Test<" in svg and ">Test multi<" in svg and "<script" not in svg and "style=" not in svg
+
+
+def test_chart_labels_are_escaped() -> None:
+    from goalmatch.web.charts import agreement_bars
+
+    svg = agreement_bars([{"name": '<script>alert(1)</script> & "x"', "agreed": 0, "reviewed": 3, "rate": 0.0},
+                          {"name": "ingen", "agreed": 0, "reviewed": 0, "rate": None}])
+    assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;" in svg
+    assert svg.count("<g>") == 1 and "0 % (0/3)" in svg
+    assert agreement_bars([]) == ""
+
+
+def test_no_page_loads_scripts_or_styles_from_another_host(app: Any) -> None:
+    client, csrf = login(app)
+    app_id = add(client, csrf)
+    decide(client, csrf, app_id, "test", "accept")
+    paths = ["/login", "/queue", "/new", "/dashboard", f"/applications/{app_id}", "/api/docs"]
+    pattern = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert not pattern.search(response.text), path
+        assert "cdn." not in response.text.lower(), path
+        assert "default-src 'self'" in response.headers["content-security-policy"], path
+    docs = client.get("/api/docs").text
+    assert "/api/openapi.json" in docs
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs):
+        assert client.get(asset).status_code == 200, asset
+    schema = client.get("/api/openapi.json").json()
+    assert schema["info"]["title"] == "goalmatch granskning"
+    assert schema["paths"] and all(path.startswith("/api/") for path in schema["paths"])  # no HTML pages
+
+
+def test_api_docs_without_swagger_ui_files_links_to_the_openapi_document(
+        matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import goalmatch.web.api as api
+
+    monkeypatch.setattr(api, "swagger_ui_assets", lambda: None)
+    app = create_app(matcher=matcher, database_url=f"sqlite:///{tmp_path / 'r.sqlite3'}", secret=SECRET, token=TOKEN)
+    docs = TestClient(app).get("/api/docs", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert docs.status_code == 200 and '<a href="/api/openapi.json">' in docs.text and "<script" not in docs.text
+    app.state.review.store.engine.dispose()
 
 
 # ------------------------------------------------------------------ export and API

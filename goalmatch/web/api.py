@@ -2,14 +2,20 @@
 
 Every route needs a session cookie (and, for writes, its ``X-CSRF-Token``) or
 ``Authorization: Bearer <token>``; the app's guard checks both before a route runs.
+
+``/api/docs`` never loads anything from a CDN: it serves Swagger UI's files from the
+``fastapi-offline`` package when that is installed (mounted at ``/static/swagger-ui``;
+only its static folder is used, not its FastAPI subclass), and otherwise a plain page
+that links to the OpenAPI document.
 """
 
 from __future__ import annotations
 
+from html import escape
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,9 +23,43 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from goalmatch.web.services import MAX_TEXT_CHARS, Review
 from goalmatch.web.store import ACTIONS, Conflict, StoreError
 
-__all__ = ["api_router"]
+__all__ = ["api_router", "swagger_ui_assets"]
 
 MAX_BATCH = 100
+SWAGGER_PREFIX = "/static/swagger-ui"
+DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+            "form-action 'self'")
+
+
+def swagger_ui_assets() -> Path | None:
+    """The folder with Swagger UI 5's ``swagger-ui-bundle.js`` and ``swagger-ui.css`` (``fastapi-offline``).
+
+    Found without importing the package. Swagger UI 5 is needed: FastAPI writes OpenAPI 3.1,
+    which Swagger UI 4 (e.g. the ``swagger-ui-bundle`` package) cannot show.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("fastapi_offline")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(location) / "static"
+        if (folder / "swagger-ui-bundle.js").is_file() and (folder / "swagger-ui.css").is_file():
+            return folder
+    return None
+
+
+def _docs_page(csrf: str, local_ui: bool) -> str:
+    head = ('<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>goalmatch API</title>'
+            f'<meta name="csrf-token" content="{escape(csrf)}">')
+    if not local_ui:
+        return (head + '<link rel="stylesheet" href="/static/style.css"></head><body><main>'
+                "<h1>goalmatch API</h1><p>API-beskrivningen (OpenAPI 3) finns på "
+                '<a href="/api/openapi.json">/api/openapi.json</a>. Det interaktiva gränssnittet (Swagger UI) '
+                "visas här när paketet <code>fastapi-offline</code> är installerat.</p>"
+                '<p><a href="/queue">Till kön</a></p></main></body></html>')
+    return (head + f'<link rel="stylesheet" href="{SWAGGER_PREFIX}/swagger-ui.css"></head><body>'
+            '<p><a href="/queue">Till kön</a> · <a href="/api/openapi.json">openapi.json</a></p>'
+            f'<div id="swagger-ui"></div><script src="{SWAGGER_PREFIX}/swagger-ui-bundle.js"></script>'
+            '<script src="/static/swagger-init.js"></script></body></html>')
 
 
 class SuggestIn(BaseModel):
@@ -60,9 +100,14 @@ def api_router(service: Review) -> APIRouter:
     def openapi(request: Request) -> JSONResponse:
         return JSONResponse(request.app.openapi())
 
+    local_ui = swagger_ui_assets() is not None
+
     @router.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="goalmatch API")
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI from local files (no CDN), or a link to the OpenAPI document."""
+        return HTMLResponse(_docs_page(request.state.session.csrf, local_ui), headers={
+            "Content-Security-Policy": DOCS_CSP, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin"})
 
     @router.get("/frameworks")
     def frameworks() -> list[dict[str, Any]]:

@@ -23,14 +23,18 @@ from fastapi import Depends, FastAPI, Request, Response  # noqa: E402
 from fastapi.encoders import jsonable_encoder  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse  # noqa: E402
+from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from fastapi.templating import Jinja2Templates  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.datastructures import UploadFile  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from goalmatch.web import review as rv  # noqa: E402
+from goalmatch.web.api import api_router, swagger_ui_assets  # noqa: E402
 from goalmatch.web.auth import PUBLIC_PATHS, Auth, CSRFError, NeedLogin, Session  # noqa: E402
+from goalmatch.web.charts import agreement_bars  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError, read_upload  # noqa: E402
 from goalmatch.web.store import Conflict, Store, StoreError, default_database_url  # noqa: E402
 
@@ -77,6 +81,9 @@ def create_app(
     app.state.review = service
     app.state.auth = auth
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    swagger_assets = swagger_ui_assets()
+    if swagger_assets is not None:  # mounted before /static, which would shadow it
+        app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_assets)), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -173,7 +180,8 @@ def create_app(
         upload = form.get("file")
         try:
             if isinstance(upload, UploadFile) and upload.filename:
-                text = read_upload(upload.filename, await upload.read(MAX_UPLOAD_BYTES + 1))
+                data = await upload.read(MAX_UPLOAD_BYTES + 1)
+                text = await run_in_threadpool(read_upload, upload.filename, data)  # PDF parsing takes a while
                 title = title or Path(upload.filename).stem
             source = str(form.get("source", "")).strip() or "web"
             application_id = await run_in_threadpool(
@@ -243,7 +251,8 @@ def create_app(
 
     @app.get("/dashboard", response_class=HTMLResponse)
     def dashboard(request: Request) -> Response:
-        return page(request, "dashboard.html", {"table": rv.agreement(service.store.applications())})
+        table = rv.agreement(service.store.applications())
+        return page(request, "dashboard.html", {"table": table, "chart": Markup(agreement_bars(table))})
 
     @app.get("/export.jsonl")
     def export() -> Response:
@@ -253,8 +262,9 @@ def create_app(
         return PlainTextResponse(body, media_type="application/x-ndjson; charset=utf-8", headers={
             "Content-Disposition": 'attachment; filename="goalmatch-granskning.jsonl"'})
 
-    from goalmatch.web.api import api_router
-
+    for route in app.routes:  # the OpenAPI document (and /api/docs) describes the JSON API, not the pages
+        if isinstance(route, APIRoute):
+            route.include_in_schema = False
     app.include_router(api_router(service))
     return app
 

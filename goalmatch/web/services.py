@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
 MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
+MAX_PDF_PAGES = 200
 IMPORT_TOP_K = 5  # goals kept per framework with a stored application
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -33,7 +34,11 @@ class UploadError(ValueError):
 
 
 def read_upload(filename: str, data: bytes) -> str:
-    """The text of an uploaded ``.txt`` (UTF-8) or ``.docx`` file."""
+    """The text of an uploaded ``.txt`` (UTF-8), ``.docx`` or ``.pdf`` file.
+
+    A PDF's text is extracted as it is (pypdf); the matcher's text pipeline
+    (:func:`goalmatch.text.prepare`) repairs PDF-broken Swedish afterwards.
+    """
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError(f"Filen är för stor ({len(data) // 1024} kB); högst {MAX_UPLOAD_BYTES // 1024} kB.")
     name = filename.lower()
@@ -44,8 +49,10 @@ def read_upload(filename: str, data: bytes) -> str:
             raise UploadError("Textfilen är inte UTF-8; spara den som UTF-8 och försök igen.") from None
     elif name.endswith(".docx"):
         text = _docx_text(data)
+    elif name.endswith(".pdf"):
+        text = _pdf_text(data)
     else:
-        raise UploadError("Bara .txt- och .docx-filer tas emot.")
+        raise UploadError("Bara .txt-, .docx- och .pdf-filer tas emot.")
     if not text.strip():
         raise UploadError("Filen innehåller ingen text.")
     if len(text) > MAX_TEXT_CHARS:
@@ -68,6 +75,38 @@ def _docx_text(data: bytes) -> str:
         parts = [node.text or "" for node in paragraph.iter() if node.tag in (f"{_W}t",)]
         paragraphs.append("".join(parts))
     return "\n".join(paragraphs).strip()
+
+
+def _pdf_text(data: bytes) -> str:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PyPdfError
+    except ImportError:
+        raise UploadError("PDF-filer kan inte läsas här (paketet pypdf saknas); klistra in texten i stället.") from None
+    if b"%PDF-" not in data[:1024]:  # the header may follow a little junk
+        raise UploadError("Filen går inte att läsa som en PDF.")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise UploadError("PDF-filen är krypterad eller lösenordsskyddad; spara en version utan skydd.")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise UploadError(f"PDF-filen har för många sidor; högst {MAX_PDF_PAGES}.")
+        pages = []
+        chars = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            if chars > MAX_TEXT_CHARS:
+                break  # read_upload refuses it as too long
+    except UploadError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        log.info("unreadable PDF upload: %s", exc)
+        raise UploadError("Filen går inte att läsa som en PDF.") from None
+    text = "\n\n".join(p.strip() for p in pages).strip()
+    if not text:
+        raise UploadError("PDF-filen innehåller ingen text (en inskannad bild?); klistra in texten i stället.")
+    return text
 
 
 class Review:

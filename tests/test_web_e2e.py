@@ -1,0 +1,218 @@
+"""End to end in a real browser: headless Chromium (Debian's chromium + chromium-driver) via Selenium.
+
+The app runs under uvicorn in a background thread on a free port of 127.0.0.1 (FakeEncoder
+matcher, SQLite in a temporary folder). In the browser a reviewer signs in, pastes an
+application, sees the highlighted evidence, corrects the goal of one framework and
+downloads the export, which must carry the correction. A screenshot goes to pytest's
+temporary folder and, when ``GOALMATCH_SCREENSHOT_DIR`` is set, there too.
+
+Nothing is downloaded: the browser and the driver are the system's (``scripts/install-browser.sh``
+installs them), Selenium Manager is told to stay offline. Without them the test is
+skipped, except under CI (``CI`` set), where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("sqlalchemy")
+
+from goalmatch.encoder import FakeEncoder
+from goalmatch.matcher import Matcher
+from goalmatch.taxonomy import load_frameworks
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path(os.environ.get("GOALMATCH_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("GOALMATCH_CHROMEDRIVER", "/usr/bin/chromedriver"))
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--window-size=1280,1400", "--lang=sv-SE")
+USER, PASSWORD = "anna", "e2e-lösenord-7"
+TEXT = ("Fiber till Soutujärvi\n\nProjektet bygger fiber och bredband till byarna. Hushållen får snabb "
+        "uppkoppling och bättre mobiltäckning. Föreningen ordnar också en musikkväll i bygdegården.")
+WAIT_S = 20
+
+
+def _missing(what: str) -> None:
+    """Skip on a developer's machine; under CI a missing browser is a failure, not a skip."""
+    message = f"{what}; install it with: bash scripts/install-browser.sh"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    uvicorn = pytest.importorskip("uvicorn")
+    import yaml
+    from test_web import GOALS, RECORDS  # the synthetic frameworks and projects of the web tests
+
+    from goalmatch.web.app import create_app
+
+    folder = tmp_path_factory.mktemp("e2e")
+    data = {"id": "test", "name": "Test", "language": "sv", "multi_label": False,
+            "source": {"document": "synthetic"}, "goals": GOALS}
+    (folder / "test.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    matcher = Matcher.fit(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
+    app = create_app(matcher=matcher, database_url=f"sqlite:///{folder / 'review.sqlite3'}",
+                     secret="e2e-secret-0123456789abcdef")
+    app.state.review.store.create_user(USER, PASSWORD)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with another process
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the app did not start under uvicorn")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        app.state.review.store.engine.dispose()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        _missing(f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER}")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _missing("the browser test needs the Python package selenium")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch a browser or a driver
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT_S)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.downloads = downloads
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    assert driver.save_screenshot(str(path)), "Chromium took no screenshot"
+    extra = os.environ.get("GOALMATCH_SCREENSHOT_DIR")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / name)
+    return path
+
+
+def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_S)
+
+    # sign in: the queue sends an anonymous visitor to the login page and back
+    browser.get(f"{base_url}/queue")
+    wait.until(ec.url_contains("/login"))
+    browser.find_element(By.NAME, "username").send_keys(USER)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "header"), f"Inloggad som {USER}"))
+    assert browser.current_url.endswith("/queue")
+
+    # paste an application
+    browser.find_element(By.CSS_SELECTOR, "a[href='/new']").click()
+    wait.until(ec.presence_of_element_located((By.NAME, "text")))
+    browser.find_element(By.NAME, "title").send_keys("Fiber till Soutujärvi")
+    browser.find_element(By.NAME, "text").send_keys(TEXT)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/applications'] button[type=submit]").click()
+    wait.until(ec.url_matches(r"/applications/\d+$"))
+    app_id = int(browser.current_url.rsplit("/", 1)[1])
+
+    # the evidence: a sentence of the text highlighted, naming the suggestion it backs
+    marks = browser.find_elements(By.CSS_SELECTOR, ".doc mark")
+    assert marks, "no highlighted sentence"
+    assert any("bredband" in m.text or "uppkoppling" in m.text for m in marks), [m.text for m in marks]
+    assert all(m.get_attribute("title").startswith("Test: ") for m in marks)
+    background = marks[0].value_of_css_property("background-color")
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent"), "the highlight is not visible"
+    assert "Bredband och digital infrastruktur" in browser.find_element(By.ID, "fw-test").text
+    _screenshot(browser, tmp_path, "e2e-application.png")
+
+    # correct the goal of the framework: culture instead of broadband
+    form = browser.find_element(By.CSS_SELECTOR, "#fw-test form.decision")
+    form.find_element(By.CSS_SELECTOR, "input[name=action][value=correct]").click()
+    form.find_element(By.CSS_SELECTOR, "input[name=goal_ids][value=t-kultur]").click()
+    form.find_element(By.NAME, "comment").send_keys("Musikkvällen är huvudsaken.")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "fw-test"), "Nuvarande: correct — t-kultur"))
+    assert f"av {USER}" in browser.find_element(By.ID, "fw-test").text
+    _screenshot(browser, tmp_path, "e2e-corrected.png")
+
+    # the dashboard draws the agreement as an inline SVG bar
+    browser.find_element(By.CSS_SELECTOR, "a[href='/dashboard']").click()
+    bars = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "figure.chart svg")))
+    assert bars.size["width"] > 100 and "0 % (0/1)" in bars.text
+    _screenshot(browser, tmp_path, "e2e-dashboard.png")
+
+    # export: the browser downloads the file with its session, and the correction is in it
+    browser.get(f"{base_url}/queue")
+    browser.find_element(By.CSS_SELECTOR, "a[href='/export.jsonl']").click()
+    exported = browser.downloads / "goalmatch-granskning.jsonl"
+    deadline = time.monotonic() + WAIT_S
+    while not exported.is_file():
+        assert time.monotonic() < deadline, f"no download in {browser.downloads}: {os.listdir(browser.downloads)}"
+        time.sleep(0.1)
+    records = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines() if line.strip()]
+    mine = [r for r in records if r["id"] == f"review/{app_id}"]
+    assert len(mine) == 1, records
+    assert mine[0]["labels"] == {"test": ["t-kultur"]}
+    decision = mine[0]["provenance"]["decisions"]["test"]
+    assert decision["action"] == "correct" and decision["reviewer"] == USER
+    assert decision["comment"] == "Musikkvällen är huvudsaken."
+
+
+def test_api_docs_render_from_local_files(base_url: str, browser: Any, tmp_path: Path) -> None:
+    """Swagger UI comes from the fastapi-offline package's files, under the page's CSP, with no CDN."""
+    pytest.importorskip("fastapi_offline")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{base_url}/login?next=/api/docs")
+    browser.find_element(By.NAME, "username").send_keys(USER)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    WebDriverWait(browser, WAIT_S).until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".swagger-ui .info"), "goalmatch granskning"))
+    assert browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")  # the operations are listed
+    sources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
+    assert sources and all(s.startswith(base_url) for s in sources), sources
+    _screenshot(browser, tmp_path, "e2e-api-docs.png")
