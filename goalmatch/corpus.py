@@ -144,6 +144,8 @@ def load_corpus(path: str | Path, frameworks: Mapping[str, Framework] | None = N
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CorpusError(f"{where}: not valid JSON: {exc.msg} at column {exc.colno}") from None
+            except RecursionError:  # json decodes recursively: a deeply nested line must not crash the caller
+                raise CorpusError(f"{where}: JSON nested too deeply") from None
             record = Record.from_dict(data, where)
             if record.id in seen:
                 raise CorpusError(f"{where}: duplicate id {record.id!r} (first on line {seen[record.id]})")

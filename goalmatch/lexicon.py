@@ -49,6 +49,7 @@ _MAGIC = b"goalmatch-lexicon\n"
 _PACKAGE = "hunspell-sv"
 _COMPOUND_MIN = 2  # COMPOUNDMIN in sv_SE.aff
 _COMPOUND_MAX = 4  # COMPOUNDWORDMAX in sv_SE.aff
+_COMPOUND_CHARS = 100  # longer tokens are not split: every split point slices and caches a part (quadratic)
 _JOINT_BONUS = 1.5
 _LENIENT_COST = 2.0
 _SINGLE_LETTER_WORDS = frozenset("iåöI")
@@ -328,7 +329,7 @@ class Lexicon:
 
     @lru_cache(maxsize=100_000)  # noqa: B019 - one lexicon per process
     def _best(self, word: str, tail: int, strict: bool) -> tuple[float, tuple[str, ...]] | None:
-        if len(word) < 2 * _COMPOUND_MIN or not word.isalpha():
+        if not 2 * _COMPOUND_MIN <= len(word) <= _COMPOUND_CHARS or not word.isalpha():
             return None
         best: tuple[float, tuple[str, ...]] | None = None
         for parts, lenient in self._splits(word, 0, 0, tail, strict):

@@ -130,7 +130,10 @@ def looks_broken(text: str) -> bool:
 # --------------------------------------------------------------------------- the repair
 
 _TOKEN = re.compile(r"[^\W\d_]+")
-_PROTECTED = re.compile(r"(?:https?://|www\.|mailto:)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\S+\.(?:se|com|org|nu|eu|net)\b")
+# (bounded repeats: an unbounded "\S+\." rescans a long run of letters from every position, quadratic)
+_PROTECTED = re.compile(
+    r"(?:https?://|www\.|mailto:)\S+|[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+|\S{1,253}\.(?:se|com|org|nu|eu|net)\b"
+)
 _RESTORE = {"a": "åä", "o": "ö", "e": "é", "Å": "ÅÄ", "O": "Ö"}
 _PUNCT = frozenset(".,;:!?)]}”’-/")  # what follows a word without a space ("miljö- och"; not "–")
 _FLOOR = 1.0  # zipf given to a listed word that wordfreq has never seen

@@ -164,7 +164,7 @@ def _cell(text: str) -> str:
 
 def to_xlsx(report: Portfolio, path: str | Path) -> Path:
     """Write the report as a workbook: sheet ``spread`` (one row per goal) and ``projects``."""
-    from goalmatch.tabular import _openpyxl, fsync_dir
+    from goalmatch.tabular import _openpyxl, _xlsx_cell, fsync_dir
 
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":
@@ -180,7 +180,7 @@ def to_xlsx(report: Portfolio, path: str | Path) -> Path:
     header, rows = _project_rows(report)
     projects.append(header)
     for row in rows:
-        projects.append(row)
+        projects.append([_xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
     tmp = dest.with_name(f".{dest.stem}.tmp{dest.suffix}")
     book.save(tmp)
     tmp.replace(dest)

@@ -53,6 +53,17 @@ _GOAL_KEYS = {
 }
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: ``*name`` repeats a node without costing bytes,
+    so a small file could expand into gigabytes of goal text (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a framework file", mark)
+        return super().compose_node(parent, index)
+
+
 class FrameworkError(ValueError):
     """A framework file or mapping is not valid; the message names file, field and problem."""
 
@@ -152,7 +163,7 @@ class Framework:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Framework:
-        """Load and validate a framework YAML file (safe loader; size limited)."""
+        """Load and validate a framework YAML file (safe loader, no aliases; size limited)."""
         path = Path(path)
         where = str(path)
         try:
@@ -163,13 +174,15 @@ class Framework:
             raise FrameworkError(where, "<file>", f"{size} bytes; at most {MAX_FILE_BYTES} allowed")
         raw = path.read_bytes()
         try:
-            data = yaml.safe_load(raw.decode("utf-8"))
+            data = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)  # a SafeLoader subclass
         except UnicodeDecodeError as exc:
             raise FrameworkError(where, "<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise FrameworkError(where, "<file>", f"not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+        except RecursionError:  # PyYAML composes recursively: a deeply nested file must not crash the caller
+            raise FrameworkError(where, "<file>", "nested too deeply to be a framework file") from None
         return cls.from_dict(data, where=where, path=path)
 
     @classmethod

@@ -41,7 +41,8 @@ MIN_WORDS_TO_JUDGE = 8
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_BULLET = re.compile(r"^[ \t]*(?:[•·▪◦‣●○■□\uf0b7*]|[-–—](?=\s))[ \t]*", re.MULTILINE)
+_BLANK = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]*"  # the spaces _SPACES tidies: indentation too
+_BULLET = re.compile(rf"^{_BLANK}(?:[•·▪◦‣●○■□\uf0b7*]|[-–—](?=\s)){_BLANK}", re.MULTILINE)
 _HYPHEN_BREAK = re.compile(r"(?<=[a-zåäöéü])-[ \t]*\n[ \t]*(?=([a-zåäöéü]+))")
 _NOT_JOINED_AFTER_HYPHEN = frozenset(
     "och eller samt respektive resp till som men med utan än".split()
@@ -326,6 +327,7 @@ _ABBREVIATIONS = frozenset(
     "etc mfl inkl exkl p.g.a pga tel f.d o.d m.a.o e.d dr prof mm".split()
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’)]*(?=\s+|$)|\n+")
+_NEXT_CHAR = re.compile(r" *([^ ])")
 
 
 def sentences(text: str) -> list[Passage]:
@@ -342,8 +344,8 @@ def sentences(text: str) -> list[Passage]:
             word = before.group(1).lower().lstrip("(\"'") if before else ""
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
-            following = text[end:].lstrip(" ")
-            if following[:1].islower():
+            following = _NEXT_CHAR.match(text, end)  # not text[end:]: that copy made long texts quadratic
+            if following and following.group(1).islower():
                 continue
         _add_passage(out, text, start, end)
         start = end
