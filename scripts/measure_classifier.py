@@ -23,7 +23,6 @@ are reported separately. NLL is the mean negative log-probability of the true go
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -45,6 +44,7 @@ from sklearn.metrics import accuracy_score, f1_score
 import goalmatch
 import goalmatch.text
 from goalmatch.classifier import GoalClassifier, goal_texts
+from goalmatch.persistence import EmbeddingCache
 from goalmatch.taxonomy import Framework
 
 logger = logging.getLogger("measure_classifier")
@@ -60,20 +60,9 @@ ODD_TEXTS = (
 )
 
 
-class CachedEncoder:
-    """Wraps an encoder: every distinct text is encoded once (memory + an optional ``.npz`` on disk)."""
-
-    def __init__(self, encoder: Any, cache_dir: str | Path | None = None) -> None:
-        self.encoder = encoder
-        self.memo: dict[str, np.ndarray] = {}
-        self.encoded = 0
-        self.path: Path | None = None
-        if cache_dir is not None:
-            prefix = hashlib.sha256(str(getattr(encoder, "prefix", "")).encode()).hexdigest()[:8]
-            self.path = Path(cache_dir) / f"{encoder.id}-{encoder.checksum[:16]}-{prefix}.npz"
-            if self.path.is_file():
-                with np.load(self.path) as data:
-                    self.memo = {key: data[key] for key in data.files}
+class CachedEncoder(EmbeddingCache):
+    """goalmatch's embedding cache, also standing in for the encoder it wraps (id, checksum),
+    saved to disk after every batch so an interrupted measurement keeps what it encoded."""
 
     @property
     def id(self) -> str:
@@ -84,25 +73,9 @@ class CachedEncoder:
         return str(self.encoder.checksum)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [_key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.memo}.items())
-        if missing:
-            logger.info("encoding %d new texts", len(missing))
-            vectors = self.encoder.encode([t for _, t in missing])
-            self.memo.update((k, np.asarray(v)) for (k, _), v in zip(missing, vectors, strict=True))
-            self.encoded += len(missing)
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.path.with_name(self.path.stem + ".tmp.npz")
-                np.savez(tmp, **self.memo)
-                tmp.replace(self.path)
-        if not keys:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self.memo[k] for k in keys])
-
-
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+        vectors = super().encode(texts)
+        self.save()
+        return vectors
 
 
 # ------------------------------------------------------------------ methods
