@@ -120,6 +120,23 @@ def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float) 
     return _minimize(objective, np.zeros(F.shape[2]))
 
 
+def fit_temperature(Z: np.ndarray, y: np.ndarray, prior: float, bound: float = 3.0) -> float:
+    """The temperature ``T`` maximising the log-likelihood of ``softmax(Z / T)`` for labels ``y``,
+    with a Gaussian prior on ``log T`` (mean 0, worth ``prior`` rows); ``log T`` in ``±bound``."""
+    rows = np.arange(len(y))
+
+    def objective(t: np.ndarray) -> tuple[float, np.ndarray]:
+        s = np.exp(-t[0])
+        Q = log_softmax(s * Z, axis=1)
+        nll = -Q[rows, y].sum()
+        # d nll / d s = -(Z[y] - E_softmax[Z]); d s / d t = -s
+        d_s = -(Z[rows, y] - (np.exp(Q) * Z).sum(axis=1)).sum()
+        return float(nll + 0.5 * prior * t[0] ** 2), np.array([d_s * -s + prior * t[0]])
+
+    result = minimize(objective, np.zeros(1), jac=True, method="L-BFGS-B", bounds=[(-bound, bound)])
+    return float(np.exp(result.x[0]))
+
+
 def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarray, alpha: float) -> np.ndarray:
     """``[w..., b_0, b_1]`` of a logistic model ``expit(F @ w + b_group)`` over all (row, goal) pairs.
 

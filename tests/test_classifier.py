@@ -126,6 +126,26 @@ def test_labelled_projects_change_predictions() -> None:
     assert fitted.predict([OBVIOUS["t-kultur"]])[0] == "t-kultur"
 
 
+def test_temperature_is_refitted_on_the_projects_and_shrunk_by_its_prior() -> None:
+    texts = [*OBVIOUS.values(), *SNOW]
+    labels = [*OBVIOUS, "t-foretag", "t-foretag", "t-foretag"]
+    joint = GoalClassifier(FW, FakeEncoder(), temperature_prior=None).fit(texts, labels)
+    refit = GoalClassifier(FW, FakeEncoder()).fit(texts, labels)
+    loose = GoalClassifier(FW, FakeEncoder(), temperature_prior=0.0).fit(texts, labels)
+    assert joint.temperature_ == 1.0
+    assert refit.temperature_ != 1.0
+    # the prior pulls the temperature towards the joint fit's (log T towards 0), never past it
+    assert 0 < np.log(refit.temperature_) / np.log(loose.temperature_) < 1
+    np.testing.assert_allclose(refit.coef_, joint.coef_ / refit.temperature_)
+    query = [OBVIOUS["t-kultur"], SNOW_QUERY, OBVIOUS["t-bredband"]]
+    np.testing.assert_array_equal(refit.predict_proba(query).argmax(1), joint.predict_proba(query).argmax(1))
+    sharper = refit.temperature_ < 1
+    assert ((refit.predict_proba(query).max(1) > joint.predict_proba(query).max(1)) == sharper).all()
+    assert _fit().temperature_ == 1.0  # zero-shot: no projects, nothing to refit
+    with pytest.raises(ValueError, match="temperature_prior must be a number >= 0 or None"):
+        GoalClassifier(FW, FakeEncoder(), temperature_prior=-1).fit()
+
+
 def test_single_label_list_uses_its_first_id_as_primary() -> None:
     texts = [*SNOW, OBVIOUS["t-kultur"]]
     a = GoalClassifier(FW, FakeEncoder()).fit(texts, ["t-foretag", "t-foretag", "t-foretag", "t-kultur"])
