@@ -3,10 +3,14 @@
     python benchmarks/bench_web.py                 # the shipped model (real encoder)
     python benchmarks/bench_web.py --fake -n 50    # FakeEncoder on the shipped frameworks: app overhead only
 
+    python benchmarks/bench_web.py --profile       # where the work of one POST /api/suggest goes
+
 Measures three requests, each ``-n`` times after one warm-up: pasting an application
 (POST /applications: suggest + store + redirect), showing it (GET /applications/ID:
-highlights, evidence, forms) and the JSON API (POST /api/suggest). Prints one line per
-request with p50, p95 and max in milliseconds, and the machine's CPU count.
+highlights, evidence, forms) and the JSON API (POST /api/suggest), and the same text
+through ``matcher.suggest`` alone, without the web app: the difference is what the web
+layer adds. Prints one line per request with p50, p95 and max in milliseconds, the
+machine's CPU count and load average (other work on the machine shows in the figures).
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="timed requests of each kind (default 20)")
     parser.add_argument("--fake", action="store_true", help="FakeEncoder instead of the shipped model")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile what one POST /api/suggest does (the service's suggest and the JSON "
+                             "encoding; cProfile, top 30 by cumulative time)")
     args = parser.parse_args(argv)
 
     from fastapi.testclient import TestClient
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/new").text).group(1)  # type: ignore[union-attr]
 
         timings: dict[str, list[float]] = {"POST /applications": [], "GET /applications/ID": [],
-                                           "POST /api/suggest": []}
+                                           "POST /api/suggest": [], "matcher.suggest (no web)": []}
         for i in range(args.n + 1):  # the first round warms up (spaCy, caches) and is not counted
             t0 = time.perf_counter()
             response = client.post("/applications", data={"text": f"{TEXT} ({i})", "csrf": csrf})
@@ -82,15 +89,31 @@ def main(argv: list[str] | None = None) -> int:
             api = client.post("/api/suggest", json={"text": f"{TEXT} ({i})"}, headers={"X-CSRF-Token": csrf})
             t3 = time.perf_counter()
             assert api.status_code == 200
+            matcher.suggest(f"{TEXT} [{i}]", top_k=3).to_dict()  # the library alone, same work as the API
+            t4 = time.perf_counter()
             if i:
                 timings["POST /applications"].append(t1 - t0)
                 timings["GET /applications/ID"].append(t2 - t1)
                 timings["POST /api/suggest"].append(t3 - t2)
+                timings["matcher.suggest (no web)"].append(t4 - t3)
+        if args.profile:  # the handler runs in a worker thread, out of cProfile's sight: profile its parts here
+            import cProfile
+            import pstats
+
+            from fastapi.encoders import jsonable_encoder
+
+            service = app.state.review
+            profiler = cProfile.Profile()
+            profiler.enable()
+            result = service.suggest(f"{TEXT} (profil)", 3)
+            jsonable_encoder(result)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         app.state.review.store.engine.dispose()
 
     model = "FakeEncoder" if args.fake else "models/default"
     print(f"model {model} (loaded in {loaded:.1f} s), {args.n} requests each, {os.cpu_count()} CPUs, "
-          f"Python {sys.version.split()[0]}")
+          f"Python {sys.version.split()[0]}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name, times in timings.items():
         print(f"{name:<22} {_percentiles(times)}")
     return 0

@@ -204,6 +204,58 @@ def test_logout_ends_the_session(app: Any) -> None:
     assert client.get("/queue").status_code == 303
 
 
+def test_logout_revokes_the_session_on_the_server(app: Any) -> None:
+    client, csrf = login(app)
+    copied = TestClient(app, follow_redirects=False, cookies=dict(client.cookies))  # a stolen copy of the cookie
+    assert copied.get("/queue").status_code == 200
+    assert app.state.review.store.live_sessions("alice") == 1
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    assert copied.get("/queue").status_code == 303
+    assert copied.get("/api/applications", headers={"X-CSRF-Token": csrf}).status_code == 401
+    assert app.state.review.store.live_sessions("alice") == 0
+
+
+def test_expired_session_rows_are_refused(app: Any) -> None:
+    from goalmatch.web.store import sessions
+
+    client, _ = login(app)
+    with app.state.review.store.engine.begin() as conn:
+        conn.execute(sa.update(sessions).values(expires_at=sessions.c.created_at))
+    assert client.get("/queue").status_code == 303
+
+
+def test_admin_revokes_a_users_sessions_and_a_new_password_does_too(app: Any, database_url: str) -> None:
+    from goalmatch.web.cli import revoke_sessions
+
+    alice, _ = login(app, "alice")
+    alice_again, _ = login(app, "alice")
+    bob, _ = login(app, "bob")
+    assert revoke_sessions(database_url, "alice") == "revoked 2 session(s) of reviewer 'alice'"
+    assert alice.get("/queue").status_code == 303 and alice_again.get("/queue").status_code == 303
+    assert bob.get("/queue").status_code == 200
+    app.state.review.store.create_user("bob", "ett-nytt-losenord")
+    assert bob.get("/queue").status_code == 303
+    alice, _ = login(app, "alice")
+    assert revoke_sessions(database_url, "alice", deactivate=True).endswith("deactivated the account")
+    assert alice.get("/queue").status_code == 303
+    client = TestClient(app, follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    assert client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": token}).status_code == 401
+
+
+def test_forged_and_old_style_cookies_are_refused(app: Any) -> None:
+    from goalmatch.web.auth import COOKIE
+
+    login(app)  # a live session exists; none of the cookies below names it
+    right = itsdangerous.URLSafeTimedSerializer(SECRET, salt="goalmatch-web-session")
+    wrong = itsdangerous.URLSafeTimedSerializer("another-secret-0123456789", salt="goalmatch-web-session")
+    for cookie in (wrong.dumps({"u": "alice", "c": "x"}), right.dumps({"u": "alice", "c": "x"}),
+                   right.dumps({"s": "guessed-session-id", "c": "x"}), "garbage"):
+        client = TestClient(app, follow_redirects=False, cookies={COOKIE: cookie})
+        assert client.get("/queue").status_code == 303
+        assert client.get("/api/applications").status_code == 401
+
+
 def test_posts_without_the_csrf_token_are_refused(app: Any) -> None:
     anonymous = TestClient(app, follow_redirects=False)
     assert anonymous.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 403
@@ -315,6 +367,7 @@ def test_errors_show_a_generic_page_without_details(app: Any, monkeypatch: pytes
         raise RuntimeError("secret internals /etc/passwd")
 
     monkeypatch.setattr(app.state.review.store, "applications", broken)
+    monkeypatch.setattr(app.state.review.store, "queue", broken)
     page = client.get("/queue")
     assert page.status_code == 500 and "Internt fel" in page.text
     assert "secret internals" not in page.text and "Traceback" not in page.text
@@ -487,15 +540,74 @@ def test_api_suggest_one_and_batch(app: Any, matcher: Matcher) -> None:
 
 def test_migrations_are_recorded_and_idempotent(database_url: str) -> None:
     store = Store(database_url)
-    assert store.schema_version() == 1
+    assert store.schema_version() == 3
     assert store.migrate() == []
     again = Store(database_url)
-    assert again.schema_version() == 1
+    assert again.schema_version() == 3
     if database_url.startswith("sqlite"):
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     store.engine.dispose()
     again.engine.dispose()
+
+
+def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matcher,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import goalmatch.web.store as store_module
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    old = Store(url)
+    old.create_user("alice", PASSWORD)
+    assert old.schema_version() == 1
+    suggestions = matcher.suggest(TEXT).to_dict()
+    with old.engine.begin() as conn:  # what version 1 stored: an application and a decision
+        conn.execute(sa.insert(store_module.applications).values(
+            id=7, title="Gammal", text=TEXT, source="web", suggestions=json.dumps(suggestions),
+            created_at=store_module._now()))
+        conn.execute(sa.insert(store_module.reviews).values(
+            application_id=7, framework_id="test", version=1, action="correct", goal_ids='["t-kultur"]',
+            reviewer="alice", decided_at=store_module._now()))
+    old.engine.dispose()
+    monkeypatch.undo()
+    new = Store(url)
+    assert new.schema_version() == 3 and new.authenticate("alice", PASSWORD)
+    assert new.revoke_sessions("alice") == 0
+    rows, total = new.queue()
+    assert total == 1 and rows[0]["id"] == 7 and rows[0]["reviewed"] == 1 and rows[0]["frameworks"] == 2
+    assert new.queue(disagreement=True)[1] == 1 and new.queue(goal="t-kultur")[1] == 1
+    new.engine.dispose()
+
+
+def test_queue_is_paged_and_filtered_in_sql(app: Any, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = app.state.review.store
+    base = matcher.suggest(TEXT).to_dict()
+    for i in range(120):  # confidences 0.005 ... 0.6, stored in a shuffled order
+        suggestions = json.loads(json.dumps(base))
+        for fw in suggestions["frameworks"]:
+            for s in fw["suggestions"]:
+                s["probability"] = ((i * 37) % 120 + 1) / 200
+        store.add_application(f"Ansökan {i}", TEXT, "test", suggestions)
+
+    def everything() -> None:
+        raise AssertionError("the queue must not read every application")
+
+    monkeypatch.setattr(store, "applications", everything)
+    client, _ = login(app)
+    first = client.get("/queue").text
+    assert "120 ansökningar; visar 1–50 (sida 1 av 3)" in first and 'rel="next"' in first
+    third = client.get("/queue", params={"page": 3}).text
+    assert "visar 101–120" in third and 'rel="prev"' in third and 'rel="next"' not in third
+    rows, total = store.queue(limit=50, offset=0)
+    assert total == 120 and len(rows) == 50
+    confidences = [r["confidence"] for r in rows + store.queue(limit=50, offset=50)[0]]
+    assert confidences == sorted(confidences) and confidences[0] == 0.005
+    newest, _ = store.queue(order="newest", limit=3)
+    assert [r["id"] for r in newest] == sorted((r["id"] for r in newest), reverse=True)
+    assert store.queue(max_confidence=0.1)[1] == 20
+    assert store.queue(goal="100%_\\")[1] == 0  # LIKE wildcards in a goal id match nothing
+    assert client.get("/queue", params={"page": 0}).status_code == 422
+    assert client.get("/queue", params={"max_confidence": "nan"}).status_code == 200
 
 
 def test_pasted_text_with_an_empty_file_field_and_imported_suggestions(app: Any, matcher: Matcher) -> None:
@@ -511,7 +623,28 @@ def test_pasted_text_with_an_empty_file_field_and_imported_suggestions(app: Any,
     created = api.post("/api/applications", json={"text": TEXT, "source": "batch", "suggestions": given})
     assert created.status_code == 201
     assert api.get(f"/api/applications/{created.json()['id']}").json()["suggestions"] == json.loads(json.dumps(given))
-    assert api.post("/api/applications", json={"text": TEXT, "suggestions": {"x": 1}}).status_code == 400
+    assert api.post("/api/applications", json={"text": TEXT, "suggestions": {"x": 1}}).status_code == 422
+
+
+def test_api_refuses_unknown_fields_and_ids_and_stores_minimal_suggestions_safely(app: Any) -> None:
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert api.post("/api/suggest", json={"text": TEXT, "top-k": 2}).status_code == 422  # misspelt field
+    assert api.post("/api/suggest", json={"text": "   "}).status_code == 422
+    assert api.get(f"/api/applications/{2**31}").status_code == 422  # beyond PostgreSQL's integer
+    schema = api.get("/api/openapi.json").json()
+    decision_in = schema["components"]["schemas"]["DecisionIn"]["properties"]
+    assert sorted(decision_in["framework_id"]["enum"]) == ["test", "test-multi"]  # the model's ids, in the schema
+    assert decision_in["action"]["enum"] == ["accept", "reject", "correct"]
+    minimal = {"frameworks": [{"framework_id": "test", "suggestions": [{"goal_id": "t-kultur", "probability": 0.4}]}]}
+    created = api.post("/api/applications", json={"text": TEXT, "suggestions": minimal})
+    assert created.status_code == 201
+    client, _ = login(app)
+    page = client.get(f"/applications/{created.json()['id']}")
+    assert page.status_code == 200 and "t-kultur" in page.text
+    new_id = created.json()["id"]
+    assert f'href="/applications/{new_id}"' in client.get("/queue").text
+    junk = {"text": TEXT, "suggestions": {"frameworks": [{"x": 1}]}}
+    assert api.post("/api/applications", json=junk).status_code == 422
 
 
 def test_simultaneous_decisions_one_wins_one_conflicts(app: Any) -> None:

@@ -55,3 +55,21 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_database_url_password_is_redacted() -> None:
     assert web_cli._redact("postgresql+psycopg://u:secret@127.0.0.1:5432/db") == "postgresql+psycopg://u:***@127.0.0.1:5432/db"
+
+
+def test_revoke_sessions_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'sessions.sqlite3'}"
+    store = Store(url)
+    store.create_user("alice", "ett-langt-losen")
+    session_id = store.open_session("alice", 3600)
+    assert store.session_user(session_id) == "alice"
+    args = _parser().parse_args(["revoke-sessions", "alice", "--database", url])
+    assert args.handler(args) == 0 and "revoked 1 session(s) of reviewer 'alice'" in capsys.readouterr().out
+    assert store.session_user(session_id) is None
+    args = _parser().parse_args(["revoke-sessions", "--all", "--database", url])
+    assert args.handler(args) == 0 and "of all reviewers" in capsys.readouterr().out
+    with pytest.raises(BadInput, match="no reviewer"):
+        web_cli.revoke_sessions(url, "nobody", deactivate=True)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["revoke-sessions", "alice", "--all"])
+    store.engine.dispose()

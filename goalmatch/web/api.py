@@ -9,15 +9,18 @@ only its static folder is used, not its FastAPI subclass), and otherwise a plain
 that links to the OpenAPI document.
 """
 
-from __future__ import annotations
+# no ``from __future__ import annotations`` here: the request models are built per app (their
+# schema names the model's framework and goal ids), and FastAPI must see the route functions'
+# annotations as those local classes, not as strings it would look up in the module.
 
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from goalmatch.web.services import MAX_TEXT_CHARS, Review
@@ -62,36 +65,137 @@ def _docs_page(csrf: str, local_ui: bool) -> str:
             '<script src="/static/swagger-init.js"></script></body></html>')
 
 
-class SuggestIn(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="the project description")
-    top_k: int = Field(3, ge=1, le=50, description="goals per framework")
-    frameworks: list[str] | None = Field(None, description="framework ids (default: all of the model's)")
+MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers in PostgreSQL
+NOT_BLANK = r"\S"  # at least one character that is not white space
+STRICT = ConfigDict(extra="forbid")  # a misspelt field (``top-k``) is refused, not silently ignored
+OPEN = ConfigDict(extra="allow")  # stored suggestions may carry more than the pages read
 
 
-class BatchIn(BaseModel):
-    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH)
-    top_k: int = Field(3, ge=1, le=50)
-    frameworks: list[str] | None = None
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what went wrong, in Swedish (503/507: Swedish and English)")
 
 
-class ApplicationIn(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    title: str = ""
-    source: str = "api"
-    suggestions: dict[str, Any] | None = Field(
-        None, description="stored suggestions (Suggestions.to_dict(), e.g. from batch scoring); computed if absent")
+class ConflictOut(BaseModel):
+    detail: str
+    current: dict[str, Any] | None = Field(description="the review state someone else saved in between")
 
 
-class DecisionIn(BaseModel):
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the request cannot be carried out (unknown framework, goal, …)"},
+    401: {"model": ErrorOut, "description": "no live session and no valid bearer token"},
+    403: {"model": ErrorOut, "description": "a session request without its CSRF token (X-CSRF-Token)"},
+    413: {"model": ErrorOut, "description": "the request body is too large"},
+    503: {"model": ErrorOut, "description": "the database could not be reached; retry after `Retry-After` s"},
+    507: {"model": ErrorOut, "description": "the server is out of disk space"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such application"}}
+
+
+class SentenceIn(BaseModel):
+    model_config = OPEN
+    start: int = Field(ge=0, le=MAX_ID)
+    end: int = Field(ge=0, le=MAX_ID)
+    text: str = ""
+
+
+class PassageIn(BaseModel):
+    model_config = OPEN
+    goal_id: str = ""
+    kind: str = ""
+    text: str = ""
+
+
+class ProjectIn(BaseModel):
+    model_config = OPEN
+    id: str
+    title: str | None = None
+    similarity: float = 0.0
+
+
+class EvidenceIn(BaseModel):
+    model_config = OPEN
+    sentences: list[SentenceIn] = Field(default_factory=list)
+    passage: PassageIn | None = None
+    projects: list[ProjectIn] = Field(default_factory=list)
+    key_terms: list[str] = Field(default_factory=list)
+
+
+class SuggestionIn(BaseModel):
+    model_config = OPEN
+    goal_id: str
+    name: str = ""
+    probability: float = Field(ge=0, le=1)
+    confident: bool = False
+    evidence: EvidenceIn = Field(default_factory=EvidenceIn)
+
+
+class FrameworkResultIn(BaseModel):
+    model_config = OPEN
     framework_id: str
-    action: str = Field(description=" / ".join(ACTIONS))
-    goal_ids: list[str] = Field(default_factory=list, description="the reviewer's goals (for 'correct')")
-    comment: str = ""
-    version: int = Field(ge=0, description="the review version the decision was made against (0: none yet)")
+    name: str = ""
+    abstained: bool = False
+    reason: str | None = None
+    suggestions: list[SuggestionIn] = Field(default_factory=list)
+
+
+class SuggestionsIn(BaseModel):
+    """Stored suggestions as ``Suggestions.to_dict()`` gives them (e.g. from batch scoring)."""
+
+    model_config = OPEN
+    frameworks: list[FrameworkResultIn]
+    flags: dict[str, Any] = Field(default_factory=dict)
+
+
+def _models(service: Review) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel], type[BaseModel]]:
+    """The request bodies, with the loaded model's framework and goal ids in the schema (``enum``)."""
+    framework_ids = list(service.frameworks)
+    goal_ids = sorted({g for fw in service.frameworks.values() for g in fw.goal_ids})
+    fw_enum: dict[str, Any] = {"enum": framework_ids}
+    goal_enum: dict[str, Any] = {"enum": goal_ids}
+    Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=NOT_BLANK)]
+
+    class SuggestIn(BaseModel):
+        model_config = STRICT
+        text: Text = Field(description="the project description")
+        top_k: int = Field(3, ge=1, le=50, description="goals per framework")
+        frameworks: list[Annotated[str, Field(json_schema_extra=fw_enum)]] | None = Field(
+            None, description="framework ids (default: all of the model's)")
+
+    class BatchIn(BaseModel):
+        model_config = STRICT
+        texts: list[Text] = Field(min_length=1, max_length=MAX_BATCH)
+        top_k: int = Field(3, ge=1, le=50)
+        frameworks: list[Annotated[str, Field(json_schema_extra=fw_enum)]] | None = None
+
+    class ApplicationIn(BaseModel):
+        model_config = STRICT
+        text: Text
+        title: str = Field("", max_length=300)
+        source: str = Field("api", max_length=200)
+        suggestions: SuggestionsIn | None = Field(
+            None, description="stored suggestions (Suggestions.to_dict(), e.g. from batch scoring); "
+                              "computed if absent")
+
+    class DecisionIn(BaseModel):
+        """A decision; the rules across fields (answered 400) are: ``correct`` needs at least one
+        goal, all of ``framework_id``'s, and one only for a single-label framework."""
+
+        model_config = STRICT
+        framework_id: str = Field(json_schema_extra=fw_enum)
+        action: Literal["accept", "reject", "correct"] = Field(description=" / ".join(ACTIONS))
+        goal_ids: list[Annotated[str, Field(json_schema_extra=goal_enum)]] = Field(
+            default_factory=list, description="the reviewer's goals (for 'correct')")
+        comment: str = Field("", max_length=5000)
+        version: int = Field(ge=0, le=MAX_ID,
+                             description="the review version the decision was made against (0: none yet)")
+
+    return SuggestIn, BatchIn, ApplicationIn, DecisionIn
 
 
 def api_router(service: Review) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["api"])
+    router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
+    SuggestIn, BatchIn, ApplicationIn, DecisionIn = _models(service)
+    AppId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
     def user(request: Request) -> str:
         return str(request.state.session.user)
@@ -116,37 +220,40 @@ def api_router(service: Review) -> APIRouter:
                  "goals": [{"id": g.id, "name": g.name} for g in fw.goals]} for fw in service.frameworks.values()]
 
     @router.post("/suggest")
-    def suggest(body: SuggestIn) -> dict[str, Any]:
+    def suggest(body: SuggestIn) -> dict[str, Any]:  # type: ignore[valid-type]
         """Suggestions for one text, as ``goalmatch suggest --json`` gives them."""
         try:
-            return service.suggest(body.text, body.top_k, body.frameworks)
+            return service.suggest(body.text, body.top_k, body.frameworks)  # type: ignore[attr-defined]
         except (StoreError, ValueError) as exc:
             raise StarletteHTTPException(400, str(exc)) from None
 
     @router.post("/suggest/batch")
-    def suggest_batch(body: BatchIn) -> dict[str, Any]:
+    def suggest_batch(body: BatchIn) -> dict[str, Any]:  # type: ignore[valid-type]
         """Suggestions for up to 100 texts, in order."""
         try:
-            return {"results": [service.suggest(t, body.top_k, body.frameworks) for t in body.texts]}
+            return {"results": [service.suggest(t, body.top_k, body.frameworks)  # type: ignore[attr-defined]
+                                for t in body.texts]}  # type: ignore[attr-defined]
         except (StoreError, ValueError) as exc:
             raise StarletteHTTPException(400, str(exc)) from None
 
     @router.get("/applications")
     def applications() -> list[dict[str, Any]]:
         """Every application (without its text and suggestions) with its review states."""
-        return [{k: v for k, v in a.items() if k not in ("text", "suggestions")}
-                for a in service.store.applications()]
+        return service.store.applications(content=False)
 
     @router.post("/applications", status_code=201)
-    def add_application(body: ApplicationIn, request: Request) -> dict[str, Any]:
+    def add_application(body: ApplicationIn, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
         """Store an application; its suggestions are computed unless given."""
+        given = body.suggestions  # type: ignore[attr-defined]
+        stored = given.model_dump() if given is not None else None  # with defaults: the pages read them
         try:
-            return {"id": service.import_text(body.title, body.text, body.source, user(request), body.suggestions)}
+            return {"id": service.import_text(body.title, body.text, body.source,  # type: ignore[attr-defined]
+                                              user(request), stored)}
         except (StoreError, ValueError) as exc:
             raise StarletteHTTPException(400, str(exc)) from None
 
-    @router.get("/applications/{application_id}")
-    def application(application_id: int) -> dict[str, Any]:
+    @router.get("/applications/{application_id}", responses=NOT_FOUND)
+    def application(application_id: AppId) -> dict[str, Any]:  # type: ignore[valid-type]
         try:
             app = service.store.application(application_id)
         except StoreError:
@@ -155,16 +262,18 @@ def api_router(service: Review) -> APIRouter:
         return app
 
     @router.get("/applications/{application_id}/decisions")
-    def decisions(application_id: int) -> list[dict[str, Any]]:
-        """The audit trail of one application, oldest first."""
+    def decisions(application_id: AppId) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+        """The audit trail of one application, oldest first (empty for an unknown one)."""
         return [d.to_dict() for d in service.store.decisions(application_id)]
 
-    @router.post("/applications/{application_id}/decisions", status_code=201,
-                 responses={409: {"description": "someone decided since `version`; read the state and retry"}})
-    def decide(application_id: int, body: DecisionIn, request: Request) -> Any:
+    @router.post("/applications/{application_id}/decisions", status_code=201, responses={
+        **NOT_FOUND, 409: {"model": ConflictOut, "description": "someone decided since `version`; read the state "
+                                                                "and retry"}})
+    def decide(application_id: AppId, body: DecisionIn, request: Request) -> Any:  # type: ignore[valid-type]
         try:
-            decision = service.decide(application_id, body.framework_id, body.action, body.goal_ids,
-                                      reviewer=user(request), version=body.version, comment=body.comment)
+            decision = service.decide(application_id, body.framework_id, body.action,  # type: ignore[attr-defined]
+                                      body.goal_ids, reviewer=user(request),  # type: ignore[attr-defined]
+                                      version=body.version, comment=body.comment)  # type: ignore[attr-defined]
         except Conflict as exc:
             return JSONResponse({"detail": str(exc), "current": exc.current}, 409)
         except StoreError as exc:

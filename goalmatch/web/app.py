@@ -8,18 +8,21 @@ and the export; the JSON API is in :mod:`goalmatch.web.api`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import math
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from goalmatch.web import require_web
 
 require_web()
 
-from fastapi import Depends, FastAPI, Request, Response  # noqa: E402
+from fastapi import Depends, FastAPI, Query, Request, Response  # noqa: E402
+from fastapi import Path as PathParam  # noqa: E402
 from fastapi.encoders import jsonable_encoder  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse  # noqa: E402
@@ -27,18 +30,22 @@ from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from fastapi.templating import Jinja2Templates  # noqa: E402
 from markupsafe import Markup  # noqa: E402
+from sqlalchemy import exc as sa_exc  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.datastructures import UploadFile  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from goalmatch.web import review as rv  # noqa: E402
-from goalmatch.web.api import api_router, swagger_ui_assets  # noqa: E402
+from goalmatch.web.api import MAX_ID, api_router, swagger_ui_assets  # noqa: E402
 from goalmatch.web.auth import PUBLIC_PATHS, Auth, CSRFError, NeedLogin, Session  # noqa: E402
 from goalmatch.web.charts import agreement_bars  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError, read_upload  # noqa: E402
 from goalmatch.web.store import Conflict, Store, StoreError, default_database_url  # noqa: E402
 
 __all__ = ["create_app"]
+
+AppId = Annotated[int, PathParam(ge=1, le=MAX_ID)]  # ids are 32-bit integers in PostgreSQL
+QUEUE_PAGE = 50  # applications per queue page
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -50,6 +57,11 @@ HEADERS = {
 }
 STATUS_TEXT = {400: "Felaktig begäran", 403: "Förbjudet", 404: "Sidan finns inte", 405: "Metoden stöds inte",
                409: "Konflikt", 413: "För stor", 422: "Ogiltiga uppgifter"}
+DATABASE_DOWN = ("Databasen gick inte att nå, så begäran kunde inte slutföras. Ladda om sidan om en stund och "
+                 "kontrollera vad som sparades innan du försöker igen (ett beslut sparas helt eller inte alls). "
+                 "/ The database could not be reached; reload in a moment and check what was saved before retrying.")
+DISK_FULL = ("Servern har slut på diskutrymme, så begäran kunde inte slutföras; inget halvfärdigt sparades. "
+             "Kontakta förvaltaren. / The server is out of disk space; nothing half-done was saved.")
 
 
 def create_app(
@@ -70,7 +82,7 @@ def create_app(
     async def guard(request: Request) -> None:
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
             raise StarletteHTTPException(413, "Begäran är för stor.")
-        session = auth.read(request)
+        session = await run_in_threadpool(auth.read, request)  # a database read: not on the event loop
         request.state.session = session
         if request.url.path not in PUBLIC_PATHS and not session.user:
             raise NeedLogin("not signed in")
@@ -93,7 +105,7 @@ def create_app(
         response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
         response.headers.update(HEADERS)
         if session is not None and session.via == "new":  # hand out the CSRF token the form carries
-            auth.write(response, None, session.csrf)
+            auth.write(response, session.csrf)
         return response
 
     # ---------------------------------------------------------------- errors
@@ -131,6 +143,34 @@ def create_app(
         return page(request, "error.html", {"title": STATUS_TEXT[422], "message":
                     "Sidan fick uppgifter den inte förstår (t.ex. ett nummer som inte är ett nummer)."}, 422)
 
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    @app.exception_handler(sa_exc.DisconnectionError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        """Connection lost, server gone, pool exhausted, disk full under SQLite: 503, the transaction rolled back.
+
+        The next request gets a fresh connection (``pool_pre_ping``; a dropped connection
+        invalidates the pool), so the app recovers on its own once the database is back.
+        """
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path,
+                  str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        headers = {"Retry-After": "5"}
+        if is_api(request):
+            return JSONResponse({"detail": DATABASE_DOWN}, 503, headers=headers)
+        response = page(request, "error.html", {"title": "Databasen svarar inte", "message": DATABASE_DOWN}, 503)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError) -> Response:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return await internal_error(request, exc)
+        log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+        if is_api(request):
+            return JSONResponse({"detail": DISK_FULL}, 507)
+        return page(request, "error.html", {"title": "Slut på diskutrymme", "message": DISK_FULL}, 507)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -154,13 +194,13 @@ def create_app(
             log.info("failed sign-in for %r", username[:80])
             return page(request, "login.html", {"next": target, "error": "Fel användarnamn eller lösenord."}, 401)
         response = RedirectResponse(target, 303)
-        auth.write(response, username.strip())
+        await run_in_threadpool(auth.sign_in, response, username.strip())
         return response
 
     @app.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
         response = RedirectResponse("/login", 303)
-        auth.clear(response)
+        auth.sign_out(response, request.state.session)
         return response
 
     # ---------------------------------------------------------------- pages
@@ -203,7 +243,7 @@ def create_app(
         for fw in results:
             chosen = [s for s in fw.get("suggestions", []) if s.get("confident")] or fw.get("suggestions", [])[:1]
             for s in chosen:
-                for sentence in s["evidence"]["sentences"][:1]:
+                for sentence in (s.get("evidence") or {}).get("sentences", [])[:1]:
                     spans.append((sentence["start"], sentence["end"], f"{fw['name']}: {s['name']}"))
         return page(request, "application.html", {
             "app": app_, "results": results, "segments": rv.segments(app_["text"], spans),
@@ -213,11 +253,11 @@ def create_app(
         }, status_code)
 
     @app.get("/applications/{application_id}", response_class=HTMLResponse)
-    def show_application(request: Request, application_id: int) -> Response:
+    def show_application(request: Request, application_id: AppId) -> Response:
         return application_page(request, application_id)
 
     @app.post("/applications/{application_id}/decisions")
-    async def decide(request: Request, application_id: int) -> Response:
+    async def decide(request: Request, application_id: AppId) -> Response:
         form = await request.form()
         try:
             version = int(str(form.get("version", "")))
@@ -237,26 +277,35 @@ def create_app(
 
     @app.get("/queue", response_class=HTMLResponse)
     def queue(request: Request, framework: str = "", goal: str = "", max_confidence: str = "",
-              reviewed: str = "", disagreement: str = "", order: str = "least_sure") -> Response:
+              reviewed: str = "", disagreement: str = "", order: str = "least_sure",
+              page_number: Annotated[int, Query(alias="page", ge=1, le=MAX_ID)] = 1) -> Response:
         try:
             ceiling = float(max_confidence) if max_confidence.strip() else None
         except ValueError:
             ceiling = None
-        rows = rv.queue_rows(service.store.applications(), framework=framework, goal=goal, max_confidence=ceiling,
-                             reviewed=reviewed, disagreement=bool(disagreement), order=order)
+        if ceiling is not None and not math.isfinite(ceiling):
+            ceiling = None
+        rows, total = service.store.queue(
+            framework=framework, goal=goal, max_confidence=ceiling, reviewed=reviewed,
+            disagreement=bool(disagreement), order=order, limit=QUEUE_PAGE, offset=(page_number - 1) * QUEUE_PAGE)
         filters = {"framework": framework, "goal": goal, "max_confidence": max_confidence, "reviewed": reviewed,
                    "disagreement": disagreement, "order": order}
-        return page(request, "queue.html", {"rows": rows, "filters": filters,
-                                            "query": urlencode({k: v for k, v in filters.items() if v})})
+        query = urlencode({k: v for k, v in filters.items() if v})
+        pages = max(1, -(-total // QUEUE_PAGE))
+        return page(request, "queue.html", {"rows": rows, "filters": filters, "query": query, "total": total,
+                                            "page": page_number, "pages": pages,
+                                            "first": (page_number - 1) * QUEUE_PAGE + 1 if rows else 0,
+                                            "last": (page_number - 1) * QUEUE_PAGE + len(rows)})
 
     @app.get("/dashboard", response_class=HTMLResponse)
     def dashboard(request: Request) -> Response:
-        table = rv.agreement(service.store.applications())
+        table = rv.agreement(service.store.reviewed_entries(), {fid: fw.name for fid, fw in service.frameworks.items()})
         return page(request, "dashboard.html", {"table": table, "chart": Markup(agreement_bars(table))})
 
     @app.get("/export.jsonl")
     def export() -> Response:
-        records = rv.export_records(service.store.applications(), service.store.decisions(),
+        trail = service.store.decisions()
+        records = rv.export_records(service.store.applications(ids={d.application_id for d in trail}), trail,
                                     model=str(service.matcher.info.get("name", "")))
         body = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
         return PlainTextResponse(body, media_type="application/x-ndjson; charset=utf-8", headers={

@@ -1,9 +1,12 @@
 """Sign-in, sessions and CSRF for the review app.
 
-A session is a signed, timestamped cookie (itsdangerous) holding the reviewer's name and
-a CSRF token; it expires after ``max_age`` seconds. Every request but the login page and
-the static files must carry a live session or ``Authorization: Bearer <token>`` with the
-app's shared token. Every state-changing request from a browser session must carry the
+A signed-in session is a row in the ``sessions`` table (:mod:`goalmatch.web.store`) and a
+signed, timestamped cookie (itsdangerous) holding the row's random id and a CSRF token.
+Both expire after ``max_age`` seconds; signing out, a new password, deactivating the user
+or ``goalmatch revoke-sessions`` revoke the row, so a copied cookie stops working at once.
+Before sign-in the cookie holds only a CSRF token (for the login form). Every request but
+the login page and the static files must carry a live session or ``Authorization: Bearer
+<token>`` with the app's shared token. Every state-changing request from a browser session must carry the
 session's CSRF token: the form field ``csrf`` or the ``X-CSRF-Token`` header.
 """
 
@@ -40,6 +43,7 @@ class Session:
     user: str | None
     csrf: str
     via: str  # "cookie", "bearer" or "new"
+    id: str | None = None  # the server-side session's id (signed-in cookie sessions only)
 
 
 class Auth:
@@ -56,7 +60,10 @@ class Auth:
         self._signer = URLSafeTimedSerializer(secret, salt="goalmatch-web-session")
 
     def read(self, request: Request) -> Session:
-        """The request's session; a fresh anonymous one when it has none (or it expired)."""
+        """The request's session; a fresh anonymous one when it has none (or it expired).
+
+        Reads the database (the session row): call it from a worker thread in async code.
+        """
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             if self.token and hmac.compare_digest(header[7:].strip().encode(), self.token.encode()):
@@ -69,10 +76,9 @@ class Auth:
             except (SignatureExpired, BadSignature):
                 data = None
             if isinstance(data, dict) and isinstance(data.get("c"), str):
-                user = data.get("u") if isinstance(data.get("u"), str) else None
-                if user and user != TOKEN_USER and not self.store.user_active(user):
-                    user = None
-                return Session(user, data["c"], "cookie")
+                session_id = data.get("s") if isinstance(data.get("s"), str) else None
+                user = self.store.session_user(session_id, allow_inactive=(TOKEN_USER,)) if session_id else None
+                return Session(user, data["c"], "cookie", session_id if user else None)
         return Session(None, secrets.token_urlsafe(24), "new")
 
     def check_login(self, username: str, password: str) -> bool:
@@ -80,18 +86,25 @@ class Auth:
             return True
         return self.store.authenticate(username.strip(), password)
 
-    def write(self, response: Response, user: str | None, csrf: str | None = None) -> Session:
-        """Set a session cookie (a new CSRF token unless one is given)."""
-        session = Session(user, csrf or secrets.token_urlsafe(24), "cookie")
-        response.set_cookie(
-            COOKIE, self._signer.dumps({"u": user, "c": session.csrf}), max_age=self.max_age, httponly=True,
-            samesite="lax", secure=self.secure_cookies, path="/",
-        )
+    def write(self, response: Response, csrf: str) -> None:
+        """Set the anonymous cookie that carries the login form's CSRF token."""
+        self._set(response, {"c": csrf})
+
+    def sign_in(self, response: Response, user: str) -> Session:
+        """Open a server-side session for ``user`` and set its cookie (with a new CSRF token)."""
+        session = Session(user, secrets.token_urlsafe(24), "cookie", self.store.open_session(user, self.max_age))
+        self._set(response, {"s": session.id, "c": session.csrf})
         return session
 
-    @staticmethod
-    def clear(response: Response) -> None:
+    def sign_out(self, response: Response, session: Session) -> None:
+        """Revoke the session in the database (a copied cookie dies too) and delete the cookie."""
+        if session.id:
+            self.store.close_session(session.id)
         response.delete_cookie(COOKIE, path="/")
+
+    def _set(self, response: Response, payload: dict[str, Any]) -> None:
+        response.set_cookie(COOKIE, self._signer.dumps(payload), max_age=self.max_age, httponly=True,
+                            samesite="lax", secure=self.secure_cookies, path="/")
 
     @staticmethod
     async def check_csrf(request: Request, session: Session) -> None:

@@ -2,8 +2,10 @@
 
 Wiring in :mod:`goalmatch.cli`: ``add_serve_parser(sub)`` and ``add_user_parser(sub)``
 in ``_parser``; in ``_run``, ``serve`` → ``run_serve(args)`` and ``create-user`` →
-``run_user(args)``. Importing this module needs nothing beyond the standard library;
-the workers raise ``goalmatch.cli.BadInput`` naming the ``web`` extra when it is missing.
+``run_user(args)``. ``add_user_parser`` also adds ``revoke-sessions`` (an administrator
+signs a reviewer out everywhere), which carries its own handler (``main_revoke``).
+Importing this module needs nothing beyond the standard library; the workers raise
+``goalmatch.cli.BadInput`` naming the ``web`` extra when it is missing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_serve_parser", "add_user_parser", "create_user", "run_serve", "run_user"]
+__all__ = ["add_serve_parser", "add_user_parser", "create_user", "main_revoke", "revoke_sessions", "run_serve",
+           "run_user"]
 
 log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "sqlite:///goalmatch-review.sqlite3"
@@ -48,6 +51,19 @@ def add_user_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
                                                     f"{DEFAULT_DATABASE})")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add_revoke_parser(sub)
+    return p
+
+
+def add_revoke_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("revoke-sessions", help="sign a reviewer (or everyone) out of the review app at once")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("username", nargs="?", help="the reviewer whose sessions end")
+    who.add_argument("--all", action="store_true", help="end every reviewer's sessions")
+    p.add_argument("--deactivate", action="store_true", help="also stop the reviewer from signing in again")
+    p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
+                                                    f"{DEFAULT_DATABASE})")
+    p.set_defaults(handler=main_revoke)
     return p
 
 
@@ -78,6 +94,31 @@ def create_user(database_url: str, username: str, password: str) -> str:
     except StoreError as exc:
         raise _bad_input(str(exc)) from None
     return f"saved reviewer {username.strip()!r} in {_redact(database_url)}"
+
+
+def revoke_sessions(database_url: str, username: str | None, *, deactivate: bool = False) -> str:
+    """Worker: revoke the live sessions of ``username`` (everyone's when ``None``), optionally deactivate."""
+    _require()
+    from goalmatch.web.store import Store
+
+    if deactivate and username is None:
+        raise _bad_input("--deactivate needs a username")
+    store = Store(database_url)
+    try:
+        count = store.revoke_sessions(username)
+        if deactivate and not store.deactivate_user(username or ""):
+            raise _bad_input(f"no reviewer {username!r} in {_redact(database_url)}")
+    finally:
+        store.engine.dispose()
+    who = f"reviewer {username.strip()!r}" if username else "all reviewers"
+    return f"revoked {count} session(s) of {who}" + (" and deactivated the account" if deactivate else "")
+
+
+def main_revoke(args: argparse.Namespace) -> int:
+    """``goalmatch revoke-sessions``: prints what it did; bad input raises ``BadInput`` (exit code 2)."""
+    print(revoke_sessions(args.database or _database_default(), None if args.all else args.username,
+                          deactivate=args.deactivate))
+    return 0
 
 
 def run_user(args: argparse.Namespace) -> list[str]:

@@ -1,7 +1,8 @@
 """What the review pages show, computed from stored applications: plain functions, no web.
 
-The queue rows (confidence, model–reviewer disagreement), the highlighted text segments,
-the agreement table of the dashboard and the export as labelled corpus records.
+The model's goals in stored suggestions, the highlighted text segments, the agreement
+table of the dashboard and the export as labelled corpus records. (The queue is filtered,
+ordered and paged in SQL: :meth:`goalmatch.web.store.Store.queue`.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from goalmatch.corpus import Record
 
-__all__ = ["Segment", "agreement", "export_records", "model_goals", "queue_rows", "segments"]
+__all__ = ["Segment", "agreement", "export_records", "model_goals", "segments"]
 
 
 def model_goals(framework: Mapping[str, Any]) -> list[str]:
@@ -22,56 +23,6 @@ def model_goals(framework: Mapping[str, Any]) -> list[str]:
     if framework.get("abstained"):
         return []
     return [s["goal_id"] for s in framework.get("suggestions", []) if s.get("confident")]
-
-
-def _top_probability(framework: Mapping[str, Any]) -> float:
-    suggestions = framework.get("suggestions") or []
-    return max((float(s.get("probability") or 0.0) for s in suggestions), default=0.0)
-
-
-def queue_rows(
-    apps: Iterable[Mapping[str, Any]], *, framework: str = "", goal: str = "", max_confidence: float | None = None,
-    reviewed: str = "", disagreement: bool = False, order: str = "least_sure",
-) -> list[dict[str, Any]]:
-    """One row per application that passes the filters.
-
-    ``confidence`` is the top probability in the chosen framework (the lowest over all
-    frameworks when none is chosen); ``reviewed`` is ``"yes"``/``"no"``/``""``;
-    ``disagreement`` keeps applications where a reviewer chose other goals than the model.
-    """
-    rows = []
-    for app in apps:
-        frameworks = [f for f in app["suggestions"].get("frameworks", []) if not framework or
-                      f["framework_id"] == framework]
-        if not frameworks:
-            continue
-        states = app.get("reviews", {})
-        if goal and not any(goal in model_goals(f) or goal in states.get(f["framework_id"], {}).get("goal_ids", [])
-                            for f in frameworks):
-            continue
-        confidence = min(_top_probability(f) for f in frameworks)
-        if max_confidence is not None and confidence > max_confidence:
-            continue
-        done = [f["framework_id"] for f in frameworks if f["framework_id"] in states]
-        is_reviewed = len(done) == len(frameworks)
-        if (reviewed == "yes" and not is_reviewed) or (reviewed == "no" and is_reviewed):
-            continue
-        disagree = [f["framework_id"] for f in frameworks if f["framework_id"] in states
-                    and sorted(states[f["framework_id"]]["goal_ids"]) != sorted(model_goals(f))]
-        if disagreement and not disagree:
-            continue
-        rows.append({
-            "id": app["id"], "title": app["title"], "source": app["source"], "created_at": app["created_at"],
-            "confidence": confidence, "reviewed": len(done), "frameworks": len(frameworks),
-            "disagreements": disagree,
-            "abstained": [f["framework_id"] for f in frameworks if f.get("abstained")],
-            "top": [(f["framework_id"], model_goals(f)) for f in frameworks],
-        })
-    if order == "least_sure":
-        rows.sort(key=lambda r: (r["confidence"], r["id"]))
-    elif order == "newest":
-        rows.sort(key=lambda r: -r["id"])
-    return rows
 
 
 @dataclass(frozen=True)
@@ -106,30 +57,35 @@ def segments(text: str, spans: Iterable[tuple[int, int, str]]) -> list[Segment]:
     return out
 
 
-def agreement(apps: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def agreement(reviewed: Iterable[Mapping[str, Any]], names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Model vs reviewers per framework and goal, over the reviewed frameworks.
 
-    A framework row counts reviews where the reviewer's goals equal the model's confident
-    goals; a goal row counts how often the model proposed the goal, how often a reviewer
-    chose it, and how often both did.
+    ``reviewed`` has one item per reviewed application and framework: ``framework_id``,
+    ``model_goals`` (the model's confident goals) and ``reviewer_goals`` (the current
+    decision's), as :meth:`goalmatch.web.store.Store.reviewed_entries` gives them. A
+    framework row counts reviews where the reviewer's goals equal the model's; a goal row
+    counts how often the model proposed the goal, how often a reviewer chose it, and how
+    often both did.
+
+    >>> [(r["framework_id"], r["agreed"], r["reviewed"]) for r in agreement(
+    ...     [{"framework_id": "f", "model_goals": ["a"], "reviewer_goals": ["a"]},
+    ...      {"framework_id": "f", "model_goals": ["a"], "reviewer_goals": ["b"]}])]
+    [('f', 1, 2)]
     """
+    names = names or {}
     table: dict[str, dict[str, Any]] = {}
-    for app in apps:
-        states = app.get("reviews", {})
-        for fw in app["suggestions"].get("frameworks", []):
-            state = states.get(fw["framework_id"])
-            if state is None:
-                continue
-            row = table.setdefault(fw["framework_id"], {"framework_id": fw["framework_id"], "name": fw["name"],
-                                                        "reviewed": 0, "agreed": 0, "goals": {}})
-            model, chosen = set(model_goals(fw)), set(state["goal_ids"])
-            row["reviewed"] += 1
-            row["agreed"] += model == chosen
-            for goal in model | chosen:
-                counts = row["goals"].setdefault(goal, {"goal_id": goal, "model": 0, "reviewer": 0, "both": 0})
-                counts["model"] += goal in model
-                counts["reviewer"] += goal in chosen
-                counts["both"] += goal in model and goal in chosen
+    for entry in reviewed:
+        fid = entry["framework_id"]
+        row = table.setdefault(fid, {"framework_id": fid, "name": names.get(fid, fid), "reviewed": 0, "agreed": 0,
+                                     "goals": {}})
+        model, chosen = set(entry["model_goals"]), set(entry["reviewer_goals"])
+        row["reviewed"] += 1
+        row["agreed"] += model == chosen
+        for goal in model | chosen:
+            counts = row["goals"].setdefault(goal, {"goal_id": goal, "model": 0, "reviewer": 0, "both": 0})
+            counts["model"] += goal in model
+            counts["reviewer"] += goal in chosen
+            counts["both"] += goal in model and goal in chosen
     out = []
     for row in sorted(table.values(), key=lambda r: r["framework_id"]):
         row["rate"] = row["agreed"] / row["reviewed"] if row["reviewed"] else None

@@ -8,6 +8,13 @@ Concurrent reviewers: every (application, framework) pair has a version number t
 starts at 0. A decision names the version it was made against; when another reviewer
 decided in between, :meth:`Store.decide` raises :class:`Conflict` instead of
 overwriting. Every decision is a new row in ``decisions`` holding the state it replaced.
+
+Schema versions: 1 users, applications, reviews, decisions; 2 ``sessions`` (server-side
+sign-in, so sign-out and an administrator can revoke a session); 3 ``queue_entries`` (per
+application and framework the model's top probability and goals and the review state, so
+the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade).
+A database error (connection lost, server gone, SQLite disk full) rolls the transaction
+back: a decision and its audit row are written together or not at all.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from goalmatch.web import require_web
+from goalmatch.web.review import model_goals
 
 require_web()
 
@@ -88,9 +96,71 @@ decisions = sa.Table(  # append-only audit trail
     sa.UniqueConstraint("application_id", "framework_id", "version", name="uq_decision_version"),
 )
 
+sessions = sa.Table(  # signed-in browser sessions: the cookie names a row, sign-out or an admin revokes it
+    "sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's session id, never the id
+    sa.Column("username", sa.String(80), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+queue_entries = sa.Table(  # what the queue filters and orders on, per application and framework, kept in SQL
+    "queue_entries", metadata,
+    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), primary_key=True),
+    sa.Column("framework_id", sa.String(80), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # the framework's place in the stored suggestions
+    sa.Column("confidence", sa.Float, nullable=False),  # the model's top probability in the framework
+    sa.Column("abstained", sa.Boolean, nullable=False),
+    sa.Column("model_goals", sa.Text, nullable=False),  # JSON, sorted: the goals the model stands behind
+    sa.Column("reviewed", sa.Boolean, nullable=False),
+    sa.Column("reviewer_goals", sa.Text, nullable=False),  # JSON, sorted: the current decision's goals
+    sa.Column("agrees", sa.Boolean, nullable=True),  # reviewer's goals == model's goals; null: not reviewed
+    sa.Index("ix_queue_framework_confidence", "framework_id", "confidence"),
+)
+
+
+def _queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for position, fw in enumerate(suggestions.get("frameworks") or []):
+        if not isinstance(fw, dict) or not isinstance(fw.get("framework_id"), str):
+            continue
+        probabilities = [float(s.get("probability") or 0.0) for s in fw.get("suggestions") or []]
+        values.setdefault(fw["framework_id"][:80], {
+                       "application_id": application_id, "framework_id": fw["framework_id"][:80],
+                       "position": position,
+                       "confidence": max(probabilities, default=0.0), "abstained": bool(fw.get("abstained")),
+                       "model_goals": json.dumps(sorted(model_goals(fw))), "reviewed": False,
+                       "reviewer_goals": "[]", "agrees": None})
+    return list(values.values())
+
+
+def _backfill_queue(conn: Connection) -> None:
+    """Migration 3: the queue entries of the applications and decisions already stored."""
+    queue_entries.create(conn)
+    for row in conn.execute(sa.select(applications.c.id, applications.c.suggestions)):
+        values = _queue_values(row.id, json.loads(row.suggestions))
+        if values:
+            conn.execute(sa.insert(queue_entries), values)
+    for state in conn.execute(sa.select(reviews)).all():
+        _mark_reviewed(conn, state.application_id, state.framework_id, json.loads(state.goal_ids))
+
+
+def _mark_reviewed(conn: Connection, application_id: int, framework_id: str, goals: Sequence[str]) -> None:
+    where = (queue_entries.c.application_id == application_id, queue_entries.c.framework_id == framework_id)
+    entry = conn.execute(sa.select(queue_entries.c.model_goals).where(*where)).first()
+    if entry is not None:
+        chosen = sorted(set(goals))
+        conn.execute(sa.update(queue_entries).where(*where).values(
+            reviewed=True, reviewer_goals=json.dumps(chosen), agrees=chosen == json.loads(entry.model_goals)))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "users, applications, reviews, decisions",
      lambda conn: metadata.create_all(conn, tables=[users, applications, reviews, decisions])),
+    (2, "sessions (server-side sign-out, expiry and revocation)",
+     lambda conn: metadata.create_all(conn, tables=[sessions])),
+    (3, "queue entries (the queue filtered, ordered and paged in SQL)", _backfill_queue),
 )
 
 
@@ -165,6 +235,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite hands back naive datetimes
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -212,7 +290,7 @@ class Store:
     # -------------------------------------------------------------- users
 
     def create_user(self, username: str, password: str) -> None:
-        """Add a reviewer, or set a new password for an existing one."""
+        """Add a reviewer, or set a new password for an existing one (which signs them out everywhere)."""
         username = username.strip()
         if not username or len(username) > 80:
             raise StoreError("a username needs 1 to 80 characters")
@@ -222,9 +300,19 @@ class Store:
             if existing:
                 conn.execute(sa.update(users).where(users.c.id == existing.id).values(
                     password_hash=hashed, active=True))
+                conn.execute(sa.update(sessions).where(sessions.c.username == username,
+                                                       sessions.c.revoked_at.is_(None)).values(revoked_at=_now()))
             else:
                 conn.execute(sa.insert(users).values(
                     username=username, password_hash=hashed, active=True, created_at=_now()))
+
+    def deactivate_user(self, username: str) -> bool:
+        """Stop a reviewer from signing in and end their sessions; ``False`` if there is no such user."""
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(users).where(users.c.username == username.strip()).values(active=False))
+            conn.execute(sa.update(sessions).where(sessions.c.username == username.strip(),
+                                                   sessions.c.revoked_at.is_(None)).values(revoked_at=_now()))
+        return bool(done.rowcount)
 
     def authenticate(self, username: str, password: str) -> bool:
         with self.engine.connect() as conn:
@@ -234,6 +322,56 @@ class Store:
             verify_password(password, hash_password("timing-equaliser"))  # as slow as a real check
             return False
         return bool(row.active) and verify_password(password, row.password_hash)
+
+    # -------------------------------------------------------------- sessions
+
+    def open_session(self, username: str, max_age: int) -> str:
+        """Start a session for ``username``; returns its id (only its sha256 is stored)."""
+        session_id = secrets.token_urlsafe(32)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(sessions).where(sessions.c.expires_at < now - timedelta(days=1)))  # tidy up
+            conn.execute(sa.insert(sessions).values(
+                id_hash=_session_hash(session_id), username=username, created_at=now,
+                expires_at=now + timedelta(seconds=max_age)))
+        return session_id
+
+    def session_user(self, session_id: str, *, allow_inactive: Sequence[str] = ()) -> str | None:
+        """The user of a live session: not revoked, not expired, the user still active (or listed)."""
+        query = (sa.select(sessions.c.username, sessions.c.expires_at, sessions.c.revoked_at, users.c.active)
+                 .select_from(sessions.outerjoin(users, users.c.username == sessions.c.username))
+                 .where(sessions.c.id_hash == _session_hash(session_id)))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.revoked_at is not None or _aware(row.expires_at) <= _now():
+            return None
+        if not row.active and row.username not in allow_inactive:
+            return None
+        return str(row.username)
+
+    def close_session(self, session_id: str) -> None:
+        """Revoke one session (sign-out)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(sessions).where(sessions.c.id_hash == _session_hash(session_id),
+                                                   sessions.c.revoked_at.is_(None)).values(revoked_at=_now()))
+
+    def revoke_sessions(self, username: str | None = None) -> int:
+        """Revoke every live session of ``username`` (of everyone when ``None``); returns how many."""
+        now = _now()
+        query = sa.update(sessions).where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now)
+        if username is not None:
+            query = query.where(sessions.c.username == username.strip())
+        with self.engine.begin() as conn:
+            return int(conn.execute(query.values(revoked_at=now)).rowcount or 0)
+
+    def live_sessions(self, username: str | None = None) -> int:
+        """How many sessions are live (not revoked, not expired), of one user or of all."""
+        query = sa.select(sa.func.count()).select_from(sessions).where(
+            sessions.c.revoked_at.is_(None), sessions.c.expires_at > _now())
+        if username is not None:
+            query = query.where(sessions.c.username == username.strip())
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def user_active(self, username: str) -> bool:
         with self.engine.connect() as conn:
@@ -251,7 +389,11 @@ class Store:
                 title=(title.strip() or _title_of(text))[:300], text=text, source=source[:200] or "web",
                 suggestions=json.dumps(suggestions, ensure_ascii=False), created_by=created_by,
                 created_at=_now()))
-            return _new_id(result)
+            application_id = _new_id(result)
+            values = _queue_values(application_id, suggestions)
+            if values:
+                conn.execute(sa.insert(queue_entries), values)
+            return application_id
 
     def application(self, application_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -260,20 +402,103 @@ class Store:
             raise StoreError(f"no application {application_id}")
         return _application(row)
 
-    def applications(self) -> list[dict[str, Any]]:
-        """Every application with its current review states (``reviews``: framework id → state)."""
+    def applications(self, *, content: bool = True, ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+        """Applications with their current review states (``reviews``: framework id → state).
+
+        Every application, or those in ``ids``; ``content=False`` leaves out the text and
+        the suggestions (the bulk of a row).
+        """
+        columns = list(applications.c) if content else [
+            c for c in applications.c if c.name not in ("text", "suggestions")]
+        query = sa.select(*columns).order_by(applications.c.id)
+        state_query = sa.select(reviews)
+        if ids is not None:
+            if not ids:
+                return []
+            query = query.where(applications.c.id.in_(sorted(ids)))
+            state_query = state_query.where(reviews.c.application_id.in_(sorted(ids)))
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(applications).order_by(applications.c.id)).all()
-            states = conn.execute(sa.select(reviews)).all()
+            rows = conn.execute(query).all()
+            states = conn.execute(state_query).all()
         by_app: dict[int, dict[str, dict[str, Any]]] = {}
         for state in states:
             by_app.setdefault(state.application_id, {})[state.framework_id] = _state(state)
         out = []
         for row in rows:
-            app = _application(row)
+            app = _application(row) if content else {
+                "id": row.id, "title": row.title, "source": row.source, "created_by": row.created_by,
+                "created_at": _iso(row.created_at)}
             app["reviews"] = by_app.get(row.id, {})
             out.append(app)
         return out
+
+    def reviewed_entries(self) -> list[dict[str, Any]]:
+        """The model's and the reviewer's goals per reviewed application and framework (the dashboard's data)."""
+        q = queue_entries
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(q.c.framework_id, q.c.model_goals, q.c.reviewer_goals)
+                                .where(q.c.reviewed == sa.true())).all()
+        return [{"framework_id": r.framework_id, "model_goals": json.loads(r.model_goals),
+                 "reviewer_goals": json.loads(r.reviewer_goals)} for r in rows]
+
+    def queue(
+        self, *, framework: str = "", goal: str = "", max_confidence: float | None = None, reviewed: str = "",
+        disagreement: bool = False, order: str = "least_sure", limit: int = 50, offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the queue and the number of applications that pass the filters, all in SQL.
+
+        ``confidence`` is the top probability in the chosen framework (the lowest over all
+        frameworks when none is chosen); ``reviewed`` is ``"yes"``/``"no"``/``""``;
+        ``disagreement`` keeps applications where a reviewer chose other goals than the
+        model; ``order`` is ``least_sure`` (the model's least sure first) or ``newest``.
+        """
+        q = queue_entries
+        where = [q.c.framework_id == framework] if framework else []
+        confidence = sa.func.min(q.c.confidence)
+        count = sa.func.count()
+        done = sa.func.sum(sa.case((q.c.reviewed == sa.true(), 1), else_=0))
+        having = []
+        if goal:
+            pattern = "%" + json.dumps(goal).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            hit = sa.or_(q.c.model_goals.like(pattern, escape="\\"), q.c.reviewer_goals.like(pattern, escape="\\"))
+            having.append(sa.func.sum(sa.case((hit, 1), else_=0)) > 0)
+        if max_confidence is not None:
+            having.append(confidence <= max_confidence)
+        if reviewed == "yes":
+            having.append(done == count)
+        elif reviewed == "no":
+            having.append(done < count)
+        if disagreement:
+            having.append(sa.func.sum(sa.case((q.c.agrees == sa.false(), 1), else_=0)) > 0)
+        grouped = (sa.select(q.c.application_id, confidence.label("confidence")).where(*where)
+                   .group_by(q.c.application_id).having(*having).subquery())
+        ordering = ([grouped.c.confidence, applications.c.id] if order == "least_sure"
+                    else [applications.c.id.desc()])
+        page = (sa.select(applications.c.id, applications.c.title, applications.c.source, applications.c.created_at,
+                          grouped.c.confidence)
+                .join(grouped, grouped.c.application_id == applications.c.id)
+                .order_by(*ordering).limit(max(1, limit)).offset(max(0, offset)))
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(grouped)).scalar() or 0)
+            rows = conn.execute(page).all()
+            ids = [r.id for r in rows]
+            entries = conn.execute(sa.select(q).where(q.c.application_id.in_(ids), *where)
+                                   .order_by(q.c.application_id, q.c.position)).all() if ids else []
+        by_app: dict[int, list[Any]] = {}
+        for entry in entries:
+            by_app.setdefault(entry.application_id, []).append(entry)
+        out = []
+        for r in rows:
+            mine = by_app.get(r.id, [])
+            out.append({
+                "id": r.id, "title": r.title, "source": r.source, "created_at": _iso(r.created_at),
+                "confidence": float(r.confidence), "reviewed": sum(1 for e in mine if e.reviewed),
+                "frameworks": len(mine),
+                "disagreements": [e.framework_id for e in mine if e.reviewed and e.agrees is False],
+                "abstained": [e.framework_id for e in mine if e.abstained],
+                "top": [(e.framework_id, json.loads(e.model_goals)) for e in mine],
+            })
+        return out, total
 
     # -------------------------------------------------------------- decisions
 
@@ -319,6 +544,7 @@ class Store:
                                         .values(version=expected_version + 1, **new_state))
                     if done.rowcount != 1:  # another writer got in between our read and write
                         raise self._conflict(None, expected_version)
+                _mark_reviewed(conn, application_id, framework_id, goals)
                 previous = json.dumps(_state(current)) if current else None
                 result = conn.execute(sa.insert(decisions).values(
                     application_id=application_id, framework_id=framework_id, version=expected_version + 1,
