@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import os
@@ -47,12 +48,14 @@ import stat
 import tempfile
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from goalmatch.tabular import fsync_dir
 from goalmatch.taxonomy import Framework, FrameworkError, load_frameworks
 
 if TYPE_CHECKING:  # imported where used, so the CLI can name ModelError without loading scikit-learn
@@ -125,7 +128,7 @@ def save(
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "goalmatch_version": _version(),
-            "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+            "created": _created(),
             "command": command,
             "encoder": {
                 "id": encoder.id, "checksum": encoder.checksum, "class": type(encoder).__name__,
@@ -143,7 +146,13 @@ def save(
             rel: {"sha256": _sha256(tmp / rel), "size": (tmp / rel).stat().st_size} for rel in _listing(tmp)
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        _fsync_tree(tmp)
         _publish(tmp, dest)
+    except OSError as exc:  # disk full, file too large, no permission: nothing of the new model is left
+        shutil.rmtree(tmp, ignore_errors=True)
+        where = exc.filename or dest
+        raise ModelError(f"{where}: cannot write the model folder {dest} ({exc.strerror or exc}); "
+                         f"nothing was changed there") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -163,7 +172,7 @@ def _save_head(folder: Path, fid: str, clf: GoalClassifier) -> dict[str, Any]:
     for name in _NOT_SAVED:
         head.__dict__.pop(name, None)
     head.set_params(framework=fid, encoder=None)
-    sio.dump(head, folder / "heads" / f"{fid}.skops", compression=zipfile.ZIP_DEFLATED)
+    (folder / "heads" / f"{fid}.skops").write_bytes(_canonical_skops(sio.dumps(head, compression=zipfile.ZIP_DEFLATED)))
     for name, value in arrays.items():
         value = np.asarray(value)
         _save_array(folder / "heads" / f"{fid}.{name.rstrip('_')}.npy",
@@ -181,16 +190,99 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold; see _canonical_skops
+
+
+def _canonical_skops(data: bytes) -> bytes:
+    """A skops archive rewritten so the same head always gives the same bytes.
+
+    skops names each object by ``id(obj)`` (its memory address) in ``schema.json``
+    (``__id__``) and in the names of the ``.npy`` members, and stamps every member with
+    the time of writing. Both are renumbered here, in the order the schema names them,
+    and the time is fixed; object identity (two places naming one object) is kept.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        members = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    ids: dict[Any, int] = {}
+    names: dict[str, str] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, list):
+            return [renumber(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "__id__" and isinstance(value, int):
+                value = ids.setdefault(value, len(ids) + 1)  # 0 would read as "no id" in skops
+            elif key == "file" and isinstance(value, str) and value in members:
+                value = names.setdefault(value, f"{len(names) + 1}{PurePosixPath(value).suffix}")
+            else:
+                value = renumber(value)
+            out[key] = value
+        return out
+
+    schema = renumber(schema)
+    if set(names) != set(members):
+        raise ModelError(f"skops wrote members the schema does not name: {sorted(set(members) - set(names))}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for old, new in sorted(names.items(), key=lambda item: item[1]):
+            archive.writestr(_zip_info(new), members[old])
+        archive.writestr(_zip_info("schema.json"), json.dumps(schema, indent=2))
+    return buffer.getvalue()
+
+
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix, whatever system writes it
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _created() -> str | None:
+    """When the model was built, only if ``SOURCE_DATE_EPOCH`` says so (reproducible builds).
+
+    The wall clock is left out by default: it is the one input of a model that is neither
+    code, data nor the command, and it would make two trainings on the same data differ.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return None
+    try:
+        when = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ModelError(f"SOURCE_DATE_EPOCH: expected whole seconds since 1970, got {epoch!r}") from None
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder below ``folder`` to disk before it is renamed into place."""
+    for p in sorted(folder.rglob("*"), reverse=True):
+        if p.is_file():
+            with p.open("rb+") as handle:
+                os.fsync(handle.fileno())
+    for p in (*sorted(q for q in folder.rglob("*") if q.is_dir()), folder):
+        fsync_dir(p)
+
+
 def _publish(tmp: Path, dest: Path) -> None:
     for p in (tmp, *tmp.rglob("*")):
         p.chmod(0o755 if p.is_dir() else 0o644)
     if dest.exists():
         trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
         os.rename(dest, trash)
-        os.rename(tmp, dest)
+        try:
+            os.rename(tmp, dest)
+        except BaseException:
+            os.rename(trash, dest)  # the previous model stays in place
+            raise
         shutil.rmtree(trash, ignore_errors=True)
     else:
         os.rename(tmp, dest)
+    fsync_dir(dest.parent)
 
 
 def _version() -> str:
@@ -295,7 +387,11 @@ def _load_verified(
                 f"the files have {fw.id if fw.id != fid else ''}{fw.content_hash[:12]}; retrain the model"
             )
         heads[fid] = _load_head(root, entry, fw, encoder)
-    refs = json.loads(_inside(root, "references.json").read_text(encoding="utf-8"))
+    refs_file = _inside(root, "references.json")
+    try:
+        refs = json.loads(refs_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{refs_file}: not valid JSON ({exc})") from None
     embeddings = _load_array(_inside(root, "references.npy"))
     references = References(
         ids=tuple(refs["ids"]), titles=tuple(refs["titles"]),
@@ -313,8 +409,9 @@ def _load_head(root: Path, entry: Mapping[str, Any], fw: Framework, encoder: Any
     from goalmatch.classifier import GoalClassifier
 
     file = _inside(root, entry["head"])
+    named = _head_types(file)  # first: it refuses a file that is no skops archive, naming it
     untrusted = sio.get_untrusted_types(file=file)
-    refused = sorted((set(untrusted) - set(TRUSTED_TYPES)) | (_head_types(file) - HEAD_TYPES))
+    refused = sorted((set(untrusted) - set(TRUSTED_TYPES)) | (named - HEAD_TYPES))
     if refused:
         raise ModelError(f"{file}: holds type(s) outside the allowlist, refused: {', '.join(refused)}")
     try:
@@ -323,6 +420,10 @@ def _load_head(root: Path, entry: Mapping[str, Any], fw: Framework, encoder: Any
         raise ModelError(f"{file}: cannot read the classifier head ({type(exc).__name__}: {exc})") from None
     if type(head) is not GoalClassifier:
         raise ModelError(f"{file}: expected a GoalClassifier, found {type(head).__name__}")
+    missing = [name for name in GoalClassifier._get_param_names() if name not in vars(head)]
+    if missing:  # saved by a goalmatch whose GoalClassifier had fewer parameters
+        raise ModelError(f"{file}: the head lacks the parameter(s) {', '.join(missing)} of this goalmatch's "
+                         f"GoalClassifier (the model was made by another version); retrain the model")
     for name in _ARRAYS:
         array = _load_array(_inside(root, f"heads/{entry['id']}.{name.rstrip('_')}.npy"))
         setattr(head, name, array.astype(np.float64) if name in _FLOAT32 else array)
@@ -339,7 +440,7 @@ def _head_types(file: Path) -> set[str]:
     try:
         with zipfile.ZipFile(file) as archive:
             schema = json.loads(archive.read("schema.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
         raise ModelError(f"{file}: not a skops file ({exc})") from None
     found: set[str] = set()
     todo: list[Any] = [schema]
@@ -357,8 +458,8 @@ def _head_types(file: Path) -> set[str]:
 def _load_array(file: Path) -> np.ndarray:
     try:
         return np.load(file, allow_pickle=False)
-    except ValueError as exc:
-        raise ModelError(f"{file}: not a plain numeric array ({exc})") from None
+    except (ValueError, EOFError) as exc:  # EOFError: an empty or cut file
+        raise ModelError(f"{file}: not a plain numeric array ({exc or 'no data'})") from None
 
 
 def _encoder(manifest: Mapping[str, Any], encoder: Any) -> Any:
@@ -429,7 +530,8 @@ def _readme(manifest: Mapping[str, Any]) -> str:
     enc = manifest["encoder"]
     lines = [
         "# goalmatch model", "",
-        f"Built {manifest['created']} by goalmatch {manifest['goalmatch_version']} with:", "",
+        f"Built{' ' + manifest['created'] if manifest.get('created') else ''} by goalmatch "
+        f"{manifest['goalmatch_version']} with:", "",
         "```bash", str(manifest.get("command") or "(from Python: goalmatch.persistence.save)"), "```", "",
         f"Encoder: `{enc['id']}` (checksum `{enc['checksum'][:16]}…`).", "",
         "| framework | goals | labelled texts | content hash |", "|---|---|---|---|",
@@ -496,7 +598,10 @@ class EmbeddingCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".embeddings-", suffix=".npz", dir=self.path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **self.memo)  # type: ignore[arg-type]
-        os.replace(tmp, self.path)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **self.memo)  # type: ignore[arg-type]
+            os.replace(tmp, self.path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         logger.info("Cached %d embeddings in %s", len(self.memo), self.path)

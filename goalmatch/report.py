@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goalmatch.tabular import TableError, open_table, publish
+from goalmatch.tabular import TableError, open_table, publish, write_atomic
 
-__all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx"]
+__all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx", "write_markdown"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,27 +165,43 @@ def _cell(text: str) -> str:
 
 def to_xlsx(report: Portfolio, path: str | Path) -> Path:
     """Write the report as a workbook: sheet ``spread`` (one row per goal) and ``projects``."""
-    from goalmatch.tabular import _openpyxl, _xlsx_cell, fsync_dir
+    from goalmatch.tabular import _openpyxl, _xlsx_cell, abandon_workbook, cannot_write, fsync_dir
 
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":
         raise TableError(f"{dest}: the workbook needs the extension .xlsx")
-    book = _openpyxl().Workbook(write_only=True)
-    spread = book.create_sheet("spread")
-    spread.append(["framework", "goal", "name", "projects", "share", "mean probability", "ranked first"])
-    for fid in report.frameworks:
-        for g in report.spread[fid]:
-            spread.append([fid, g.goal_id, g.name, g.projects, round(g.share, 4),
-                           round(g.mean_probability, 4) if g.mean_probability is not None else None, g.ranked_first])
-    projects = book.create_sheet("projects")
-    header, rows = _project_rows(report)
-    projects.append(header)
-    for row in rows:
-        projects.append([_xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
     tmp = dest.with_name(f".{dest.stem}.tmp{dest.suffix}")
-    book.save(tmp)
-    tmp.replace(dest)
+    book = _openpyxl().Workbook(write_only=True)
+    try:  # write-only sheets spill to temporary files as rows are added: a full disk can show here too
+        spread = book.create_sheet("spread")
+        spread.append(["framework", "goal", "name", "projects", "share", "mean probability", "ranked first"])
+        for fid in report.frameworks:
+            for g in report.spread[fid]:
+                spread.append([fid, g.goal_id, g.name, g.projects, round(g.share, 4),
+                               round(g.mean_probability, 4) if g.mean_probability is not None else None,
+                               g.ranked_first])
+        projects = book.create_sheet("projects")
+        header, rows = _project_rows(report)
+        projects.append(header)
+        for row in rows:
+            projects.append([_xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
+        book.save(tmp)
+        with tmp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(dest)
+    except OSError as exc:  # disk full, file too large: the previous workbook, if any, stays
+        abandon_workbook(book)
+        raise cannot_write(dest, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     fsync_dir(dest.parent)
+    return dest
+
+
+def write_markdown(text: str, path: str | Path) -> Path:
+    """Write the Markdown report atomically: ``path`` is the old file or the whole new one, never half of it."""
+    dest = Path(path)
+    write_atomic(dest, text)
     return dest
 
 
@@ -219,7 +236,7 @@ def run_report(args: argparse.Namespace) -> int:
         if args.xlsx is not None:
             to_xlsx(report, args.xlsx)
         if args.output is not None:
-            args.output.write_text(text, encoding="utf-8")
+            write_markdown(text, args.output)
     except (TableError, OSError) as exc:
         sys.stderr.write(f"goalmatch: error: {exc}\n")
         return 2

@@ -31,12 +31,13 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "FORMATS", "Row", "Table", "TableError", "TableWriter", "format_of", "fsync_dir", "open_table", "publish",
-    "undecodable", "write_atomic",
+    "FORMATS", "Row", "Table", "TableError", "TableWriter", "cannot_write", "format_of", "fsync_dir", "open_table",
+    "publish", "undecodable", "write_atomic",
 ]
 
 logger = logging.getLogger(__name__)
@@ -379,18 +380,35 @@ class TableWriter:
             self._flush()
             self._writer.close()
         else:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
+            try:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            finally:
+                self._handle.close()
             return
         with self.path.open("rb+") as handle:
             os.fsync(handle.fileno())
 
+    def abort(self) -> None:
+        """Close after a failed write without finishing the file (the caller removes it); errors are ignored."""
+        try:
+            if self.format == "parquet":
+                self._writer.close()
+            elif self.format == "xlsx":
+                abandon_workbook(self._book)
+            elif self._handle is not None:
+                self._handle.close()
+        except Exception:  # the write already failed; that error is the one to report
+            logger.debug("%s: closing after a failed write", self.path, exc_info=True)
+
     def __enter__(self) -> TableWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -404,6 +422,28 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value  # a spreadsheet opening the CSV would run it as a formula (CSV injection)
     return str(value)
+
+
+def abandon_workbook(book: Any) -> None:
+    """Close a write-only workbook whose write failed, quietly, and remove its sheets' temporary files.
+
+    openpyxl keeps each write-only sheet in a generator writing to a temporary file; left
+    to the garbage collector after a failed write, they print tracebacks ("Exception
+    ignored in …") on standard error and leave the files until exit.
+    """
+    for sheet in getattr(book, "worksheets", []):
+        writer = getattr(sheet, "_writer", None)
+        for stream in (getattr(sheet, "_rows", None), getattr(writer, "xf", None)):
+            try:
+                if stream is not None:
+                    stream.close()
+            except Exception:  # the write already failed; that error is the one to report
+                logger.debug("closing a sheet after a failed write", exc_info=True)
+        try:
+            if writer is not None and isinstance(writer.out, str):
+                writer.cleanup()
+        except (OSError, ValueError):
+            pass
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -422,14 +462,47 @@ def _typed(value: Any, kind: str | None) -> Any:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a UTF-8 text file so that it is either absent, the old file or the whole new one."""
+    """Write a UTF-8 text file so that it is either absent, the old file or the whole new one.
+
+    A write that fails (disk full, file too large) leaves the old file, no temporary file,
+    and raises :class:`TableError` naming ``path``.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def cannot_write(path: str | Path, exc: OSError) -> TableError:
+    """The error for a file that could not be written: it names the file and the reason, and says it is unchanged."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return TableError(f"{path}: cannot write it ({reason}); the file was left as it was")
+
+
+def _remove_stale(dest: Path) -> None:
+    """Temporary files of earlier writes of ``dest`` whose process is gone (killed mid-write)."""
+    for stale in dest.parent.glob(f".{glob_escape(dest.stem)}.tmp-*{glob_escape(dest.suffix)}"):
+        pid = stale.name[len(f".{dest.stem}.tmp-"): len(stale.name) - len(dest.suffix)]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def fsync_dir(folder: Path) -> None:
@@ -446,15 +519,23 @@ def fsync_dir(folder: Path) -> None:
 
 def publish(dest: str | Path, columns: Sequence[str], batches: Iterable[Iterable[dict[str, Any]]],
             types: dict[str, str] | None = None) -> Path:
-    """Write a table beside ``dest`` and rename it into place: ``dest`` is never half written."""
+    """Write a table beside ``dest`` and rename it into place: ``dest`` is never half written.
+
+    A write that fails (disk full, file too large) leaves ``dest`` as it was, removes the
+    temporary file and raises :class:`TableError` naming ``dest``. Temporary files left by
+    an earlier write that was killed are removed.
+    """
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.stem}.tmp-{os.getpid()}{dest.suffix}")
+    _remove_stale(dest)
     try:
         with TableWriter(tmp, columns, types) as writer:
             for rows in batches:
                 writer.write(rows)
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
+    except OSError as exc:
+        raise cannot_write(dest, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
     return dest

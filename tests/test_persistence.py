@@ -231,3 +231,16 @@ def test_goalmatch_load_without_a_path_reads_the_shipped_default(monkeypatch: py
 def test_framework_yaml_in_the_model_is_a_copy(saved: Path, frameworks: dict[str, Framework]) -> None:
     copied = yaml.safe_load((saved / "frameworks" / "test.yaml").read_text(encoding="utf-8"))
     assert copied == yaml.safe_load(Path(frameworks["test"].path).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+
+
+def test_a_head_from_another_version_is_refused_naming_the_file(copy: Path) -> None:
+    from goalmatch.classifier import GoalClassifier
+
+    rel = "heads/test.skops"
+    head = sio.load(copy / rel, trusted=["goalmatch.classifier.GoalClassifier"])
+    name = GoalClassifier._get_param_names()[-1]
+    del head.__dict__[name]
+    sio.dump(head, copy / rel)
+    _rehash(copy, rel)
+    with pytest.raises(ModelError, match=rf"heads/test\.skops: the head lacks the parameter\(s\) {name} .*retrain"):
+        load(copy)

@@ -79,3 +79,15 @@ def test_report_command(scored: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     args = parser.parse_args(["report", str(tmp_path / "plain.csv")])
     assert args.handler(args) == 2
     assert "not a scored table" in capsys.readouterr().err
+
+
+def test_report_files_are_written_whole_and_leave_no_temporary_files(scored: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "r.md").write_text("old", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    report.add_report_parser(parser.add_subparsers())
+    args = parser.parse_args(["report", str(scored), "-o", str(out / "r.md"), "--xlsx", str(out / "r.xlsx")])
+    assert args.handler(args) == 0
+    assert (out / "r.md").read_text(encoding="utf-8").startswith("# Portfolio: scored.csv")
+    assert sorted(p.name for p in out.iterdir()) == ["r.md", "r.xlsx"]
