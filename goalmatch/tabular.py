@@ -46,6 +46,7 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl
            ".parquet": "parquet"}
 """File extension → format."""
 SNIFF_BYTES = 1 << 20
+HEADER_SEARCH_ROWS = 10
 PARQUET_ROW_GROUP = 8192
 CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
@@ -93,6 +94,8 @@ class Table:
     columns: list[str]
     encoding: str | None = None
     delimiter: str | None = None
+    header_row: int = 0
+    """Lines (CSV/TSV) or sheet rows (XLSX) above the header: title rows skipped, 0-based."""
 
     def rows(self) -> Iterator[Row]:
         """The data rows in file order."""
@@ -158,7 +161,13 @@ def _open_csv(path: Path, fmt: str) -> Table:
             delimiter = max(",;\t|", key=first.count) if any(c in first for c in ",;\t|") else ","
     table = Table(path, fmt, [], encoding, delimiter)
     with _csv_handle(table) as handle:
-        header = next(csv.reader(handle, delimiter=delimiter), None)
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            head = [cells for _, cells in zip(range(HEADER_SEARCH_ROWS), reader, strict=False)]
+        except csv.Error as exc:
+            raise TableError(f"{path}, line {reader.line_num}: {exc}") from None
+    table.header_row = title_rows(head)
+    header = head[table.header_row] if head else None
     if not header:
         raise TableError(f"{path}: empty file; expected a header row with column names")
     table.columns = _header(path, [h.strip() for h in header])
@@ -175,7 +184,8 @@ def _csv_rows(table: Table) -> Iterator[Row]:
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     with _csv_handle(table) as handle:
         reader = csv.reader(handle, delimiter=table.delimiter or ",")
-        next(reader, None)
+        for _ in range(table.header_row + 1):
+            next(reader, None)
         number = 0
         while True:
             try:
@@ -188,6 +198,18 @@ def _csv_rows(table: Table) -> Iterator[Row]:
                 continue
             number += 1
             yield Row(number, {col: (cells[i] if i < len(cells) else None) for i, col in enumerate(table.columns)})
+
+
+def title_rows(head: list[list[Any]]) -> int:
+    """How many rows at the top are titles, not the header: rows with at most one filled cell
+    (a title merged across the columns, a date line, a blank line) above a row with two or
+    more, within the first :data:`HEADER_SEARCH_ROWS` rows. 0 when the first row has two
+    filled cells or no row does (a one-column table)."""
+    filled = [sum(1 for c in cells if c is not None and str(c).strip()) for cells in head]
+    for i, count in enumerate(filled):
+        if count >= 2:
+            return i
+    return 0
 
 
 def _header(path: Path, names: list[str]) -> list[str]:
@@ -212,7 +234,9 @@ def _openpyxl() -> Any:
 
 def _open_xlsx(path: Path) -> Table:
     table = Table(path, "xlsx", [])
-    header = next(iter(_xlsx_cells(table)), None)
+    head = [cells for _, cells in zip(range(HEADER_SEARCH_ROWS), _xlsx_cells(table), strict=False)]
+    table.header_row = title_rows(head)
+    header = head[table.header_row] if head else None
     if not header:
         raise TableError(f"{path}: the first sheet is empty; expected a header row with column names")
     table.columns = _header(path, [(h or "").strip() for h in header])
@@ -241,7 +265,8 @@ def _cell_text(value: Any) -> str | None:
 
 def _xlsx_rows(table: Table) -> Iterator[Row]:
     cells = _xlsx_cells(table)
-    next(cells, None)
+    for _ in range(table.header_row + 1):
+        next(cells, None)
     number = 0
     for values in cells:
         if not any(v is not None and v.strip() for v in values):
