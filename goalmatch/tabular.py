@@ -163,11 +163,11 @@ def _open_csv(path: Path, fmt: str) -> Table:
     with _csv_handle(table) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
-            head = [cells for _, cells in zip(range(HEADER_SEARCH_ROWS), reader, strict=False)]
+            top = [cells for _, cells in zip(range(HEADER_SEARCH_ROWS), reader, strict=False)]
         except csv.Error as exc:
             raise TableError(f"{path}, line {reader.line_num}: {exc}") from None
-    table.header_row = title_rows(head)
-    header = head[table.header_row] if head else None
+    table.header_row = title_rows(top)
+    header = top[table.header_row] if top else None
     if not header:
         raise TableError(f"{path}: empty file; expected a header row with column names")
     table.columns = _header(path, [h.strip() for h in header])
