@@ -246,6 +246,17 @@ def _clip(text: str, width: int = 90) -> str:
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
+    from goalmatch.batch import MAX_CHARS
+
+    got = _read_raw(text, file)
+    if len(got) > MAX_CHARS:
+        source = "standard input" if (str(file) == "-" or text == "-") else (str(file) if file else "the text")
+        raise BadInput(f"{source}: {len(got):,} characters, over the limit of {MAX_CHARS:,} (as in goalmatch score "
+                       "and the review app); give the project description alone, or split it")
+    return got
+
+
+def _read_raw(text: str | None, file: Path | None) -> str:
     if file is not None and text is not None:
         raise BadInput("give the text or --file, not both")
     if file is not None:

@@ -92,6 +92,17 @@ def test_suggest_bad_input_exits_2(capsys: pytest.CaptureFixture[str], model: Pa
     assert message in err
 
 
+def test_suggest_refuses_a_text_over_the_limit_before_loading_anything(
+        capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path) -> None:
+    from goalmatch.batch import MAX_CHARS
+
+    path = tmp_path / "long.txt"
+    path.write_text("fiber " * (MAX_CHARS // 6 + 1), encoding="utf-8")
+    code, out, err = _run(capsys, "suggest", "--model", str(model), "--file", str(path))
+    assert code == 2 and not out
+    assert f"long.txt: {MAX_CHARS + 6 - MAX_CHARS % 6:,} characters, over the limit of {MAX_CHARS:,}" in err
+
+
 def test_suggest_names_a_missing_or_tampered_model(capsys: pytest.CaptureFixture[str], model: Path,
                                                    tmp_path: Path) -> None:
     code, _, err = _run(capsys, "suggest", "--model", str(tmp_path / "nope"), "Fiber till byarna")
