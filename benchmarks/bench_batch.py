@@ -2,6 +2,7 @@
 
     python benchmarks/bench_batch.py --rows 2000 20000            # FakeEncoder model: pipeline cost, memory
     python benchmarks/bench_batch.py --rows 200 --real            # the shipped model (multilingual-e5-small)
+    python benchmarks/bench_batch.py --rows 200 --real --backend onnx-int8 --compare torch onnx onnx-int8
 
 A backlog of realistic applications is generated from the shipped corpora's sentences
 (a title and 4-12 sentences each, seeded). Each size runs in a fresh child process, so
@@ -9,7 +10,17 @@ its peak RSS (``ru_maxrss``) is that run's alone. Reported per size: rows/s, tim
 stage (reading and checking rows, encoding, heads and evidence, publishing the output),
 cold start (loading the model and the first suggestion) and peak RSS. With ``--real``
 the same texts are also encoded with ``SentenceTransformer.encode`` directly, for the
-ratio of batch scoring to raw encoder throughput.
+ratio of batch scoring to raw encoder throughput (``batch_vs_raw``), and the share of
+the run spent outside the encoder (``outside_encoder_share``).
+
+``--backend onnx-int8`` scores with the ONNX Runtime int8 encoder (the shipped heads were
+trained on torch vectors, so this measures speed, not the scores; see
+``scripts/onnx_fidelity.py``). ``--compare torch onnx onnx-int8`` also times each
+backend's ``Encoder.encode`` on the same texts in the same run (``encoder_texts_per_s``,
+``speedup_vs_torch``).
+
+Texts: a title and 4-12 sentences of at least 5 words drawn from the corpora; the
+``texts`` entry reports their length in words and in tokens (min, median, max).
 """
 
 from __future__ import annotations
@@ -70,7 +81,8 @@ class _Timed:
         return getattr(self._encoder, name)
 
 
-def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | None) -> dict[str, Any]:
+def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | None, backend: str = "torch",
+          compare: list[str] | None = None, sentences: bool = True) -> dict[str, Any]:
     """One run, in this process: cold start, scoring with stage times, and peak RSS."""
     import goalmatch
     from goalmatch import batch, tabular
@@ -78,7 +90,12 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
     started = time.perf_counter()
     matcher = goalmatch.load(model)
     loaded = time.perf_counter() - started
-    matcher.suggest("Projektet bygger fiber till byarna och ordnar kurser för unga företagare.")
+    warm = "Projektet bygger fiber till byarna och ordnar kurser för unga företagare."
+    if backend != "torch":
+        from goalmatch.encoder import Encoder
+
+        matcher = batch._with_encoder(matcher, Encoder(backend=backend))
+    matcher.suggest(warm)
     cold = time.perf_counter() - started
     rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     timed = _Timed(matcher.encoder)
@@ -110,9 +127,17 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
     out = Path(tempfile.mkdtemp()) / "scores.csv"
     t0 = time.perf_counter()
     summary = batch.score_file(input, out, matcher=twin, id_column="id", text_columns=["titel", "beskrivning"],
-                               frameworks=frameworks, progress=False)
+                               frameworks=frameworks, progress=False, sentences=sentences)
     total = time.perf_counter() - t0
+    with input.open(encoding="utf-8", newline="") as handle:
+        texts = [f"{r['titel']}\n\n{r['beskrivning']}" for r in csv.DictReader(handle)]
+    words = sorted(len(x.split()) for x in texts)
+    tokens = sorted(matcher.encoder.count_tokens(x) for x in texts)
     result = {
+        "backend": backend if raw else None,
+        "sentence_evidence": sentences,
+        "texts": {"words_min_median_max": [words[0], words[len(words) // 2], words[-1]],
+                  "tokens_min_median_max": [tokens[0], tokens[len(tokens) // 2], tokens[-1]]},
         "frameworks": frameworks or sorted(matcher.heads), "rows": summary.rows, "scored": summary.scored,
         "seconds": round(total, 2),
         "rows_per_s": round(summary.rows / total, 2), "model_load_s": round(loaded, 2),
@@ -121,18 +146,32 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
                      "publish": round(published["s"], 2),
                      "heads_evidence_journal": round(total - reading["s"] - timed.seconds - published["s"], 2)},
         "encoded_texts": timed.texts,
+        "outside_encoder_share": round(1 - timed.seconds / total, 3),
         "peak_rss_after_cold_start_mib": round(rss_cold, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     if raw:
-        st = matcher.encoder._st()
-        with input.open(encoding="utf-8", newline="") as handle:
-            texts = [f"{r['titel']}\n\n{r['beskrivning']}" for r in csv.DictReader(handle)]
+        from goalmatch.encoder import Encoder
+
+        reference = Encoder()
+        st = reference._st()
+        st.encode([reference.prefix + warm])
         t = time.perf_counter()
-        st.encode([matcher.encoder.prefix + x for x in texts], batch_size=matcher.encoder.batch_size)
+        st.encode([reference.prefix + x for x in texts], batch_size=reference.batch_size)
         raw_s = time.perf_counter() - t
         result["raw_encode_texts_per_s"] = round(len(texts) / raw_s, 2)
         result["batch_vs_raw"] = round(result["rows_per_s"] / result["raw_encode_texts_per_s"], 3)
+        speeds = {}
+        for name in compare or []:
+            encoder = Encoder(backend=name)
+            encoder.encode([warm])
+            t = time.perf_counter()
+            encoder.encode(texts)
+            speeds[name] = round(len(texts) / (time.perf_counter() - t), 2)
+        if speeds:
+            result["encoder_texts_per_s"] = speeds
+            if "torch" in speeds:
+                result["speedup_vs_torch"] = {k: round(v / speeds["torch"], 2) for k, v in speeds.items()}
     return result
 
 
@@ -142,20 +181,34 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="the shipped model instead of the FakeEncoder")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "goalmatch-bench")
     parser.add_argument("--frameworks", help="comma-separated framework ids (default: all of the model's)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"],
+                        help="the encoder backend batch scoring uses (with --real)")
+    parser.add_argument("--compare", nargs="*", choices=["torch", "onnx", "onnx-int8"], default=[],
+                        help="with --real: also time these backends' Encoder.encode on the same texts")
+    parser.add_argument("--no-sentences", dest="sentences", action="store_false",
+                        help="score as 'goalmatch score --no-sentences' (no sentence evidence, sentences not encoded)")
     parser.add_argument("--child", nargs=2, metavar=("INPUT", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.backend != "torch" and not args.real:
+        parser.error("--backend needs --real (the FakeEncoder model has no backends)")
     if args.child:
         model = None if args.child[1] == "-" else Path(args.child[1])
         chosen = args.frameworks.split(",") if args.frameworks else None
-        print(json.dumps(child(Path(args.child[0]), model, args.real, chosen)))
+        print(json.dumps(child(Path(args.child[0]), model, args.real, chosen, args.backend, args.compare,
+                               args.sentences)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     model = "-" if args.real else str(fake_model(args.work / "fake-model"))
     for rows in args.rows:
         data = backlog(args.work / f"backlog-{rows}.csv", rows)
         cmd = [sys.executable, __file__, "--child", str(data), model, *(["--real"] if args.real else []),
-               *(["--frameworks", args.frameworks] if args.frameworks else [])]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+               *(["--frameworks", args.frameworks] if args.frameworks else []), "--backend", args.backend,
+               *(["--compare", *args.compare] if args.compare else []),
+               *([] if args.sentences else ["--no-sentences"])]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode:
+            sys.exit(f"benchmark run of {rows} rows failed:\n{run.stderr[-3000:]}")
+        out = run.stdout
         print(json.dumps({"encoder": "real" if args.real else "fake", **json.loads(out.splitlines()[-1])}))
 
 

@@ -28,16 +28,17 @@ def _worker_matcher(model: str) -> Any:
     return goalmatch.load(model)
 
 
-def _score_chunk(texts: list[str], model: str, top_k: int, ids: list[str]) -> list[Any]:
+def _score_chunk(texts: list[str], model: str, top_k: int, ids: list[str], sentences: bool = True) -> list[Any]:
     from goalmatch.batch import score_texts
 
-    return score_texts(_worker_matcher(model), texts, top_k, ids)
+    return score_texts(_worker_matcher(model), texts, top_k, ids, sentences=sentences)
 
 
 class DaskScorer:
     """Scores lists of chunks on the cluster at ``scheduler`` (an address such as ``tcp://127.0.0.1:8786``)."""
 
-    def __init__(self, matcher: Any, top_k: int, ids: list[str], scheduler: str | None) -> None:
+    def __init__(self, matcher: Any, top_k: int, ids: list[str], scheduler: str | None,
+                 sentences: bool = True) -> None:
         from goalmatch.batch import BatchError
 
         try:
@@ -59,11 +60,12 @@ class DaskScorer:
             self.client.close()
             raise BatchError(f"the dask scheduler at {scheduler} has no workers")
         self.window = 2 * workers
-        self.model, self.top_k, self.ids = str(model), top_k, list(ids)
+        self.model, self.top_k, self.ids, self.sentences = str(model), top_k, list(ids), sentences
         logger.info("scoring on %d dask workers at %s", workers, scheduler)
 
     def __call__(self, chunks: list[list[str]]) -> list[list[Any]]:
-        futures = self.client.map(_score_chunk, chunks, model=self.model, top_k=self.top_k, ids=self.ids, pure=False)
+        futures = self.client.map(_score_chunk, chunks, model=self.model, top_k=self.top_k, ids=self.ids,
+                                  sentences=self.sentences, pure=False)
         return self.client.gather(futures)  # type: ignore[no-any-return]
 
     def close(self) -> None:

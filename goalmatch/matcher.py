@@ -194,17 +194,28 @@ class Matcher:
         An empty or whitespace-only text is a ``ValueError``; a very short one is answered
         and flagged ``too_short``. ``frameworks`` limits the answer to these framework ids.
         """
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-        prepared = _prepare(text, "text")
-        read = self._read([prepared], with_sentences=True)[0]
-        terms = keywords(prepared.text)
-        ref_sims = self.references.embeddings.astype(np.float64) @ read.doc
-        results = tuple(
-            self._framework_result(fid, prepared, read, terms, ref_sims, top_k) for fid in self._ids(frameworks)
-        )
-        similar = self.references.evidence(ref_sims, np.arange(len(ref_sims)), None)
-        return Suggestions(prepared.flags, results, similar)
+        _check_top_k(top_k)
+        return self._suggest([_prepare(text, "text")], top_k, frameworks)[0]
+
+    def suggest_many(
+        self, texts: Sequence[str], top_k: int = 3, frameworks: Sequence[str] | None = None, *,
+        sentences: bool = True,
+    ) -> list[Suggestions]:
+        """``[self.suggest(t, top_k, frameworks) for t in texts]``, computed in batches.
+
+        The texts, their passages and their sentences are encoded in one encoder call; each
+        framework's head then scores every text and sentence at once, and the evidence is
+        read from precomputed similarity matrices. An empty text is a ``ValueError`` naming
+        its index. ``sentences=False`` leaves out the sentence evidence (each text's sentences
+        are then not encoded: about half the encoder's work); goals, probabilities,
+        abstention and the project evidence are the same, the strategy passage is the one
+        closest to the whole text.
+        """
+        if isinstance(texts, str):
+            raise TypeError("expected a list of texts, got a single string; wrap it in a list: [text]")
+        _check_top_k(top_k)
+        return self._suggest([_prepare(text, f"texts[{i}]") for i, text in enumerate(texts)], top_k, frameworks,
+                             sentences)
 
     def predict_proba(self, texts: Sequence[str], framework: str | None = None) -> np.ndarray:
         """Probabilities ``(len(texts), n_goals)`` of one framework, columns in its head's ``classes_``.
@@ -275,60 +286,108 @@ class Matcher:
             out.append(_Read(doc, sents, S))
         return out
 
-    def _framework_result(
-        self, fid: str, prepared: PreparedText, read: _Read, terms: list[str], ref_sims: np.ndarray, top_k: int
-    ) -> FrameworkSuggestions:
+    def _suggest(self, prepared: Sequence[PreparedText], top_k: int, frameworks: Sequence[str] | None,
+                 sentences: bool = True) -> list[Suggestions]:
+        """Suggestions for prepared texts: one encoder call, then each head once over all texts."""
+        ids = self._ids(frameworks)
+        reads = self._read(prepared, with_sentences=sentences)
+        if not reads:
+            return []
+        docs = np.vstack([r.doc for r in reads])
+        ref_sims = docs @ self.references.embeddings.astype(np.float64).T  # (n, references)
+        terms = [keywords(p.text) for p in prepared]
+        per_framework = [self._framework_results(fid, prepared, reads, docs, terms, ref_sims, top_k) for fid in ids]
+        everyone = np.arange(ref_sims.shape[1])
+        return [
+            Suggestions(p.flags, tuple(results[i] for results in per_framework),
+                        self.references.evidence(ref_sims[i], everyone, None))
+            for i, p in enumerate(prepared)
+        ]
+
+    def _framework_results(
+        self, fid: str, prepared: Sequence[PreparedText], reads: Sequence[_Read], docs: np.ndarray,
+        terms: Sequence[list[str]], ref_sims: np.ndarray, top_k: int,
+    ) -> list[FrameworkSuggestions]:
+        """One framework's suggestions for every text; the head scores all texts and sentences in one call."""
         clf = self.heads[fid]
         fw = _framework(clf)
-        P = np.asarray(clf.predict_proba(np.vstack([read.doc[None], read.sentence_vectors])))
-        p, P_sent = P[0], P[1:]
-        decision = clf.predict(read.doc[None])[0]
-        chosen = set(decision) if clf.multi_label_ else ({decision} if decision is not None else set())
-        support = float(_features.pair_features(
-            read.doc[None], clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.top_k
-        )[1][0])
-        floor = float(clf.min_similarity_)
-        reason = None
-        if prepared.too_short:
-            chosen, reason = set(), "the text is too short to judge; the ranking is a guess"
-        elif not chosen:
-            if support < floor:
-                reason = (f"the text is less related to this strategy than every project it was trained on "
-                          f"(support {support:.3f} < {floor:.3f})")
-            elif p.max(initial=0.0) < clf.abstain_threshold:
-                reason = f"no goal reaches probability {clf.abstain_threshold:g}"
-            else:
-                reason = "no goal reaches its threshold"
+        sizes = np.array([len(r.sentences) for r in reads])
+        starts = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # row of each text's doc in the stack below
+        stack = np.vstack([np.vstack([r.doc[None], r.sentence_vectors]) for r in reads])
+        P_all = np.asarray(clf.predict_proba(stack))
+        sims_all = stack @ clf.prototypes_.T  # every text's and sentence's similarity to every strategy text
+        decisions = clf.predict(docs)
+        support_all = _features.pair_features(
+            docs, clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.top_k
+        )[1]
         goal_ids, kinds, texts, goal_terms = self._goal_texts(fid)
-        sims_doc = clf.prototypes_ @ read.doc
-        sims_sent = read.sentence_vectors @ clf.prototypes_.T
-        suggestions = []
-        for g in np.argsort(-p, kind="stable")[:top_k]:
-            goal_id = str(clf.classes_[g])
-            cols = np.flatnonzero(clf.prototype_goal_ == g)
-            loud = np.array([kinds[j] not in _QUIET_KINDS for j in cols], dtype=bool)
-            cols = cols[loud] if loud.any() else cols
-            passage = None
-            if len(cols):
-                M = np.vstack([sims_doc[cols][None], sims_sent[:, cols]])
-                j = cols[int(np.argmax(M.max(axis=0)))]
-                passage = PassageEvidence(goal_ids[j], kinds[j], texts[j], float(M.max()))
-            order = np.argsort(-P_sent[:, g], kind="stable")[:N_SENTENCES]
-            sent = tuple(
-                _sentence_evidence(prepared, read.sentences[i], P_sent[i, g],
-                                   sims_sent[i, cols].max(initial=-1.0) if len(cols) else np.nan)
-                for i in order
-            )
-            rows = np.array([i for i, labels in enumerate(self.references.labels) if goal_id in labels.get(fid, ())],
-                            dtype=np.intp)
-            evidence = Evidence(
-                sentences=sent, passage=passage, projects=self.references.evidence(ref_sims, rows, fid),
-                key_terms=tuple([t for t in terms if t in goal_terms[g]][:N_TERMS]),
-            )
-            suggestions.append(Suggestion(goal_id, fw.goal(goal_id).name, float(p[g]), goal_id in chosen, evidence))
-        return FrameworkSuggestions(
-            fid, fw.name, fw.multi_label, not chosen, reason, support, floor, tuple(suggestions)
-        )
+        goal_cols, goal_refs, names = self._goal_index(fid)
+        floor = float(clf.min_similarity_)
+        out = []
+        for i, (p, read) in enumerate(zip(prepared, reads, strict=True)):
+            rows = slice(starts[i], starts[i] + sizes[i] + 1)
+            p_doc, P_sent = P_all[rows][0], P_all[rows][1:]
+            sims_doc, sims_sent = sims_all[rows][0], sims_all[rows][1:]
+            decision = decisions[i]
+            chosen = set(decision) if clf.multi_label_ else ({decision} if decision is not None else set())
+            support = float(support_all[i])
+            reason = None
+            if p.too_short:
+                chosen, reason = set(), "the text is too short to judge; the ranking is a guess"
+            elif not chosen:
+                if support < floor:
+                    reason = (f"the text is less related to this strategy than every project it was trained on "
+                              f"(support {support:.3f} < {floor:.3f})")
+                elif p_doc.max(initial=0.0) < clf.abstain_threshold:
+                    reason = f"no goal reaches probability {clf.abstain_threshold:g}"
+                else:
+                    reason = "no goal reaches its threshold"
+            suggestions = []
+            for g in _ranked(p_doc)[:top_k]:
+                goal_id = str(clf.classes_[g])
+                cols = goal_cols[g]
+                passage = None
+                if len(cols):
+                    M = np.vstack([sims_doc[cols][None], sims_sent[:, cols]])
+                    j = cols[int(np.argmax(M.max(axis=0)))]
+                    passage = PassageEvidence(goal_ids[j], kinds[j], texts[j], float(M.max()))
+                order = _ranked(P_sent[:, g])[:N_SENTENCES]
+                sent = tuple(
+                    _sentence_evidence(p, read.sentences[k], P_sent[k, g],
+                                       sims_sent[k, cols].max(initial=-1.0) if len(cols) else np.nan)
+                    for k in order
+                )
+                evidence = Evidence(
+                    sentences=sent, passage=passage, projects=self.references.evidence(ref_sims[i], goal_refs[g], fid),
+                    key_terms=tuple([t for t in terms[i] if t in goal_terms[g]][:N_TERMS]),
+                )
+                suggestions.append(
+                    Suggestion(goal_id, names[g], float(p_doc[g]), goal_id in chosen, evidence)
+                )
+            out.append(FrameworkSuggestions(
+                fid, fw.name, fw.multi_label, not chosen, reason, support, floor, tuple(suggestions)
+            ))
+        return out
+
+    def _goal_index(self, fid: str) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+        """Per goal of a head (``classes_`` order): the columns of its strategy texts that may be shown as
+        evidence (aliases only where it has nothing else), the rows of the reference projects labelled
+        with it, and its name. Built on first use and kept."""
+        key = f"{fid}\0index"
+        if key not in self._memo:
+            clf = self.heads[fid]
+            kinds = self._goal_texts(fid)[1]
+            fw = _framework(clf)
+            cols_of, refs_of, names = [], [], []
+            for g, goal in enumerate(clf.classes_):
+                cols = np.flatnonzero(clf.prototype_goal_ == g)
+                loud = np.array([kinds[j] not in _QUIET_KINDS for j in cols], dtype=bool)
+                cols_of.append(cols[loud] if loud.any() else cols)
+                refs_of.append(np.array([i for i, labels in enumerate(self.references.labels)
+                                         if str(goal) in labels.get(fid, ())], dtype=np.intp))
+                names.append(fw.goal(str(goal)).name)
+            self._memo[key] = (cols_of, refs_of, names)
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def _goal_texts(self, fid: str) -> tuple[list[str], list[str], list[str], list[frozenset[str]]]:
         """Per strategy text of a head: its (sub-)goal id, evidence kind and text; per goal, its own lemmas
@@ -369,6 +428,17 @@ def _framework(clf: GoalClassifier) -> Framework:
     if clf.framework_ is None:
         raise ValueError("a matcher's heads need a framework; this GoalClassifier was fitted on labels alone")
     return clf.framework_  # type: ignore[no-any-return]
+
+
+def _ranked(values: np.ndarray) -> np.ndarray:
+    """Indices by decreasing value; values equal to 12 decimals (a sentence repeated in the text) keep
+    their order, so float noise of batched arithmetic never reorders them."""
+    return np.argsort(-np.round(values, 12), kind="stable")
+
+
+def _check_top_k(top_k: Any) -> None:
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
 
 
 def _prepare(text: Any, where: str) -> PreparedText:

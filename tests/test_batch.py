@@ -143,6 +143,19 @@ def test_score_csv_keeps_order_and_ids_and_joins_title_and_text(matcher: Matcher
     assert not (tmp_path / "out.csv.partial").exists()
 
 
+def test_without_sentences_the_goals_are_the_same_and_the_evidence_quotes_no_sentence(matcher: Matcher,
+                                                                                       tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "in.csv", _backlog(5))
+    score_file(path, tmp_path / "full.csv", matcher=matcher, id_column="id", progress=False)
+    score_file(path, tmp_path / "lean.csv", matcher=matcher, id_column="id", progress=False, sentences=False)
+    full, lean = _read(tmp_path / "full.csv"), _read(tmp_path / "lean.csv")
+    for a, b in zip(full, lean, strict=True):
+        for fid in ("bt", "bm"):
+            assert [a[f"{fid}.goal_{k}"] for k in (1, 2, 3)] == [b[f"{fid}.goal_{k}"] for k in (1, 2, 3)]
+            assert a[f"{fid}.p_1"] == b[f"{fid}.p_1"] and a[f"{fid}.abstained"] == b[f"{fid}.abstained"]
+            assert a[f"{fid}.evidence"].startswith("«") and b[f"{fid}.evidence"].startswith("matches ")
+
+
 def test_bad_rows_are_rejected_and_the_run_goes_on(matcher: Matcher, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch, "MAX_CHARS", 500)

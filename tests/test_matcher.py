@@ -289,6 +289,50 @@ def test_long_text_is_pooled_over_passages_within_the_window(frameworks: dict[st
     assert max(encoder.count_tokens(t) for t in encoder.calls[0]) <= 512
 
 
+def test_suggest_many_equals_suggest_one_by_one_with_one_encoder_call(frameworks: dict[str, Framework]) -> None:
+    encoder = CountingEncoder()
+    fitted = Matcher.fit(frameworks, RECORDS, encoder=encoder)
+    texts = [BREDBAND, PDF_BROKEN, GIBBERISH, "Fiber.", " ".join([BREDBAND] * 60),
+             "Teater och musik för unga. Nya företag inom kultur."]
+    encoder.calls.clear()
+    many = fitted.suggest_many(texts, top_k=2)
+    assert len(encoder.calls) == 1
+    one = [fitted.suggest(t, top_k=2) for t in texts]
+    assert [r.to_dict() for r in many] == [r.to_dict() for r in one]
+    assert [r.framework_id for r in fitted.suggest_many(texts[:2], frameworks=["test-multi"])[0].frameworks] == [
+        "test-multi"]
+    assert fitted.suggest_many([]) == []
+
+
+def test_suggest_many_without_sentences_encodes_less_and_decides_the_same(frameworks: dict[str, Framework]) -> None:
+    encoder = CountingEncoder()
+    fitted = Matcher.fit(frameworks, RECORDS, encoder=encoder)
+    texts = [BREDBAND, "Teater och musik för unga. Nya företag inom kultur.", GIBBERISH]
+    encoder.calls.clear()
+    full = fitted.suggest_many(texts)
+    lean = fitted.suggest_many(texts, sentences=False)
+    assert len(encoder.calls[1]) == len(texts) < len(encoder.calls[0])
+    for a, b in zip(full, lean, strict=True):
+        for fa, fb in zip(a.frameworks, b.frameworks, strict=True):
+            assert (fa.abstained, fa.reason) == (fb.abstained, fb.reason)
+            ranked = [[(s.goal_id, s.confident) for s in f.suggestions] for f in (fa, fb)]
+            assert ranked[0] == ranked[1]
+            assert [s.probability for s in fa.suggestions] == pytest.approx([s.probability for s in fb.suggestions])
+            assert all(s.evidence.sentences == () and s.evidence.passage is not None for s in fb.suggestions)
+            assert [s.evidence.projects for s in fa.suggestions] == [s.evidence.projects for s in fb.suggestions]
+
+
+def test_suggest_many_names_the_bad_text(matcher: Matcher) -> None:
+    with pytest.raises(ValueError, match=r"texts\[1\]: the text is empty"):
+        matcher.suggest_many([BREDBAND, "  "])
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        matcher.suggest_many(BREDBAND)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="top_k"):
+        matcher.suggest_many([BREDBAND], top_k=0)
+    with pytest.raises(ValueError, match="unknown framework"):
+        matcher.suggest_many([BREDBAND], frameworks=["nope"])
+
+
 def test_predict_proba_batches_and_matches_one_at_a_time(matcher: Matcher) -> None:
     texts = [BREDBAND, "Teater och musik för barn.", PDF_BROKEN]
     batch = matcher.predict_proba(texts, framework="test")
