@@ -322,8 +322,6 @@ def _run_limited(argv: list[str], limit: int, *, warm: bool = True,
                           timeout=180, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
-@pytest.mark.xfail(strict=True, reason="batch.py turns the OSError into a 'scoring failed' reject for every row "
-                                       "(see docs/reliability.md); fix there, then drop this mark")
 def test_score_fails_clearly_when_the_text_pipeline_cannot_write_its_temporary_file(model_dir: Path,
                                                                                      tmp_path: Path) -> None:
     _backlog(tmp_path / "in.csv", 10)
