@@ -6,15 +6,28 @@ travel to the cluster, and their suggestions come back in chunk order. Each work
 the model from its folder once (the folder must be readable at the same path on every
 worker) and scores with :func:`goalmatch.batch.score_texts`, the local engine's own
 function, so the output is the one a local run writes.
+
+From a Dask DataFrame in Python, :func:`score_partition` is ready for ``map_partitions``
+(each worker loads the model once), with :func:`partition_meta` as its ``meta``::
+
+    import dask.dataframe as dd
+    from goalmatch._dask import partition_meta, score_partition
+
+    ddf = dd.read_parquet("backlog/")
+    scored = ddf.map_partitions(score_partition, model="models/default", id_column="diarienr",
+                                text_columns=["titel", "beskrivning"],
+                                meta=partition_meta("models/default"))
+    scored.to_parquet("scored/")
 """
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DaskScorer"]
+__all__ = ["DaskScorer", "partition_meta", "score_partition"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +83,75 @@ class DaskScorer:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _model_path(model: Any) -> str:
+    from goalmatch._paths import models_dir
+
+    return str(model) if model is not None else str(models_dir() / "default")
+
+
+def partition_meta(model: Any = None, frameworks: list[str] | None = None, top_k: int = 3) -> Any:
+    """An empty pandas DataFrame with :func:`score_partition`'s columns and dtypes (``meta=`` for dask)."""
+    import pandas as pd
+
+    from goalmatch.batch import output_columns
+
+    ids = list(frameworks) if frameworks else list(_worker_matcher(_model_path(model)).heads)
+    columns, types = output_columns(ids, top_k)
+    dtype = {"int": "Int64", "float": "float64", "bool": "boolean"}
+    return pd.DataFrame({c: pd.Series(dtype=dtype.get(types.get(c, ""), "object")) for c in columns})
+
+
+def score_partition(df: Any, model: Any = None, *, text_columns: list[str], id_column: str | None = None,
+                    frameworks: list[str] | None = None, top_k: int = 3, sentences: bool = True) -> Any:
+    """Score one pandas DataFrame (a Dask partition): one output row per input row, same index.
+
+    The columns are those of ``goalmatch score`` (:func:`partition_meta`); ``row`` counts rows
+    within the partition from 1. Rows with no text, undecodable or over-long text, or an id
+    repeated *within the partition*, get ``status`` ``rejected: REASON`` and no scores (ids
+    repeated across partitions cannot be seen from one partition). The model is loaded once
+    per process from its folder (``None``: the shipped default).
+    """
+    import pandas as pd
+
+    from goalmatch.batch import _check_row, _rejected_row, _scored_row, choose_columns, score_texts
+    from goalmatch.tabular import Row, Table
+
+    missing = [c for c in [*text_columns, *([id_column] if id_column else [])] if c not in df.columns]
+    if missing:
+        raise KeyError(f"no column(s) {', '.join(map(repr, missing))} in the partition; "
+                       f"its columns are: {', '.join(map(str, df.columns))}")
+    matcher = _worker_matcher(_model_path(model))
+    ids = matcher._ids(frameworks)
+    meta = partition_meta(model, ids, top_k)
+    table = Table(Path("partition"), "jsonl", [str(c) for c in df.columns])
+    cols = choose_columns(table, id_column, text_columns)
+    seen: dict[str, int] = {}
+    out: list[dict[str, Any]] = []
+    todo: list[tuple[int, int, str, str]] = []
+    for number, record in enumerate(df.to_dict("records"), start=1):
+        cells = {str(k): (None if _missing(v) else str(v)) for k, v in record.items()}
+        row_id, reason, _detail, text = _check_row(Row(number, cells), cols, seen)
+        if reason is not None:
+            out.append(_rejected_row(number, row_id, reason))
+            continue
+        if cols.id is not None:
+            seen[row_id] = number
+        todo.append((len(out), number, row_id, text))
+        out.append({})
+    results = score_texts(matcher, [t for *_, t in todo], top_k, ids, sentences=sentences)
+    for (i, number, row_id, text), result in zip(todo, results, strict=True):
+        out[i] = _rejected_row(number, row_id, "scoring failed") if isinstance(result, Exception) \
+            else _scored_row(number, row_id, text, result, top_k)
+    frame = pd.DataFrame(out, columns=list(meta.columns), index=df.index)
+    return frame.astype(meta.dtypes.to_dict())
+
+
+def _missing(value: Any) -> bool:
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and arrays are not missing
+        return False

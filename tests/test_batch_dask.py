@@ -57,3 +57,42 @@ def test_dask_engine_needs_a_saved_model_and_a_scheduler(matcher: Matcher, model
         score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=matcher, engine="dask", scheduler="tcp://x:1")
     with pytest.raises(BatchError, match="scheduler's address"):
         score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=goalmatch.load(model_dir), engine="dask")
+
+
+def test_score_partition_is_map_partitions_ready_and_matches_the_local_engine(model_dir: Path, tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    import goalmatch
+    from goalmatch._dask import partition_meta, score_partition
+
+    rows = [{"nr": f"P-{i}", "titel": f"Projekt {i}", "text": f"Vi bygger fiber och bredband till byarna {i}."}
+            for i in range(1, 9)]
+    rows[2]["text"], rows[2]["titel"] = None, ""  # rejected, keeps its place
+    rows[5]["nr"] = "P-5"  # a duplicate id within the partition
+    frame = pd.DataFrame(rows, index=range(100, 108))
+    with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["nr", "titel", "text"])
+        writer.writeheader()
+        writer.writerows([{k: v or "" for k, v in r.items()} for r in rows])
+    score_file(tmp_path / "in.csv", tmp_path / "local.csv", matcher=goalmatch.load(model_dir), id_column="nr",
+               text_columns=["titel", "text"], progress=False)
+    with (tmp_path / "local.csv").open(encoding="utf-8", newline="") as handle:
+        local = list(csv.DictReader(handle))
+
+    out = score_partition(frame, model_dir, id_column="nr", text_columns=["titel", "text"])
+    assert list(out.index) == list(frame.index)
+    assert list(out.columns) == list(partition_meta(model_dir).columns)
+    assert out["status"].tolist() == [r["status"] for r in local]
+    assert out["status"].tolist()[2] == "rejected: empty text" and out["status"].tolist()[5] == "rejected: duplicate id"
+    for fid in goalmatch.load(model_dir).heads:
+        assert out[f"{fid}.goal_1"].fillna("").tolist() == [r[f"{fid}.goal_1"] for r in local]
+        assert out[f"{fid}.p_1"].round(4).fillna(-1).tolist() == \
+            [float(r[f"{fid}.p_1"]) if r[f"{fid}.p_1"] else -1 for r in local]
+
+    ddf = dd.from_pandas(frame, npartitions=2)
+    scored = ddf.map_partitions(score_partition, model=str(model_dir), id_column="nr",
+                                text_columns=["titel", "text"], meta=partition_meta(model_dir)).compute(
+        scheduler="sync")
+    assert len(scored) == 8 and scored.index.tolist() == frame.index.tolist()
+    with pytest.raises(KeyError, match="no column\\(s\\) 'beskrivning' in the partition"):
+        score_partition(frame, model_dir, text_columns=["beskrivning"])
