@@ -647,6 +647,24 @@ def test_api_refuses_unknown_fields_and_ids_and_stores_minimal_suggestions_safel
     assert api.post("/api/applications", json=junk).status_code == 422
 
 
+def test_a_nul_character_is_refused_by_name_never_a_500(app: Any) -> None:
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    nested = {"frameworks": [{"framework_id": "test"}, {"framework_id": "te\x00st"}]}
+    refused = api.post("/api/applications", json={"text": TEXT, "suggestions": nested})
+    assert refused.status_code == 422
+    assert "suggestions.frameworks[1].framework_id: contains a NUL character (U+0000)" in refused.text
+    assert api.post("/api/suggest", json={"text": "Fiber\x00 till byn"}).status_code == 422
+    client, csrf = login(app)
+    page = client.post("/applications", data={"text": "Fiber till\x00 byn", "title": "", "csrf": csrf})
+    assert page.status_code == 400 and "NUL-tecken (U+0000)" in page.text
+    app_id = add(client, csrf)
+    tolerant = TestClient(app, follow_redirects=False, raise_server_exceptions=False, cookies=dict(client.cookies))
+    decided = decide(tolerant, csrf, app_id, "test", "accept", comment="ok\x00")
+    assert decided.status_code in (303, 422), decided.text  # SQLite stores it; PostgreSQL cannot: a clear 422
+    if decided.status_code == 422:
+        assert "NUL, U+0000" in decided.text
+
+
 def test_simultaneous_decisions_one_wins_one_conflicts(app: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -68,10 +68,9 @@ def assert_clear_503(response: Any, *, api: bool) -> None:
 # ------------------------------------------------------------------ SQLite: a failure at the commit
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: the server process is killed below
 def test_sqlite_commit_failure_gives_503_and_no_half_decision(app: Any, database_url: str,  # noqa: F811
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the PostgreSQL variant terminates the server process instead")
     client, csrf = login(app)
     app_id = add(client, csrf)
     store = app.state.review.store
@@ -127,10 +126,9 @@ def test_database_gone_while_reading_gives_503(app: Any, monkeypatch: pytest.Mon
 
 
 @pytest.mark.skipif(not POSTGRES, reason="needs GOALMATCH_TEST_POSTGRES_URL (scripts/start-postgres.sh)")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: the injected commit failure
 @pytest.mark.parametrize("moment", ["before the audit row", "at the commit"])
 def test_postgres_backend_terminated_mid_decision(app: Any, database_url: str, moment: str) -> None:  # noqa: F811
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite is covered by the injected commit failure")
     client, csrf = login(app)
     app_id = add(client, csrf)
     store = app.state.review.store
@@ -176,9 +174,8 @@ def test_postgres_backend_terminated_mid_decision(app: Any, database_url: str, m
 
 
 @pytest.mark.skipif(not POSTGRES, reason="needs GOALMATCH_TEST_POSTGRES_URL (scripts/start-postgres.sh)")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgres_idle_connections_killed_between_requests_are_replaced(app: Any, database_url: str) -> None:  # noqa: F811
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
     client, csrf = login(app)
     app_id = add(client, csrf)
     killer = sa.create_engine(database_url)

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from goalmatch.web.services import MAX_TEXT_CHARS, Review
@@ -69,6 +69,35 @@ MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers in PostgreSQL
 NOT_BLANK = r"\S"  # at least one character that is not white space
 STRICT = ConfigDict(extra="forbid")  # a misspelt field (``top-k``) is refused, not silently ignored
 OPEN = ConfigDict(extra="allow")  # stored suggestions may carry more than the pages read
+
+
+def refuse_nul(value: Any, where: str = "") -> None:
+    r"""Raise ``ValueError`` naming the field where a string holds U+0000 (PostgreSQL cannot store it).
+
+    >>> refuse_nul({"a": ["ok", "b\x00"]})
+    Traceback (most recent call last):
+    ValueError: a[1]: contains a NUL character (U+0000), which cannot be stored
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'value'}: contains a NUL character (U+0000), which cannot be stored")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, f"{where}.{key}" if where else "a key")
+            refuse_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            refuse_nul(item, f"{where}[{i}]")
+
+
+class _Body(BaseModel):
+    """A request body: no string anywhere in it may hold U+0000 (answered 422, naming the field)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        refuse_nul(data)
+        return data
 
 
 class ErrorOut(BaseModel):
@@ -154,20 +183,20 @@ def _models(service: Review) -> tuple[type[BaseModel], type[BaseModel], type[Bas
     goal_enum: dict[str, Any] = {"enum": goal_ids}
     Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=NOT_BLANK)]
 
-    class SuggestIn(BaseModel):
+    class SuggestIn(_Body):
         model_config = STRICT
         text: Text = Field(description="the project description")
         top_k: int = Field(3, ge=1, le=50, description="goals per framework")
         frameworks: list[Annotated[str, Field(json_schema_extra=fw_enum)]] | None = Field(
             None, description="framework ids (default: all of the model's)")
 
-    class BatchIn(BaseModel):
+    class BatchIn(_Body):
         model_config = STRICT
         texts: list[Text] = Field(min_length=1, max_length=MAX_BATCH)
         top_k: int = Field(3, ge=1, le=50)
         frameworks: list[Annotated[str, Field(json_schema_extra=fw_enum)]] | None = None
 
-    class ApplicationIn(BaseModel):
+    class ApplicationIn(_Body):
         model_config = STRICT
         text: Text
         title: str = Field("", max_length=300)
@@ -176,7 +205,7 @@ def _models(service: Review) -> tuple[type[BaseModel], type[BaseModel], type[Bas
             None, description="stored suggestions (Suggestions.to_dict(), e.g. from batch scoring); "
                               "computed if absent")
 
-    class DecisionIn(BaseModel):
+    class DecisionIn(_Body):
         """A decision; the rules across fields (answered 400) are: ``correct`` needs at least one
         goal, all of ``framework_id``'s, and one only for a single-label framework."""
 

@@ -60,6 +60,8 @@ STATUS_TEXT = {400: "Felaktig begäran", 403: "Förbjudet", 404: "Sidan finns in
 DATABASE_DOWN = ("Databasen gick inte att nå, så begäran kunde inte slutföras. Ladda om sidan om en stund och "
                  "kontrollera vad som sparades innan du försöker igen (ett beslut sparas helt eller inte alls). "
                  "/ The database could not be reached; reload in a moment and check what was saved before retrying.")
+UNSTORABLE = ("Uppgifterna innehåller tecken som inte kan sparas (t.ex. NUL, U+0000); inget sparades. / "
+              "The input holds characters the database cannot store (such as NUL, U+0000); nothing was saved.")
 DISK_FULL = ("Servern har slut på diskutrymme, så begäran kunde inte slutföras; inget halvfärdigt sparades. "
              "Kontakta förvaltaren. / The server is out of disk space; nothing half-done was saved.")
 
@@ -162,6 +164,14 @@ def create_app(
         response.headers.update(headers)
         return response
 
+    @app.exception_handler(sa_exc.DataError)
+    async def unstorable(request: Request, exc: Exception) -> Response:
+        """A value the database refuses (a NUL character in a form field): 422, nothing stored."""
+        log.info("unstorable input on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0][:200])
+        if is_api(request):
+            return JSONResponse({"detail": UNSTORABLE}, 422)
+        return page(request, "error.html", {"title": STATUS_TEXT[422], "message": UNSTORABLE}, 422)
+
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -224,6 +234,9 @@ def create_app(
                 text = await run_in_threadpool(read_upload, upload.filename, data)  # PDF parsing takes a while
                 title = title or Path(upload.filename).stem
             source = str(form.get("source", "")).strip() or "web"
+            if "\x00" in text or "\x00" in title:
+                raise UploadError("Texten eller rubriken innehåller ett NUL-tecken (U+0000), som inte kan sparas; "
+                                  "ta bort det (det kommer ofta från en trasig kopiering eller fil).")
             application_id = await run_in_threadpool(
                 service.import_text, title, text, source, request.state.session.user)
         except (UploadError, StoreError) as exc:
