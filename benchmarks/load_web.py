@@ -244,7 +244,7 @@ def check_decisions(database_url: str, acked: Sequence[tuple[int, str, int, str]
     """Every acknowledged decision stored exactly once; the review states agree with the trail."""
     import sqlalchemy as sa
 
-    from goalmatch.web.store import decisions, reviews
+    from goalmatch.web.schema import decisions, reviews
 
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:

@@ -32,7 +32,8 @@ from goalmatch.encoder import FakeEncoder
 from goalmatch.matcher import Matcher
 from goalmatch.taxonomy import Framework, load_frameworks
 from goalmatch.web.app import _safe_next, create_app
-from goalmatch.web.store import Store, metadata, schema_version
+from goalmatch.web.schema import metadata, schema_version
+from goalmatch.web.store import Store
 
 GOALS: list[dict[str, Any]] = [
     {"id": "t-bredband", "name": "Bredband och digital infrastruktur",
@@ -216,7 +217,7 @@ def test_logout_revokes_the_session_on_the_server(app: Any) -> None:
 
 
 def test_expired_session_rows_are_refused(app: Any) -> None:
-    from goalmatch.web.store import sessions
+    from goalmatch.web.schema import sessions
 
     client, _ = login(app)
     with app.state.review.store.engine.begin() as conn:
@@ -278,6 +279,76 @@ def test_shared_token_signs_in_and_authorises_the_api(app: Any) -> None:
     assert client.get("/api/applications", headers={"Authorization": "Bearer wrong"}).status_code == 401
     token = csrf_of(client.get("/login").text)
     assert client.post("/login", data={"username": "kim", "password": TOKEN, "csrf": token}).status_code == 303
+
+
+def _try(client: TestClient, user: str, password: str) -> Any:
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"username": user, "password": password, "csrf": token, "next": "/queue"})
+
+
+@pytest.fixture
+def strict_app(matcher: Matcher, database_url: str) -> Any:
+    from goalmatch.web.store import LoginLimits
+
+    app = create_app(matcher=matcher, database_url=database_url, secret=SECRET, token=TOKEN,
+                     login_limits=LoginLimits(per_account=3, per_client=5, window=60))
+    for user in ("alice", "bob"):
+        app.state.review.store.create_user(user, PASSWORD)
+    yield app
+    app.state.review.store.engine.dispose()
+
+
+def test_guessing_passwords_is_throttled_per_account_and_per_client(strict_app: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import goalmatch.web.store as store_module
+
+    store = strict_app.state.review.store
+    here = TestClient(strict_app, follow_redirects=False)
+    elsewhere = TestClient(strict_app, follow_redirects=False, client=("10.0.0.2", 4711))
+    assert [_try(here, "alice", f"gissning-{i}").status_code for i in range(3)] == [401, 401, 401]
+    blocked = _try(here, "alice", PASSWORD)  # the right password, but after three wrong ones
+    assert blocked.status_code == 429 and "För många misslyckade inloggningar" in blocked.text
+    assert 50 <= int(blocked.headers["retry-after"]) <= 60 and "csrf" in blocked.text  # the form is still there
+    assert here.get("/queue").status_code == 303  # not signed in
+    checked: list[str] = []
+    monkeypatch.setattr(store, "authenticate", lambda user, password: checked.append(user) or False)
+    assert _try(here, "alice", PASSWORD).status_code == 429 and checked == []  # no password check while blocked
+    monkeypatch.undo()
+    assert _try(elsewhere, "alice", PASSWORD).status_code == 303  # another client is not blocked
+    assert _try(here, "bob", PASSWORD).status_code == 303  # nor another account from this client
+    assert [_try(here, name, "fel").status_code for name in ("x", "y")] == [401, 401]
+    assert _try(TestClient(strict_app, follow_redirects=False), "bob", PASSWORD).status_code == 429  # 5 in all
+    later = store_module._now() + store_module.timedelta(seconds=61)
+    monkeypatch.setattr(store_module, "_now", lambda: later)
+    assert _try(here, "alice", PASSWORD).status_code == 303  # the window has passed
+
+
+def test_a_successful_sign_in_forgets_that_accounts_failures(strict_app: Any) -> None:
+    client = TestClient(strict_app, follow_redirects=False)
+    assert [_try(client, "alice", "fel").status_code for _ in range(2)] == [401, 401]
+    assert _try(client, "alice", PASSWORD).status_code == 303
+    fresh = TestClient(strict_app, follow_redirects=False)
+    assert [_try(fresh, "alice", "fel").status_code for _ in range(2)] == [401, 401]
+    assert _try(fresh, "alice", PASSWORD).status_code == 303  # 4 failures in all, but 2 since the success
+
+
+def test_guessing_the_bearer_token_is_throttled(strict_app: Any) -> None:
+    client = TestClient(strict_app)
+    wrong = [client.get("/api/applications", headers={"Authorization": f"Bearer gissning-{i}"}).status_code
+             for i in range(3)]
+    assert wrong == [401, 401, 401]
+    blocked = client.get("/api/applications", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    assert "För många" in blocked.json()["detail"]
+    other = TestClient(strict_app, client=("10.0.0.3", 80))
+    assert other.get("/api/applications", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_login_limits_must_be_positive() -> None:
+    from goalmatch.web.store import LoginLimits
+
+    with pytest.raises(ValueError, match="positive"):
+        LoginLimits(per_account=0)
 
 
 def test_login_redirects_only_to_local_paths() -> None:
@@ -540,10 +611,10 @@ def test_api_suggest_one_and_batch(app: Any, matcher: Matcher) -> None:
 
 def test_migrations_are_recorded_and_idempotent(database_url: str) -> None:
     store = Store(database_url)
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
     assert store.migrate() == []
     again = Store(database_url)
-    assert again.schema_version() == 3
+    assert again.schema_version() == 4
     if database_url.startswith("sqlite"):
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -571,7 +642,7 @@ def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matche
     old.engine.dispose()
     monkeypatch.undo()
     new = Store(url)
-    assert new.schema_version() == 3 and new.authenticate("alice", PASSWORD)
+    assert new.schema_version() == 4 and new.authenticate("alice", PASSWORD)
     assert new.revoke_sessions("alice") == 0
     rows, total = new.queue()
     assert total == 1 and rows[0]["id"] == 7 and rows[0]["reviewed"] == 1 and rows[0]["frameworks"] == 2

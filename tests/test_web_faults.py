@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from test_web import TEXT, add, app, database_url, decide, frameworks, login, matcher  # noqa: F401 (fixtures)
 
-from goalmatch.web.store import decisions, reviews
+from goalmatch.web.schema import decisions, reviews
 
 POSTGRES = os.environ.get("GOALMATCH_TEST_POSTGRES_URL")
 

@@ -37,10 +37,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 
 from goalmatch.web import review as rv  # noqa: E402
 from goalmatch.web.api import MAX_ID, api_router, swagger_ui_assets  # noqa: E402
-from goalmatch.web.auth import PUBLIC_PATHS, Auth, CSRFError, NeedLogin, Session  # noqa: E402
+from goalmatch.web.auth import PUBLIC_PATHS, Auth, CSRFError, NeedLogin, Session, TooManyAttempts, client_of  # noqa: E402
 from goalmatch.web.charts import agreement_bars  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError, read_upload  # noqa: E402
-from goalmatch.web.store import Conflict, Store, StoreError, default_database_url  # noqa: E402
+from goalmatch.web.store import Conflict, LoginLimits, Store, StoreError, default_database_url  # noqa: E402
 
 __all__ = ["create_app"]
 
@@ -68,17 +68,18 @@ DISK_FULL = ("Servern har slut på diskutrymme, så begäran kunde inte slutför
 
 def create_app(
     *, matcher: Any, database_url: str | None = None, secret: str | None = None, token: str | None = None,
-    session_max_age: int = 8 * 3600, secure_cookies: bool = False,
+    session_max_age: int = 8 * 3600, secure_cookies: bool = False, login_limits: LoginLimits | None = None,
 ) -> FastAPI:
     """The review app over a loaded matcher and a database (SQLite file by default).
 
     ``secret`` signs the session cookies (a random one when not given: sessions end with
     the process); ``token`` is an optional shared bearer token, also accepted as the
-    password at sign-in, for a one-person setup.
+    password at sign-in, for a one-person setup. ``login_limits`` throttles guessing
+    (by default 5 failures per username and 30 in all from one client address in 15 minutes).
     """
     store = Store(database_url or default_database_url())
     auth = Auth(store, secret or secrets.token_urlsafe(32), max_age=session_max_age, token=token,
-                secure_cookies=secure_cookies)
+                secure_cookies=secure_cookies, limits=login_limits)
     service = Review(matcher, store)
 
     async def guard(request: Request) -> None:
@@ -121,6 +122,21 @@ def create_app(
             return JSONResponse({"detail": "inloggning krävs"}, 401, headers={"WWW-Authenticate": "Bearer"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", 303)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        log.warning("throttled sign-in from %s on %s %s (%d s to wait)", client_of(request), request.method,
+                    request.url.path, exc.retry_after)
+        headers = {"Retry-After": str(exc.retry_after)}
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        message = (f"För många misslyckade inloggningar från din adress. Försök igen om {minutes} "
+                   f"{'minut' if minutes == 1 else 'minuter'}.")
+        if is_api(request):
+            return JSONResponse({"detail": message}, 429, headers=headers)
+        target = _safe_next(request.query_params.get("next", "/"))
+        response = page(request, "login.html", {"next": target, "error": message}, 429)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(CSRFError)
     async def csrf_failed(request: Request, exc: CSRFError) -> Response:
@@ -200,8 +216,8 @@ def create_app(
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "/")))
-        if not await run_in_threadpool(auth.check_login, username, password):
-            log.info("failed sign-in for %r", username[:80])
+        if not await run_in_threadpool(auth.check_login, username, password, client_of(request)):
+            log.info("failed sign-in for %r from %s", username[:80], client_of(request))
             return page(request, "login.html", {"next": target, "error": "Fel användarnamn eller lösenord."}, 401)
         response = RedirectResponse(target, 303)
         await run_in_threadpool(auth.sign_in, response, username.strip())

@@ -8,6 +8,11 @@ Before sign-in the cookie holds only a CSRF token (for the login form). Every re
 the login page and the static files must carry a live session or ``Authorization: Bearer
 <token>`` with the app's shared token. Every state-changing request from a browser session must carry the
 session's CSRF token: the form field ``csrf`` or the ``X-CSRF-Token`` header.
+
+Guessing is throttled: failed sign-ins and wrong bearer tokens are counted in the
+database per client address (:class:`~goalmatch.web.store.LoginLimits`); a client over
+its limit gets :class:`TooManyAttempts` (429 with ``Retry-After``) *before* its password
+or token is looked at, so a right guess while blocked tells it nothing.
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from goalmatch.web.store import Store
+from goalmatch.web.store import LoginLimits, Store
 
-__all__ = ["COOKIE", "Auth", "CSRFError", "NeedLogin", "Session"]
+__all__ = ["COOKIE", "Auth", "CSRFError", "NeedLogin", "Session", "TooManyAttempts", "client_of"]
 
 COOKIE = "goalmatch_session"
 PUBLIC_PATHS = frozenset({"/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_USER = "token"
+BEARER = ""  # the username failures with a wrong bearer token are counted under
 
 
 class NeedLogin(Exception):
@@ -36,6 +42,19 @@ class NeedLogin(Exception):
 
 class CSRFError(Exception):
     """A state-changing browser request without the session's CSRF token."""
+
+
+class TooManyAttempts(Exception):
+    """Too many failed sign-ins from this client: it must wait ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def client_of(request: Request) -> str:
+    """The client's address as the app sees it (the proxy's, unless the server trusts its headers)."""
+    return request.client.host if request.client else "unknown"
 
 
 @dataclass(frozen=True)
@@ -50,13 +69,14 @@ class Auth:
     """Reads and writes sessions; checks passwords (via the store) and the shared token."""
 
     def __init__(self, store: Store, secret: str, *, max_age: int = 8 * 3600, token: str | None = None,
-                 secure_cookies: bool = False) -> None:
+                 secure_cookies: bool = False, limits: LoginLimits | None = None) -> None:
         if not secret or len(secret) < 16:
             raise ValueError("the session secret needs at least 16 characters")
         self.store = store
         self.max_age = max_age
         self.token = token or None
         self.secure_cookies = secure_cookies
+        self.limits = limits or LoginLimits()
         self._signer = URLSafeTimedSerializer(secret, salt="goalmatch-web-session")
 
     def read(self, request: Request) -> Session:
@@ -66,8 +86,11 @@ class Auth:
         """
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
+            client = client_of(request)
+            self._throttle(BEARER, client)
             if self.token and hmac.compare_digest(header[7:].strip().encode(), self.token.encode()):
                 return Session(TOKEN_USER, "", "bearer")
+            self.store.record_login_failure(BEARER, client)
             raise NeedLogin("invalid bearer token")
         raw = request.cookies.get(COOKIE)
         if raw:
@@ -81,10 +104,28 @@ class Auth:
                 return Session(user, data["c"], "cookie", session_id if user else None)
         return Session(None, secrets.token_urlsafe(24), "new")
 
-    def check_login(self, username: str, password: str) -> bool:
-        if self.token and username.strip() and hmac.compare_digest(password.encode(), self.token.encode()):
-            return True
-        return self.store.authenticate(username.strip(), password)
+    def check_login(self, username: str, password: str, client: str = "unknown") -> bool:
+        """Whether the password (or the shared token) signs ``username`` in; counts a failure.
+
+        Raises :class:`TooManyAttempts`, without checking the password, when ``client`` is
+        over its limit. Reads and writes the database: call it from a worker thread.
+        """
+        username = username.strip()
+        self._throttle(username, client)
+        if self.token and username and hmac.compare_digest(password.encode(), self.token.encode()):
+            ok = True
+        else:
+            ok = self.store.authenticate(username, password)
+        if ok:
+            self.store.clear_login_failures(username, client)
+        else:
+            self.store.record_login_failure(username, client)
+        return ok
+
+    def _throttle(self, username: str, client: str) -> None:
+        wait = self.store.login_wait(username, client, self.limits)
+        if wait:
+            raise TooManyAttempts(wait)
 
     def write(self, response: Response, csrf: str) -> None:
         """Set the anonymous cookie that carries the login form's CSRF token."""

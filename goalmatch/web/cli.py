@@ -39,6 +39,10 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
                         f"(default $GOALMATCH_DATABASE_URL or {DEFAULT_DATABASE})")
     p.add_argument("--session-hours", type=float, default=8.0, help="sign-in lifetime in hours (default 8)")
     p.add_argument("--secure-cookies", action="store_true", help="send the session cookie over HTTPS only")
+    p.add_argument("--trusted-proxy", metavar="ADDRESS", action="append", default=[],
+                   help="a reverse proxy whose X-Forwarded-For names the client (repeatable); without it every "
+                        "request behind a proxy comes from the proxy's address, and sign-in throttling, which "
+                        "counts failures per client address, would count all reviewers together")
     p.epilog = ("Secrets come from the environment: GOALMATCH_WEB_SECRET signs session cookies (random per start "
                 "if unset, so restarts sign everyone out); GOALMATCH_WEB_TOKEN, if set, is a shared bearer token "
                 "and sign-in password for a one-person setup.")
@@ -150,7 +154,8 @@ def run_serve(args: argparse.Namespace) -> list[str]:
                      token=os.environ.get("GOALMATCH_WEB_TOKEN"), session_max_age=int(args.session_hours * 3600),
                      secure_cookies=args.secure_cookies)
     log.warning("goalmatch review app on http://%s:%d (database %s)", args.host, args.port, _redact(database))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
+                forwarded_allow_ips=",".join(args.trusted_proxy) or None)
     return ["stopped"]
 
 

@@ -9,10 +9,7 @@ starts at 0. A decision names the version it was made against; when another revi
 decided in between, :meth:`Store.decide` raises :class:`Conflict` instead of
 overwriting. Every decision is a new row in ``decisions`` holding the state it replaced.
 
-Schema versions: 1 users, applications, reviews, decisions; 2 ``sessions`` (server-side
-sign-in, so sign-out and an administrator can revoke a session); 3 ``queue_entries`` (per
-application and framework the model's top probability and goals and the review state, so
-the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade).
+The tables and migrations are in :mod:`goalmatch.web.schema`.
 A database error (connection lost, server gone, SQLite disk full) rolls the transaction
 back: a decision and its audit row are written together or not at all.
 """
@@ -24,144 +21,40 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from goalmatch.web import require_web
-from goalmatch.web.review import model_goals
 
 require_web()
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import Connection, Engine  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
-__all__ = ["ACTIONS", "Conflict", "Decision", "Store", "StoreError", "hash_password", "verify_password"]
+from goalmatch.web.schema import (  # noqa: E402
+    MIGRATIONS,
+    applications,
+    decisions,
+    login_failures,
+    mark_reviewed,
+    queue_entries,
+    queue_values,
+    reviews,
+    schema_version,
+    sessions,
+    users,
+)
+
+__all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "hash_password", "verify_password"]
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "reject", "correct")
-
-metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version", metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("description", sa.String(200), nullable=False),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-)
-users = sa.Table(
-    "users", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("username", sa.String(80), nullable=False, unique=True),
-    sa.Column("password_hash", sa.String(300), nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-applications = sa.Table(
-    "applications", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("title", sa.String(300), nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("source", sa.String(200), nullable=False),
-    sa.Column("suggestions", sa.Text, nullable=False),  # Suggestions.to_dict() as JSON
-    sa.Column("created_by", sa.String(80), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-reviews = sa.Table(  # the current state per application and framework, with its version
-    "reviews", metadata,
-    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), primary_key=True),
-    sa.Column("framework_id", sa.String(80), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("action", sa.String(20), nullable=False),
-    sa.Column("goal_ids", sa.Text, nullable=False),  # JSON list
-    sa.Column("reviewer", sa.String(80), nullable=False),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-)
-decisions = sa.Table(  # append-only audit trail
-    "decisions", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), nullable=False, index=True),
-    sa.Column("framework_id", sa.String(80), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),  # the version this decision created
-    sa.Column("action", sa.String(20), nullable=False),
-    sa.Column("goal_ids", sa.Text, nullable=False),
-    sa.Column("comment", sa.Text, nullable=False, default=""),
-    sa.Column("reviewer", sa.String(80), nullable=False),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("previous", sa.Text, nullable=True),  # JSON of the replaced state, null for the first
-    sa.UniqueConstraint("application_id", "framework_id", "version", name="uq_decision_version"),
-)
-
-sessions = sa.Table(  # signed-in browser sessions: the cookie names a row, sign-out or an admin revokes it
-    "sessions", metadata,
-    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's session id, never the id
-    sa.Column("username", sa.String(80), nullable=False, index=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-)
-
-queue_entries = sa.Table(  # what the queue filters and orders on, per application and framework, kept in SQL
-    "queue_entries", metadata,
-    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), primary_key=True),
-    sa.Column("framework_id", sa.String(80), primary_key=True),
-    sa.Column("position", sa.Integer, nullable=False),  # the framework's place in the stored suggestions
-    sa.Column("confidence", sa.Float, nullable=False),  # the model's top probability in the framework
-    sa.Column("abstained", sa.Boolean, nullable=False),
-    sa.Column("model_goals", sa.Text, nullable=False),  # JSON, sorted: the goals the model stands behind
-    sa.Column("reviewed", sa.Boolean, nullable=False),
-    sa.Column("reviewer_goals", sa.Text, nullable=False),  # JSON, sorted: the current decision's goals
-    sa.Column("agrees", sa.Boolean, nullable=True),  # reviewer's goals == model's goals; null: not reviewed
-    sa.Index("ix_queue_framework_confidence", "framework_id", "confidence"),
-)
-
-
-def _queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
-    values: dict[str, dict[str, Any]] = {}
-    for position, fw in enumerate(suggestions.get("frameworks") or []):
-        if not isinstance(fw, dict) or not isinstance(fw.get("framework_id"), str):
-            continue
-        probabilities = [float(s.get("probability") or 0.0) for s in fw.get("suggestions") or []]
-        values.setdefault(fw["framework_id"][:80], {
-                       "application_id": application_id, "framework_id": fw["framework_id"][:80],
-                       "position": position,
-                       "confidence": max(probabilities, default=0.0), "abstained": bool(fw.get("abstained")),
-                       "model_goals": json.dumps(sorted(model_goals(fw))), "reviewed": False,
-                       "reviewer_goals": "[]", "agrees": None})
-    return list(values.values())
-
-
-def _backfill_queue(conn: Connection) -> None:
-    """Migration 3: the queue entries of the applications and decisions already stored."""
-    queue_entries.create(conn)
-    for row in conn.execute(sa.select(applications.c.id, applications.c.suggestions)):
-        values = _queue_values(row.id, json.loads(row.suggestions))
-        if values:
-            conn.execute(sa.insert(queue_entries), values)
-    for state in conn.execute(sa.select(reviews)).all():
-        _mark_reviewed(conn, state.application_id, state.framework_id, json.loads(state.goal_ids))
-
-
-def _mark_reviewed(conn: Connection, application_id: int, framework_id: str, goals: Sequence[str]) -> None:
-    where = (queue_entries.c.application_id == application_id, queue_entries.c.framework_id == framework_id)
-    entry = conn.execute(sa.select(queue_entries.c.model_goals).where(*where)).first()
-    if entry is not None:
-        chosen = sorted(set(goals))
-        conn.execute(sa.update(queue_entries).where(*where).values(
-            reviewed=True, reviewer_goals=json.dumps(chosen), agrees=chosen == json.loads(entry.model_goals)))
-
-
-MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
-    (1, "users, applications, reviews, decisions",
-     lambda conn: metadata.create_all(conn, tables=[users, applications, reviews, decisions])),
-    (2, "sessions (server-side sign-out, expiry and revocation)",
-     lambda conn: metadata.create_all(conn, tables=[sessions])),
-    (3, "queue entries (the queue filtered, ordered and paged in SQL)", _backfill_queue),
-)
 
 
 class StoreError(ValueError):
@@ -174,6 +67,19 @@ class Conflict(StoreError):
     def __init__(self, message: str, current: dict[str, Any] | None) -> None:
         super().__init__(message)
         self.current = current
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed sign-ins a client gets within ``window`` seconds before it must wait."""
+
+    per_account: int = 5  # for one username from one client
+    per_client: int = 30  # for any usernames from one client
+    window: int = 15 * 60
+
+    def __post_init__(self) -> None:
+        if min(self.per_account, self.per_client, self.window) < 1:
+            raise ValueError("login limits must be positive")
 
 
 @dataclass(frozen=True)
@@ -373,6 +279,41 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    # -------------------------------------------------------------- sign-in throttling
+
+    def login_wait(self, username: str, client: str, limits: LoginLimits) -> int:
+        """Seconds before ``client`` may try to sign in as ``username`` again; 0 when it may now.
+
+        A sliding window: ``limits.per_account`` failures for this username from this client,
+        or ``limits.per_client`` failures from this client for any username, within
+        ``limits.window`` seconds block it until the oldest of them leaves the window.
+        """
+        now = _now()
+        since = now - timedelta(seconds=limits.window)
+        f = login_failures.c
+        wait = 0.0
+        with self.engine.connect() as conn:
+            for where, limit in (((f.client == client[:64], f.username == username[:80]), limits.per_account),
+                                 ((f.client == client[:64],), limits.per_client)):
+                times = conn.execute(sa.select(f.at).where(*where, f.at > since)
+                                     .order_by(f.at.desc()).limit(limit)).scalars().all()
+                if len(times) >= limit:
+                    wait = max(wait, (_aware(times[-1]) + timedelta(seconds=limits.window) - now).total_seconds())
+        return max(0, math.ceil(wait))
+
+    def record_login_failure(self, username: str, client: str) -> None:
+        """Count a failed sign-in (or a wrong bearer token) from ``client``; rows older than a day are dropped."""
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(login_failures).where(login_failures.c.at < now - timedelta(days=1)))
+            conn.execute(sa.insert(login_failures).values(username=username[:80], client=client[:64], at=now))
+
+    def clear_login_failures(self, username: str, client: str) -> None:
+        """A successful sign-in forgets this client's failures for this username (not its others)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(login_failures).where(login_failures.c.client == client[:64],
+                                                         login_failures.c.username == username[:80]))
+
     def user_active(self, username: str) -> bool:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users.c.active).where(users.c.username == username)).first()
@@ -390,7 +331,7 @@ class Store:
                 suggestions=json.dumps(suggestions, ensure_ascii=False), created_by=created_by,
                 created_at=_now()))
             application_id = _new_id(result)
-            values = _queue_values(application_id, suggestions)
+            values = queue_values(application_id, suggestions)
             if values:
                 conn.execute(sa.insert(queue_entries), values)
             return application_id
@@ -544,7 +485,7 @@ class Store:
                                         .values(version=expected_version + 1, **new_state))
                     if done.rowcount != 1:  # another writer got in between our read and write
                         raise self._conflict(None, expected_version)
-                _mark_reviewed(conn, application_id, framework_id, goals)
+                mark_reviewed(conn, application_id, framework_id, goals)
                 previous = json.dumps(_state(current)) if current else None
                 result = conn.execute(sa.insert(decisions).values(
                     application_id=application_id, framework_id=framework_id, version=expected_version + 1,

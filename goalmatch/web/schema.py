@@ -1,0 +1,156 @@
+"""The review database's tables and the migrations that create and upgrade them.
+
+Schema versions: 1 users, applications, reviews, decisions; 2 ``sessions`` (server-side
+sign-in, so sign-out and an administrator can revoke a session); 3 ``queue_entries`` (per
+application and framework the model's top probability and goals and the review state, so
+the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade);
+4 ``login_failures`` (failed sign-ins, so guessing passwords is throttled across restarts
+and processes). A migration runs once, in its own transaction
+(:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
+followed by a new one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from goalmatch.web import require_web
+from goalmatch.web.review import model_goals
+
+require_web()
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
+
+__all__ = ["MIGRATIONS", "applications", "decisions", "login_failures", "metadata", "queue_entries", "reviews",
+           "schema_version", "sessions", "users"]
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+applications = sa.Table(
+    "applications", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("suggestions", sa.Text, nullable=False),  # Suggestions.to_dict() as JSON
+    sa.Column("created_by", sa.String(80), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+reviews = sa.Table(  # the current state per application and framework, with its version
+    "reviews", metadata,
+    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), primary_key=True),
+    sa.Column("framework_id", sa.String(80), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("goal_ids", sa.Text, nullable=False),  # JSON list
+    sa.Column("reviewer", sa.String(80), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
+decisions = sa.Table(  # append-only audit trail
+    "decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), nullable=False, index=True),
+    sa.Column("framework_id", sa.String(80), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # the version this decision created
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("goal_ids", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("reviewer", sa.String(80), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("previous", sa.Text, nullable=True),  # JSON of the replaced state, null for the first
+    sa.UniqueConstraint("application_id", "framework_id", "version", name="uq_decision_version"),
+)
+
+sessions = sa.Table(  # signed-in browser sessions: the cookie names a row, sign-out or an admin revokes it
+    "sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's session id, never the id
+    sa.Column("username", sa.String(80), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+queue_entries = sa.Table(  # what the queue filters and orders on, per application and framework, kept in SQL
+    "queue_entries", metadata,
+    sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), primary_key=True),
+    sa.Column("framework_id", sa.String(80), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # the framework's place in the stored suggestions
+    sa.Column("confidence", sa.Float, nullable=False),  # the model's top probability in the framework
+    sa.Column("abstained", sa.Boolean, nullable=False),
+    sa.Column("model_goals", sa.Text, nullable=False),  # JSON, sorted: the goals the model stands behind
+    sa.Column("reviewed", sa.Boolean, nullable=False),
+    sa.Column("reviewer_goals", sa.Text, nullable=False),  # JSON, sorted: the current decision's goals
+    sa.Column("agrees", sa.Boolean, nullable=True),  # reviewer's goals == model's goals; null: not reviewed
+    sa.Index("ix_queue_framework_confidence", "framework_id", "confidence"),
+)
+
+login_failures = sa.Table(  # failed sign-ins, counted per client and per (username, client) to throttle guessing
+    "login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(80), nullable=False),  # as typed (cut to 80), also for unknown users
+    sa.Column("client", sa.String(64), nullable=False),  # the client's address as the app sees it
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_login_failures_client_at", "client", "at"),
+)
+
+
+def queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for position, fw in enumerate(suggestions.get("frameworks") or []):
+        if not isinstance(fw, dict) or not isinstance(fw.get("framework_id"), str):
+            continue
+        probabilities = [float(s.get("probability") or 0.0) for s in fw.get("suggestions") or []]
+        values.setdefault(fw["framework_id"][:80], {
+                       "application_id": application_id, "framework_id": fw["framework_id"][:80],
+                       "position": position,
+                       "confidence": max(probabilities, default=0.0), "abstained": bool(fw.get("abstained")),
+                       "model_goals": json.dumps(sorted(model_goals(fw))), "reviewed": False,
+                       "reviewer_goals": "[]", "agrees": None})
+    return list(values.values())
+
+
+def backfill_queue(conn: Connection) -> None:
+    """Migration 3: the queue entries of the applications and decisions already stored."""
+    queue_entries.create(conn)
+    for row in conn.execute(sa.select(applications.c.id, applications.c.suggestions)):
+        values = queue_values(row.id, json.loads(row.suggestions))
+        if values:
+            conn.execute(sa.insert(queue_entries), values)
+    for state in conn.execute(sa.select(reviews)).all():
+        mark_reviewed(conn, state.application_id, state.framework_id, json.loads(state.goal_ids))
+
+
+def mark_reviewed(conn: Connection, application_id: int, framework_id: str, goals: Sequence[str]) -> None:
+    where = (queue_entries.c.application_id == application_id, queue_entries.c.framework_id == framework_id)
+    entry = conn.execute(sa.select(queue_entries.c.model_goals).where(*where)).first()
+    if entry is not None:
+        chosen = sorted(set(goals))
+        conn.execute(sa.update(queue_entries).where(*where).values(
+            reviewed=True, reviewer_goals=json.dumps(chosen), agrees=chosen == json.loads(entry.model_goals)))
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
+    (1, "users, applications, reviews, decisions",
+     lambda conn: metadata.create_all(conn, tables=[users, applications, reviews, decisions])),
+    (2, "sessions (server-side sign-out, expiry and revocation)",
+     lambda conn: metadata.create_all(conn, tables=[sessions])),
+    (3, "queue entries (the queue filtered, ordered and paged in SQL)", backfill_queue),
+    (4, "login failures (sign-in throttling)", lambda conn: metadata.create_all(conn, tables=[login_failures])),
+)
