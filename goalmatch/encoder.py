@@ -114,6 +114,34 @@ def _publishing(dest: Path) -> Iterator[Path]:
         raise
 
 
+def token_batches(lengths: Any, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
+    """Indices of texts grouped for encoding: longest first, each group padded to its first text's length.
+
+    A group takes texts while it holds at most ``batch_size`` of them and ``len(group) *
+    longest <= batch_tokens``; a text longer than the budget goes alone. Every index
+    appears once.
+
+    >>> [g.tolist() for g in token_batches([10, 500, 20, 480, 30], batch_size=3, batch_tokens=1000)]
+    [[1, 3], [4, 2, 0]]
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    groups = []
+    start = 0
+    while start < len(order):
+        width = max(int(lengths[order[start]]), 1)
+        size = max(1, min(batch_size, batch_tokens // width))
+        groups.append(order[start : start + size])
+        start += size
+    return groups
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="encoding", unit="text")
+
+
 def _discard(folder: Path) -> None:
     """Move ``folder`` aside (atomic), then delete it."""
     trash = folder.with_name(f".{folder.name}.trash-{uuid.uuid4().hex[:8]}")
@@ -273,7 +301,15 @@ class Encoder(_TextTransformer):
         Put before every text; e5 expects ``"query: "`` (used here for project
         texts and goal descriptions alike) or ``"passage: "``.
     batch_size:
-        Texts per forward pass.
+        At most this many texts per forward pass.
+    batch_tokens:
+        At most this many padded tokens per forward pass (texts are sorted by length
+        and grouped greedily), so long texts go in small batches and short sentences in
+        large ones. On 2 CPU cores a budget of 2048 encodes 150-word applications about
+        30 % faster than fixed batches of 32 and sentences no slower
+        (``python scripts/probe_encoder.py --batch-tokens 0 2048``). ``None``: fixed
+        batches of ``batch_size``. The vectors do not depend on it (beyond float
+        rounding, ~1e-7).
     max_tokens:
         Longer inputs are truncated to this many tokens (at most 512 for e5);
         split long texts beforehand with :meth:`count_tokens`.
@@ -300,10 +336,12 @@ class Encoder(_TextTransformer):
         normalize: bool = True,
         show_progress: bool = False,
         backend: str = "torch",
+        batch_tokens: int | None = 2048,
     ) -> None:
         self.model = model
         self.prefix = prefix
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.max_tokens = max_tokens
         self.normalize = normalize
         self.show_progress = show_progress
@@ -320,6 +358,9 @@ class Encoder(_TextTransformer):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        tokens = self.batch_tokens
+        if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1):
+            raise ValueError(f"batch_tokens must be a positive integer or None, got {tokens!r}")
         if self.backend not in _onnx.BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(map(repr, _onnx.BACKENDS))}, got {self.backend!r}")
         if self.backend != "torch" and self.model != DEFAULT_MODEL:
@@ -356,16 +397,35 @@ class Encoder(_TextTransformer):
         self._check_params()
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
+        prefixed = [self.prefix + text for text in items]
+        if self.batch_tokens is None:
+            return self._encode_batch(prefixed, self.show_progress)
+        groups = token_batches(self._token_lengths(prefixed), self.batch_size, self.batch_tokens)
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        bar = _progress_bar(len(items)) if self.show_progress else None
+        for rows in groups:
+            out[rows] = self._encode_batch([prefixed[i] for i in rows], False)
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out
+
+    def _encode_batch(self, prefixed: list[str], progress: bool) -> np.ndarray:
         if self.backend != "torch":
-            return self._onnx_model().encode([self.prefix + text for text in items], self.batch_size, self.normalize)
-        vectors = self._st().encode(
-            [self.prefix + text for text in items],
-            batch_size=self.batch_size,
-            show_progress_bar=self.show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=self.normalize,
-        )
+            return self._onnx_model().encode(prefixed, self.batch_size, self.normalize)
+        vectors = self._st().encode(prefixed, batch_size=self.batch_size, show_progress_bar=progress,
+                                    convert_to_numpy=True, normalize_embeddings=self.normalize)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _token_lengths(self, prefixed: list[str]) -> np.ndarray:
+        """Tokens per text as the model sees it (``<s>``/``</s>`` included), capped at ``max_tokens``."""
+        tok = self._tokenizer()
+        if hasattr(tok, "encode_batch"):  # a tokenizers.Tokenizer
+            lengths = [len(e.ids) for e in tok.encode_batch(prefixed)]
+        else:
+            lengths = [len(ids) for ids in tok(prefixed, add_special_tokens=True, truncation=False)["input_ids"]]
+        return np.minimum(np.asarray(lengths, dtype=np.int64), self.max_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``: prefix and ``<s>``/``</s>`` included, untruncated."""

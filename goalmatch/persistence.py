@@ -470,7 +470,7 @@ def _encoder(manifest: Mapping[str, Any], encoder: Any) -> Any:
         params = dict(spec.get("params") or {})
         fake = re.fullmatch(r"fake-(\d+)", str(spec.get("id")))
         if spec.get("id") == DEFAULT_MODEL:
-            allowed = {"prefix", "batch_size", "max_tokens", "normalize"}
+            allowed = {"prefix", "batch_size", "batch_tokens", "max_tokens", "normalize"}
             encoder = Encoder(**{k: v for k, v in params.items() if k in allowed})
         elif fake and spec.get("class") == "FakeEncoder":
             encoder = FakeEncoder(dim=int(fake.group(1)), prefix=str(params.get("prefix", "")))

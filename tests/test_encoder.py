@@ -128,8 +128,27 @@ def test_encoder_params_are_checked() -> None:
         Encoder(batch_size=0).fit()
     with pytest.raises(ValueError, match="512"):
         Encoder(max_tokens=1000).fit()
+    for bad in (0, -5, 1.5, True, "2048"):
+        with pytest.raises(ValueError, match="batch_tokens"):
+            Encoder(batch_tokens=bad).fit()
+    Encoder(batch_tokens=None).fit()
     with pytest.raises(ValueError, match="dim"):
         FakeEncoder(dim=1).fit()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_token_batches_cover_every_text_once_within_the_budget(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 513, size=int(rng.integers(1, 300)))
+    batch_size, budget = int(rng.integers(1, 64)), int(rng.integers(1, 4096))
+    groups = encoder.token_batches(lengths, batch_size, budget)
+    assert sorted(i for g in groups for i in g.tolist()) == list(range(len(lengths)))
+    for g in groups:
+        assert 1 <= len(g) <= batch_size
+        assert len(g) == 1 or len(g) * lengths[g].max() <= budget  # a text over the budget goes alone
+        assert lengths[g[0]] == lengths[g].max()  # padded to its first (longest) text
+    firsts = [int(lengths[g[0]]) for g in groups]
+    assert firsts == sorted(firsts, reverse=True)  # longest first: similar lengths share a batch
 
 
 def test_encoder_bad_model_path_is_explained(tmp_path: Path) -> None:
@@ -463,6 +482,16 @@ def test_real_vectors_are_unit_length(e5_encoder: Encoder) -> None:
     X = e5_encoder.transform([BROADBAND, FIBER, GRAMMAR])
     assert X.shape == (3, 384) and X.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_real_token_budget_batches_give_the_same_vectors_in_input_order(e5_encoder: Encoder) -> None:
+    texts = [GRAMMAR, BROADBAND + ". " + " ".join([FIBER] * 40), FIBER, BROADBAND, "Kort.", GRAMMAR * 3]
+    fixed = Encoder(batch_tokens=None).transform(texts)
+    tiny = Encoder(batch_tokens=64, batch_size=2).transform(texts)  # many small batches, the long text alone
+    np.testing.assert_allclose(e5_encoder.transform(texts), fixed, atol=2e-6)
+    np.testing.assert_allclose(tiny, fixed, atol=2e-6)
+    assert float(fixed[2] @ tiny[2]) > 0.99999 and float(fixed[2] @ tiny[3]) < 0.999  # rows not shuffled
 
 
 @pytest.mark.slow
