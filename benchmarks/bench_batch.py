@@ -1,4 +1,4 @@
-"""Benchmark of batch scoring (``goalmatch.batch.score_file``); prints measured figures, asserts nothing.
+"""Benchmark of batch scoring (``goalmatch.batch.score.score_file``); prints measured figures, asserts nothing.
 
     python benchmarks/bench_batch.py --rows 2000 20000            # FakeEncoder model: pipeline cost, memory
     python benchmarks/bench_batch.py --rows 200 --real            # the shipped model (multilingual-e5-small)
@@ -43,7 +43,7 @@ from typing import Any
 def backlog(path: Path, rows: int, seed: int = 0) -> Path:
     """A CSV backlog (id, titel, beskrivning) built from the shipped corpora's sentences."""
     import goalmatch
-    from goalmatch.text import sentences
+    from goalmatch.text.prepare import sentences
 
     records = goalmatch.load_corpora()
     pool = [s.text for r in records for s in sentences(r.text) if len(s.text.split()) >= 5]
@@ -60,8 +60,8 @@ def backlog(path: Path, rows: int, seed: int = 0) -> Path:
 def fake_model(folder: Path) -> Path:
     """The shipped frameworks and corpora fitted with the FakeEncoder, saved once."""
     import goalmatch
-    from goalmatch.encoder import FakeEncoder
-    from goalmatch.matcher import Matcher
+    from goalmatch.embed.encoder import FakeEncoder
+    from goalmatch.model.matcher import Matcher
 
     if not (folder / "manifest.json").is_file():
         Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder(dim=384)).save(folder)
@@ -87,14 +87,15 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
           compare: list[str] | None = None, sentences: bool = True) -> dict[str, Any]:
     """One run, in this process: cold start, scoring with stage times, and peak RSS."""
     import goalmatch
-    from goalmatch import batch, tabular
+    from goalmatch.batch import score as batch
+    from goalmatch.batch import tables as tabular
 
     started = time.perf_counter()
     matcher = goalmatch.load(model)
     loaded = time.perf_counter() - started
     warm = "Projektet bygger fiber till byarna och ordnar kurser för unga företagare."
     if backend != "torch":
-        from goalmatch.encoder import Encoder
+        from goalmatch.embed.encoder import Encoder
 
         matcher = batch._with_encoder(matcher, Encoder(backend=backend))
     matcher.suggest(warm)
@@ -153,7 +154,7 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     if raw:
-        from goalmatch.encoder import Encoder
+        from goalmatch.embed.encoder import Encoder
 
         reference = Encoder()
         st = reference._st()

@@ -39,7 +39,7 @@ def _matcher(fake: bool) -> Any:
 
     if not fake:
         return goalmatch.load()
-    from goalmatch.encoder import FakeEncoder
+    from goalmatch.embed.encoder import FakeEncoder
 
     return goalmatch.Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
 

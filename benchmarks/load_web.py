@@ -96,7 +96,7 @@ def serve(database_url: str, port: int, model: str) -> None:
     from goalmatch.web.app import create_app
 
     if model == "fake":
-        from goalmatch.encoder import FakeEncoder
+        from goalmatch.embed.encoder import FakeEncoder
 
         matcher = goalmatch.Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
     else:

@@ -9,7 +9,7 @@
 A matcher suggests goals with evidence. ``goalmatch.load()`` opens the shipped model
 (multilingual-e5-small); here a quick one is fitted with the test encoder instead:
 
->>> from goalmatch.encoder import FakeEncoder
+>>> from goalmatch.embed.encoder import FakeEncoder
 >>> rus = goalmatch.frameworks()["rus-norrbotten-2030"]
 >>> matcher = goalmatch.Matcher.fit([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
 >>> result = matcher.suggest("Vi bygger ut fiber, bredband och mobilnät i byarna och till företagen.")
@@ -22,17 +22,17 @@ A matcher suggests goals with evidence. ``goalmatch.load()`` opens the shipped m
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from goalmatch.corpus import Record, load_corpora
-from goalmatch.taxonomy import Framework, load_frameworks
-from goalmatch.text import PreparedText, prepare
+from goalmatch._version import __version__
+from goalmatch.data.corpus import Record, load_corpora
+from goalmatch.data.frameworks import Framework, shipped_frameworks
+from goalmatch.text.prepare import PreparedText, prepare
 
 if TYPE_CHECKING:  # imported on first use: they pull in scikit-learn and scipy
-    from goalmatch.classifier import GoalClassifier
-    from goalmatch.matcher import Matcher
+    from goalmatch.model.classifier import GoalClassifier
+    from goalmatch.model.matcher import Matcher
 
 __all__ = [
     "Framework",
@@ -40,14 +40,14 @@ __all__ = [
     "Matcher",
     "PreparedText",
     "Record",
+    "__version__",
     "frameworks",
     "load",
     "load_corpora",
     "prepare",
 ]
-__version__ = "0.1.0"
 
-_LAZY = {"GoalClassifier": "goalmatch.classifier", "Matcher": "goalmatch.matcher"}
+_LAZY = {"GoalClassifier": "goalmatch.model.classifier", "Matcher": "goalmatch.model.matcher"}
 
 
 def __getattr__(name: str) -> Any:
@@ -58,23 +58,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'goalmatch' has no attribute {name!r}")
 
 
-@lru_cache(maxsize=1)
-def _shipped_frameworks() -> dict[str, Framework]:
-    return load_frameworks()
-
-
 def frameworks() -> dict[str, Framework]:
     """The shipped strategy frameworks, keyed by id (loaded and validated once)."""
-    return dict(_shipped_frameworks())
+    return shipped_frameworks()
 
 
 def load(path: str | Path | None = None, **kwargs: Any) -> Matcher:
     """Load a saved model folder; the shipped ``models/default`` when no path is given.
 
     Every file is checked against the model's manifest first (see
-    :func:`goalmatch.persistence.load`, which takes the keyword arguments). The encoder
+    :func:`goalmatch.persistence.folder.load`, which takes the keyword arguments). The encoder
     loads on the first suggestion.
     """
-    from goalmatch.persistence import load as _load
+    from goalmatch.persistence.folder import load as _load
 
     return _load(path, **kwargs)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Measure how well :func:`goalmatch.repair.repair` undoes PDF diacritic damage.
+"""Measure how well :func:`goalmatch.text.repair.repair` undoes PDF diacritic damage.
 
 (a) synthetic: the clean seeds (000, 001, 002, 004) are broken the way the PDF broke seed 003
-    (:func:`goalmatch.repair.break_like_pdf`, several seeds; once with every line damaged,
+    (:func:`goalmatch.text.repair.break_like_pdf`, several seeds; once with every line damaged,
     once with a share of lines left clean, as in seed 003), repaired, and compared word by
     word with the clean text;
 (b) seed 003: the raw text is repaired and the lines of each hand-checked insats in
@@ -33,8 +33,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from goalmatch.lexicon import get_lexicon  # noqa: E402
-from goalmatch.repair import break_like_pdf, repair  # noqa: E402
+from goalmatch.text.lexicon import get_lexicon  # noqa: E402
+from goalmatch.text.repair import break_like_pdf, repair  # noqa: E402
 
 CLEAN_SEEDS = ("000", "001", "002", "004")
 _WS_WORD = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word holding a letter

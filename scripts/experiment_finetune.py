@@ -19,7 +19,7 @@ What it measures, on the same folds as ``goalmatch evaluate`` (seed 0, stratifie
 
 CPU design: the lower ``12 - layers`` layers stay frozen, so their outputs are computed once
 per distinct text (the same tokenisation, "query: " prefix and 512-token limit as
-``goalmatch.encoder.Encoder``) and only the top layers run in tuning and re-encoding; mean
+``goalmatch.embed.encoder.Encoder``) and only the top layers run in tuning and re-encoding; mean
 pooling and L2 normalisation as in the e5 folder. With the untuned layers this reproduces
 the frozen encoder (checked at start-up). Word embeddings and lower layers are not tuned.
 """
@@ -39,12 +39,12 @@ import numpy as np
 import torch
 
 import goalmatch
-from goalmatch.baselines import Context, Part, Prediction, goalmatch_method
-from goalmatch.classifier import goal_texts
-from goalmatch.encoder import Encoder, ensure_e5_small
-from goalmatch.evaluation import _part, _sample, _score, _splits, _summary, _unlabelled, evaluate
+from goalmatch.embed.encoder import Encoder, ensure_e5_small
+from goalmatch.evaluation.baselines import Context, Part, Prediction, goalmatch_method
+from goalmatch.evaluation.crossval import _part, _sample, _score, _splits, _summary, _unlabelled, evaluate
+from goalmatch.model.classifier import goal_texts
 
-PREFIX = "query: "  # as goalmatch.encoder.Encoder
+PREFIX = "query: "  # as goalmatch.embed.encoder.Encoder
 SINGLE = ("rus-norrbotten-2030", "nationell-strategi-2021", "leader-polaris-2016")
 SOURCE = "rus-norrbotten-2030"
 KEYS = ("macro_f1", "top1", "top3", "ece", "nll", "micro_f1", "hit_at_1", "answered", "accuracy_answered")
@@ -356,7 +356,7 @@ def main() -> int:
             save()
             log(f"transfer {fid}: " + json.dumps({k: entry[k] for k in ("frozen", "tuned on RUS")})[:600])
     if "curve" in stages:
-        from goalmatch.persistence import EmbeddingCache
+        from goalmatch.persistence.folder import EmbeddingCache
 
         cache = EmbeddingCache(Encoder(), args.cache)
         embedded = {r.id: cache.encode([r.text])[0] for r in records}

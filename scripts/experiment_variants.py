@@ -3,7 +3,7 @@
     python scripts/experiment_variants.py --cache /tmp/gm-emb-cache --repeats 3 --out /tmp/variants.json \
         [--trail22 ../shared/data/trail22] [--only proto-goal,cal-projects]
 
-Each variant is one ``goalmatch.evaluation.evaluate`` run over the shipped corpora with
+Each variant is one ``goalmatch.evaluation.crossval.evaluate`` run over the shipped corpora with
 ``GoalClassifier`` swapped for a variant (everything else, folds and seeds included, is
 the same), so the rows are comparable with each other and with ``docs/evaluation.md``:
 
@@ -25,7 +25,7 @@ the same), so the rows are comparable with each other and with ``docs/evaluation
     (nested 5-fold CV): isotonic regression or a Platt sigmoid on the top goal's
     probability (single-label; the other goals rescaled to keep the sum 1) or on every
     (text, goal) probability (multi-label); the temperature is
-    ``goalmatch.baselines.goalmatch_recalibrated``.
+    ``goalmatch.evaluation.baselines.goalmatch_recalibrated``.
 """
 
 from __future__ import annotations
@@ -44,10 +44,18 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit, log_softmax, logit
 
 import goalmatch
-from goalmatch import _features, baselines
-from goalmatch.baselines import Context, Part, Prediction, fit_goalmatch, goalmatch_method, goalmatch_recalibrated
-from goalmatch.classifier import GoalClassifier
-from goalmatch.evaluation import evaluate
+from goalmatch.evaluation import baselines
+from goalmatch.evaluation.baselines import (
+    Context,
+    Part,
+    Prediction,
+    fit_goalmatch,
+    goalmatch_method,
+    goalmatch_recalibrated,
+)
+from goalmatch.evaluation.crossval import evaluate
+from goalmatch.model import features as _features
+from goalmatch.model.classifier import GoalClassifier
 
 EPS = 1e-6
 
@@ -234,7 +242,7 @@ def _posthoc(kind: str, inner_folds: int = 5) -> baselines.Method:
 
 @contextlib.contextmanager
 def _classifier(cls: type[GoalClassifier]) -> Iterator[None]:
-    """Swap the classifier every goalmatch method of :mod:`goalmatch.baselines` fits."""
+    """Swap the classifier every goalmatch method of :mod:`goalmatch.evaluation.baselines` fits."""
     saved = baselines.GoalClassifier
     baselines.GoalClassifier = cls  # type: ignore[misc]
     try:
@@ -282,8 +290,8 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
 def _texts(records: list[Any], kind: str) -> list[Any]:
     import dataclasses
 
-    from goalmatch.repair import break_like_pdf
-    from goalmatch.text import prepare
+    from goalmatch.text.prepare import prepare
+    from goalmatch.text.repair import break_like_pdf
 
     if kind == "clean":
         return records
@@ -309,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="comma-separated variant names")
     parser.add_argument("--text", choices=("clean", "broken", "repaired"), default="clean",
                         help="the project texts as shipped, broken like seed 003's PDF "
-                             "(goalmatch.repair.break_like_pdf, every line), or broken and then "
-                             "prepared as goalmatch does in use (goalmatch.text.prepare)")
+                             "(goalmatch.text.repair.break_like_pdf, every line), or broken and then "
+                             "prepared as goalmatch does in use (goalmatch.text.prepare.prepare)")
     parser.add_argument("--baselines", action="store_true", help="also run every baseline")
     parser.add_argument("--frameworks", default=None, help="comma-separated framework ids (default: all)")
     parser.add_argument("--out", default=None)

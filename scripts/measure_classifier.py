@@ -8,12 +8,12 @@ RUS (24 records), the national strategy (15), Leader Polaris (8). Multi-label: A
 
 1. nearest description, zero-shot: the goal whose strategy texts hold the most similar
    text (max cosine), or the highest mean cosine;
-2. TF-IDF over lemmas (goalmatch.text.lemmatize) + logistic regression, labelled projects only;
+2. TF-IDF over lemmas (goalmatch.text.prepare.lemmatize) + logistic regression, labelled projects only;
 3. embeddings + logistic regression, labelled projects only; and with the framework's
    texts as extra rows, alone or with prototype similarities / TF-IDF beside the embeddings;
 4. GoalClassifier variants (zero-shot, default, top_k=1, heavier projects).
 
-Every distinct text is encoded once with the real encoder (``goalmatch.encoder.Encoder``)
+Every distinct text is encoded once with the real encoder (``goalmatch.embed.encoder.Encoder``)
 and cached in memory and in ``--cache-dir`` (a ``.npz`` keyed by the encoder's checksum).
 Accuracy counts argmax predictions (no abstention); abstentions at the default settings
 are reported separately. NLL is the mean negative log-probability of the true goal
@@ -42,10 +42,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 import goalmatch
-import goalmatch.text
-from goalmatch.classifier import GoalClassifier, goal_texts
-from goalmatch.persistence import EmbeddingCache
-from goalmatch.taxonomy import Framework
+import goalmatch.text.prepare
+from goalmatch.data.frameworks import Framework
+from goalmatch.model.classifier import GoalClassifier, goal_texts
+from goalmatch.persistence.folder import EmbeddingCache
 
 logger = logging.getLogger("measure_classifier")
 
@@ -101,7 +101,7 @@ def nearest(how: str) -> Method:
 
 
 def _lemmas(text: str) -> list[str]:
-    return [p.text for p in goalmatch.text.lemmatize(text)]
+    return [p.text for p in goalmatch.text.prepare.lemmatize(text)]
 
 
 def _lr(C: float) -> LogisticRegression:
@@ -254,8 +254,7 @@ def _uncalibrated_nll(clf: GoalClassifier, E: np.ndarray, y: list[Any]) -> float
     """NLL of a softmax straight over the centred strategy similarities (temperature 1): no calibration."""
     from scipy.special import log_softmax
 
-    from goalmatch import _features
-
+    from goalmatch.model import features as _features
     F, _ = _features.pair_features(
         _features.unit_rows(E), clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.top_k
     )
@@ -289,7 +288,7 @@ def multi_label(fw: Framework, enc: Any, texts: list[str], y: list[tuple[str, ..
 
 
 def run(cache_dir: str | None) -> dict[str, Any]:
-    from goalmatch.encoder import Encoder
+    from goalmatch.embed.encoder import Encoder
 
     fws = goalmatch.frameworks()
     records = goalmatch.load_corpora(frameworks=fws)

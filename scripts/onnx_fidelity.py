@@ -7,7 +7,7 @@
    every shipped text: the corpora records (``goalmatch.load_corpora()``) and every
    framework's strategy texts (names, descriptions, examples, targets): mean, min and
    the 1st percentile.
-2. ``goalmatch.evaluation.evaluate`` once per backend on the shipped corpora (no TRAIL22;
+2. ``goalmatch.evaluation.crossval.evaluate`` once per backend on the shipped corpora (no TRAIL22;
    repeats=1, default folds and seed), each with its own embedding cache under
    ``--work``; the headline F1 (macro for single-label, micro for multi-label) and top-1
    (hit@1 for multi-label) of goalmatch per framework, side by side, with the difference.
@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import goalmatch  # noqa: E402
-from goalmatch.classifier import goal_texts  # noqa: E402
-from goalmatch.encoder import Encoder  # noqa: E402
-from goalmatch.persistence import EmbeddingCache  # noqa: E402
+from goalmatch.embed.encoder import Encoder  # noqa: E402
+from goalmatch.model.classifier import goal_texts  # noqa: E402
+from goalmatch.persistence.folder import EmbeddingCache  # noqa: E402
 
 
 def headline(entry: dict[str, Any], name: str = "goalmatch") -> tuple[str, float, str, float]:
@@ -74,8 +74,8 @@ def main() -> None:
         print(f"cosine {backend} vs {reference} over {len(texts)} texts: mean {cos.mean():.5f}, "
               f"min {cos.min():.5f}, 1st percentile {np.percentile(cos, 1):.5f}")
 
-    from goalmatch.baselines import METHODS
-    from goalmatch.evaluation import evaluate
+    from goalmatch.evaluation.baselines import METHODS
+    from goalmatch.evaluation.crossval import evaluate
 
     methods = None if args.all_methods else {"goalmatch": METHODS["goalmatch"]}
     metrics = {}

@@ -1,4 +1,4 @@
-"""Tests of goalmatch.batch and goalmatch.tabular: FakeEncoder model, synthetic backlogs, offline and fast."""
+"""Tests of goalmatch.batch.score and goalmatch.batch.tables: FakeEncoder model, synthetic backlogs, offline and fast."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import yaml
 
-from goalmatch import batch
-from goalmatch.batch import BatchError, score_file, suggest_many
-from goalmatch.corpus import Record
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher
-from goalmatch.tabular import TableWriter, detect_encoding, open_table
-from goalmatch.taxonomy import load_frameworks
+from goalmatch.batch import score as batch
+from goalmatch.batch.score import BatchError, score_file, suggest_many
+from goalmatch.batch.tables import TableWriter, detect_encoding, open_table
+from goalmatch.data.corpus import Record
+from goalmatch.data.frameworks import load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
 
 pytest.importorskip("openpyxl")
 pytest.importorskip("pyarrow")
@@ -287,7 +287,7 @@ def test_the_embedding_cache_spares_encoding_on_a_rerun(matcher: Matcher, tmp_pa
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
-_RUN = ("import argparse, sys; from goalmatch import batch; p = argparse.ArgumentParser(); "
+_RUN = ("import argparse, sys; from goalmatch.batch import score as batch; p = argparse.ArgumentParser(); "
         "batch.add_score_parser(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))")
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from test_batch import fit_matcher
 
-from goalmatch.batch import BatchError, score_file
-from goalmatch.matcher import Matcher
+from goalmatch.batch.score import BatchError, score_file
+from goalmatch.model.matcher import Matcher
 
 distributed = pytest.importorskip("distributed")
 
@@ -63,7 +63,7 @@ def test_score_partition_is_map_partitions_ready_and_matches_the_local_engine(mo
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")
     import goalmatch
-    from goalmatch._dask import partition_meta, score_partition
+    from goalmatch.batch.dask import partition_meta, score_partition
 
     rows = [{"nr": f"P-{i}", "titel": f"Projekt {i}", "text": f"Vi bygger fiber och bredband till byarna {i}."}
             for i in range(1, 9)]

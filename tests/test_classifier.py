@@ -1,4 +1,4 @@
-"""Tests of goalmatch.classifier.GoalClassifier: a synthetic framework and FakeEncoder, offline, fast."""
+"""Tests of goalmatch.model.classifier.GoalClassifier: a synthetic framework and FakeEncoder, offline, fast."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from goalmatch import _features
-from goalmatch.classifier import GoalClassifier, goal_texts
-from goalmatch.encoder import FakeEncoder
-from goalmatch.taxonomy import Framework
+from goalmatch.data.frameworks import Framework
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model import features as _features
+from goalmatch.model.classifier import GoalClassifier, goal_texts
 
 GOALS: list[dict[str, Any]] = [
     {

@@ -23,9 +23,9 @@ from typing import Any
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from goalmatch.classifier import GoalClassifier
-from goalmatch.encoder import FakeEncoder
-from goalmatch.taxonomy import Framework
+from goalmatch.data.frameworks import Framework
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.classifier import GoalClassifier
 
 
 class _ShortRepr(Framework):

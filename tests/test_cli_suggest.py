@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
-from goalmatch.cli import BadInput, main, trail22_records
-from goalmatch.corpus import write_corpus
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher
-from goalmatch.persistence import read_manifest
-from goalmatch.taxonomy import load_frameworks
+from goalmatch.cli.main import BadInput, main, trail22_records
+from goalmatch.data.corpus import write_corpus
+from goalmatch.data.frameworks import load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
+from goalmatch.persistence.folder import read_manifest
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ansokan-bredband.txt"
 
@@ -94,7 +94,7 @@ def test_suggest_bad_input_exits_2(capsys: pytest.CaptureFixture[str], model: Pa
 
 def test_suggest_refuses_a_text_over_the_limit_before_loading_anything(
         capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path) -> None:
-    from goalmatch.batch import MAX_CHARS
+    from goalmatch.batch.score import MAX_CHARS
 
     path = tmp_path / "long.txt"
     path.write_text("fiber " * (MAX_CHARS // 6 + 1), encoding="utf-8")
@@ -130,7 +130,7 @@ def test_info_shows_the_checked_manifest(capsys: pytest.CaptureFixture[str], mod
 
 def test_train_writes_a_model_that_loads(capsys: pytest.CaptureFixture[str], inputs: Path, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("goalmatch.encoder.Encoder", FakeEncoder)  # the real one is for the slow tests
+    monkeypatch.setattr("goalmatch.embed.encoder.Encoder", FakeEncoder)  # the real one is for the slow tests
     out_dir = tmp_path / "trained"
     argv = ["train", "--frameworks", str(inputs / "frameworks"), "--data", str(inputs / "data.jsonl"),
             "--out", str(out_dir)]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import goalmatch
-from goalmatch.corpus import CorpusError, Record, load_corpora, load_corpus, write_corpus
+from goalmatch.data.corpus import CorpusError, Record, load_corpora, load_corpus, write_corpus
 
 GOOD = {
     "id": "p1",
@@ -90,7 +90,7 @@ def test_shipped_corpora_load_against_the_shipped_frameworks() -> None:
 
 @pytest.mark.slow
 def test_build_corpora_reproduces_the_committed_files(tmp_path: Path, shared_dir: Path) -> None:
-    from goalmatch.cli import main
+    from goalmatch.cli.main import main
 
     assert main(["build-corpora", "--shared", str(shared_dir), "--out", str(tmp_path)]) == 0
     shipped = Path(goalmatch.__file__).resolve().parent.parent / "corpora" / "projects"

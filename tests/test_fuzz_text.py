@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from goalmatch.repair import looks_broken, repair
-from goalmatch.text import chunk, normalize, prepare, sentences
+from goalmatch.text.prepare import chunk, normalize, prepare, sentences
+from goalmatch.text.repair import looks_broken, repair
 
 FUZZ = settings(
     max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -131,7 +131,7 @@ WORST_CASES = {
 # and wall time. tracemalloc would slow this allocation-heavy code ten-fold.
 _WORST_CASE_SCRIPT = """
 import json, resource, sys, time
-from goalmatch.text import chunk, prepare
+from goalmatch.text.prepare import chunk, prepare
 text = eval(sys.argv[1])
 begin = time.perf_counter()
 p = prepare(text)

@@ -1,4 +1,4 @@
-"""Tests of goalmatch.matcher.Matcher: synthetic frameworks, FakeEncoder, offline and fast.
+"""Tests of goalmatch.model.matcher.Matcher: synthetic frameworks, FakeEncoder, offline and fast.
 
 The ``slow`` tests at the end load the shipped ``models/default`` with the real encoder.
 """
@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 import goalmatch
-from goalmatch.corpus import Record
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher, Suggestions
-from goalmatch.taxonomy import Framework, load_frameworks
-from goalmatch.text import prepare
+from goalmatch.data.corpus import Record
+from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher, Suggestions
+from goalmatch.text.prepare import prepare
 
 GOALS: list[dict[str, Any]] = [
     {

@@ -1,4 +1,4 @@
-"""Tests of the ONNX Runtime encoder backends (goalmatch._onnx, ``Encoder(backend=...)``).
+"""Tests of the ONNX Runtime encoder backends (goalmatch.embed.onnx, ``Encoder(backend=...)``).
 
 Fast tests export the tiny synthetic E5S1 model of test_encoder (2 layers, 32 wide) and
 compare ONNX Runtime with sentence-transformers on it; the ``slow`` test builds the real
@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from goalmatch import _onnx, encoder
-from goalmatch.encoder import Encoder, build_e5_small
-from goalmatch.persistence import EmbeddingCache
+from goalmatch.embed import encoder
+from goalmatch.embed import onnx as _onnx
+from goalmatch.embed.encoder import Encoder, build_e5_small
+from goalmatch.persistence.folder import EmbeddingCache
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

@@ -1,4 +1,4 @@
-"""Tests of goalmatch.persistence: save → load round trips and every refusal, with FakeEncoder."""
+"""Tests of goalmatch.persistence.folder: save → load round trips and every refusal, with FakeEncoder."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import yaml
 from test_matcher import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, _framework_data, _write
 
 import goalmatch
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher
-from goalmatch.persistence import ModelError, _sha256, load, read_manifest, save, verify
-from goalmatch.taxonomy import Framework, load_frameworks
+from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
+from goalmatch.persistence.folder import ModelError, _sha256, load, read_manifest, save, verify
 
 TEXTS = [BREDBAND, PDF_BROKEN, GIBBERISH, "Teater och musik för barn och unga i byarna."]
 
@@ -97,7 +97,7 @@ def test_manifest_lists_every_file_with_hash_and_size(saved: Path, fitted: Match
 def test_large_arrays_are_plain_npy_and_heads_hold_only_the_allowlisted_type(saved: Path) -> None:
     array = np.load(saved / "heads" / "test.prototypes.npy", allow_pickle=False)
     assert array.dtype == np.float32 and array.ndim == 2
-    assert sio.get_untrusted_types(file=saved / "heads" / "test.skops") == ["goalmatch.classifier.GoalClassifier"]
+    assert sio.get_untrusted_types(file=saved / "heads" / "test.skops") == ["goalmatch.model.classifier.GoalClassifier"]
 
 
 def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(fitted: Matcher, saved: Path) -> None:
@@ -234,10 +234,10 @@ def test_framework_yaml_in_the_model_is_a_copy(saved: Path, frameworks: dict[str
 
 
 def test_a_head_from_another_version_is_refused_naming_the_file(copy: Path) -> None:
-    from goalmatch.classifier import GoalClassifier
+    from goalmatch.model.classifier import GoalClassifier
 
     rel = "heads/test.skops"
-    head = sio.load(copy / rel, trusted=["goalmatch.classifier.GoalClassifier"])
+    head = sio.load(copy / rel, trusted=["goalmatch.model.classifier.GoalClassifier"])
     name = GoalClassifier._get_param_names()[-1]
     del head.__dict__[name]
     sio.dump(head, copy / rel)

@@ -1,4 +1,4 @@
-"""Tests of the PDF diacritic repair (goalmatch.repair) and its lexicon (goalmatch.lexicon).
+"""Tests of the PDF diacritic repair (goalmatch.text.repair) and its lexicon (goalmatch.text.lexicon).
 
 Self-contained: the broken examples are copied from seed 003 (Region Norrbotten's 2022 report)
 into this file; nothing is read from ../shared.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from goalmatch.lexicon import LexiconError, _read_cache, _write_cache, get_lexicon, hunspell_files
-from goalmatch.repair import Repaired, break_like_pdf, looks_broken, repair
+from goalmatch.text.lexicon import LexiconError, _read_cache, _write_cache, get_lexicon, hunspell_files
+from goalmatch.text.repair import Repaired, break_like_pdf, looks_broken, repair
 
 # (broken, repaired): lines of seed 003 and the examples of its damage
 SEED003 = [

@@ -1,4 +1,4 @@
-"""Tests of goalmatch.report on a hand-made scored table (no matcher needed)."""
+"""Tests of goalmatch.batch.portfolio on a hand-made scored table (no matcher needed)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from goalmatch import report
-from goalmatch.tabular import TableWriter, open_table
+from goalmatch.batch import portfolio as report
+from goalmatch.batch.tables import TableWriter, open_table
 
 openpyxl = pytest.importorskip("openpyxl")
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from goalmatch.seeds import parse_polaris_projects
+from goalmatch.data.seeds import parse_polaris_projects
 
 SEED004_LIKE = """Beviljade projekt
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import goalmatch
-from goalmatch.taxonomy import Framework, FrameworkError, load_frameworks
+from goalmatch.data.frameworks import Framework, FrameworkError, load_frameworks
 
 MINIMAL = {
     "id": "demo",

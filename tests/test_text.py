@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from goalmatch.text import chunk, detect_language, keywords, lemmatize, normalize, prepare, sentences
+from goalmatch.text.prepare import chunk, detect_language, keywords, lemmatize, normalize, prepare, sentences
 
 
 def test_normalize_nfc_soft_hyphens_whitespace_and_bullets() -> None:

@@ -27,10 +27,10 @@ import itsdangerous
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from goalmatch.corpus import Record, load_corpus
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher
-from goalmatch.taxonomy import Framework, load_frameworks
+from goalmatch.data.corpus import Record, load_corpus
+from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
 from goalmatch.web.app import _safe_next, create_app
 from goalmatch.web.schema import metadata, schema_version
 from goalmatch.web.store import Store
@@ -226,7 +226,7 @@ def test_expired_session_rows_are_refused(app: Any) -> None:
 
 
 def test_admin_revokes_a_users_sessions_and_a_new_password_does_too(app: Any, database_url: str) -> None:
-    from goalmatch.web.cli import revoke_sessions
+    from goalmatch.cli.serve import revoke_sessions
 
     alice, _ = login(app, "alice")
     alice_again, _ = login(app, "alice")

@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("fastapi")
 
-from goalmatch.cli import BadInput
-from goalmatch.web import cli as web_cli
+from goalmatch.cli import serve as web_cli
+from goalmatch.cli.main import BadInput
 from goalmatch.web.store import Store
 
 

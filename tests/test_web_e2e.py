@@ -28,9 +28,9 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 
-from goalmatch.encoder import FakeEncoder
-from goalmatch.matcher import Matcher
-from goalmatch.taxonomy import load_frameworks
+from goalmatch.data.frameworks import load_frameworks
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from goalmatch.corpus import Record
+from goalmatch.data.corpus import Record
 
 __all__ = ["Segment", "agreement", "export_records", "model_goals", "segments"]
 
@@ -99,7 +99,7 @@ def agreement(reviewed: Iterable[Mapping[str, Any]], names: Mapping[str, str] | 
 
 
 def export_records(apps: Iterable[Mapping[str, Any]], decisions: Sequence[Any], *, model: str = "") -> list[Record]:
-    """Reviewed applications as corpus records (see :mod:`goalmatch.corpus`), reviewers' labels.
+    """Reviewed applications as corpus records (see :mod:`goalmatch.data.corpus`), reviewers' labels.
 
     A framework whose last decision left no goals (rejected, none fits) gets no label;
     the decision is kept in ``provenance`` either way.

@@ -37,7 +37,7 @@ def read_upload(filename: str, data: bytes) -> str:
     """The text of an uploaded ``.txt`` (UTF-8), ``.docx`` or ``.pdf`` file.
 
     A PDF's text is extracted as it is (pypdf); the matcher's text pipeline
-    (:func:`goalmatch.text.prepare`) repairs PDF-broken Swedish afterwards.
+    (:func:`goalmatch.text.prepare.prepare`) repairs PDF-broken Swedish afterwards.
     """
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError(f"Filen är för stor ({len(data) // 1024} kB); högst {MAX_UPLOAD_BYTES // 1024} kB.")

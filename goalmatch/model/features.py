@@ -1,4 +1,4 @@
-"""Similarity evidence for :class:`goalmatch.classifier.GoalClassifier`, and the small model on top.
+"""Similarity evidence for :class:`goalmatch.model.classifier.GoalClassifier`, and the small model on top.
 
 Two numbers per (text, goal) pair, both from cosine similarities of unit-length embeddings:
 

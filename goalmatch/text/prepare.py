@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from goalmatch._offsets import Edit, apply_edits, compose, span_back
+from goalmatch.text.offsets import Edit, apply_edits, compose, span_back
 
 __all__ = [
     "Language",
@@ -107,8 +107,8 @@ def prepare(text: str, *, repair: bool = True) -> PreparedText:
     step, offsets = _nfc(text)
     repaired = False
     if repair:
-        from goalmatch.repair import looks_broken
-        from goalmatch.repair import repair as repair_text
+        from goalmatch.text.repair import looks_broken
+        from goalmatch.text.repair import repair as repair_text
 
         if looks_broken(step):
             result = repair_text(step)

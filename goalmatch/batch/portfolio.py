@@ -1,4 +1,4 @@
-"""Portfolio reports of a scored backlog (the output of :func:`goalmatch.batch.score_file`).
+"""Portfolio reports of a scored backlog (the output of :func:`goalmatch.batch.score.score_file`).
 
 :func:`portfolio` reads a scored table and counts, per framework and goal, the projects
 the matcher stands behind (its confident goals), their share of the scored projects, the
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goalmatch.tabular import TableError, open_table, publish, write_atomic
+from goalmatch.batch.tables import TableError, open_table, publish, write_atomic
 
 __all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx", "write_markdown"]
 
@@ -62,7 +62,7 @@ class Portfolio:
 
 
 def portfolio(path: str | Path) -> Portfolio:
-    """Read a scored table (any format :mod:`goalmatch.tabular` reads) into a :class:`Portfolio`."""
+    """Read a scored table (any format :mod:`goalmatch.batch.tables` reads) into a :class:`Portfolio`."""
     table = open_table(path)
     frameworks = list(dict.fromkeys(m["fid"] for c in table.columns if (m := _GOAL_COLUMN.match(c))))
     missing = [c for c in ("id", "status") if c not in table.columns]
@@ -165,7 +165,7 @@ def _cell(text: str) -> str:
 
 def to_xlsx(report: Portfolio, path: str | Path) -> Path:
     """Write the report as a workbook: sheet ``spread`` (one row per goal) and ``projects``."""
-    from goalmatch.tabular import _openpyxl, _xlsx_cell, abandon_workbook, cannot_write, fsync_dir
+    from goalmatch.batch.tables import _openpyxl, _xlsx_cell, abandon_workbook, cannot_write, fsync_dir
 
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":

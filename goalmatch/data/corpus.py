@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goalmatch.taxonomy import Framework
+from goalmatch.data.frameworks import Framework
 
 __all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpora", "load_corpus", "write_corpus"]
 

@@ -20,8 +20,8 @@ holding any type outside :data:`TRUSTED_TYPES`. Arrays are read with
 ``allow_pickle=False``; nothing is unpickled.
 
 >>> import tempfile, goalmatch
->>> from goalmatch.encoder import FakeEncoder
->>> from goalmatch.matcher import Matcher
+>>> from goalmatch.embed.encoder import FakeEncoder
+>>> from goalmatch.model.matcher import Matcher
 >>> rus = goalmatch.frameworks()["rus-norrbotten-2030"]
 >>> matcher = Matcher.fit([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
 >>> folder = save(matcher, Path(tempfile.mkdtemp()) / "model", command="doctest")
@@ -55,12 +55,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from goalmatch.tabular import fsync_dir
-from goalmatch.taxonomy import Framework, FrameworkError, load_frameworks
+from goalmatch.batch.tables import fsync_dir
+from goalmatch.data.frameworks import Framework, FrameworkError, load_frameworks
 
 if TYPE_CHECKING:  # imported where used, so the CLI can name ModelError without loading scikit-learn
-    from goalmatch.classifier import GoalClassifier
-    from goalmatch.matcher import Matcher
+    from goalmatch.model.classifier import GoalClassifier
+    from goalmatch.model.matcher import Matcher
 
 __all__ = ["HEAD_TYPES", "TRUSTED_TYPES", "ModelError", "load", "read_manifest", "save", "verify"]
 
@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT, FORMAT_VERSION = "goalmatch-model", 1
 MANIFEST = "manifest.json"
-TRUSTED_TYPES = ("goalmatch.classifier.GoalClassifier",)
+TRUSTED_TYPES = ("goalmatch.model.classifier.GoalClassifier",)
 """The one type a head may hold that skops does not trust by itself."""
 HEAD_TYPES = frozenset({
     *TRUSTED_TYPES, "numpy.ndarray", "numpy.float64", "numpy.int64", "numpy.bool_",
@@ -286,7 +286,7 @@ def _publish(tmp: Path, dest: Path) -> None:
 
 
 def _version() -> str:
-    from goalmatch import __version__
+    from goalmatch._version import __version__
 
     return __version__
 
@@ -364,7 +364,7 @@ def load(
 def _load_verified(
     root: Path, manifest: dict[str, Any], encoder: Any, frameworks: Mapping[str, Framework] | str | Path | None
 ) -> Matcher:
-    from goalmatch.matcher import Matcher, References
+    from goalmatch.model.matcher import Matcher, References
 
     given = load_frameworks(frameworks) if isinstance(frameworks, str | Path) else frameworks
     encoder = _encoder(manifest, encoder)
@@ -406,7 +406,7 @@ def _load_verified(
 def _load_head(root: Path, entry: Mapping[str, Any], fw: Framework, encoder: Any) -> GoalClassifier:
     import skops.io as sio
 
-    from goalmatch.classifier import GoalClassifier
+    from goalmatch.model.classifier import GoalClassifier
 
     file = _inside(root, entry["head"])
     named = _head_types(file)  # first: it refuses a file that is no skops archive, naming it
@@ -465,7 +465,7 @@ def _load_array(file: Path) -> np.ndarray:
 def _encoder(manifest: Mapping[str, Any], encoder: Any) -> Any:
     spec = manifest.get("encoder") or {}
     if encoder is None:
-        from goalmatch.encoder import DEFAULT_MODEL, Encoder, FakeEncoder
+        from goalmatch.embed.encoder import DEFAULT_MODEL, Encoder, FakeEncoder
 
         params = dict(spec.get("params") or {})
         fake = re.fullmatch(r"fake-(\d+)", str(spec.get("id")))
@@ -532,7 +532,7 @@ def _readme(manifest: Mapping[str, Any]) -> str:
         "# goalmatch model", "",
         f"Built{' ' + manifest['created'] if manifest.get('created') else ''} by goalmatch "
         f"{manifest['goalmatch_version']} with:", "",
-        "```bash", str(manifest.get("command") or "(from Python: goalmatch.persistence.save)"), "```", "",
+        "```bash", str(manifest.get("command") or "(from Python: goalmatch.persistence.folder.save)"), "```", "",
         f"Encoder: `{enc['id']}` (checksum `{enc['checksum'][:16]}…`).", "",
         "| framework | goals | labelled texts | content hash |", "|---|---|---|---|",
         *(f"| `{e['id']}` | {len(e['classes'])} | {e['labelled']} | `{e['content_hash'][:12]}` |"
@@ -547,7 +547,7 @@ def _readme(manifest: Mapping[str, Any]) -> str:
                       f"further labelled texts (sha256 `{str(data.get('sha256'))[:16]}…`)."]
         for fid, adjusted in (data.get("adjusted_for_extra") or {}).items():
             lines += ["", f"`{fid}` was trained with further texts, then adapted to the corpus records "
-                          "(`goalmatch.matcher._adapt_to_corpus`): " + ", ".join(
+                          "(`goalmatch.model.matcher._adapt_to_corpus`): " + ", ".join(
                               f"{k} {v:.3f}" for k, v in adjusted.items()) + "."]
     for source in manifest.get("sources") or []:
         lines += ["", f"## {source.get('name')}", ""]

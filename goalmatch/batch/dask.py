@@ -1,17 +1,17 @@
 """The dask engine of batch scoring: chunks scored on dask.distributed workers (``goalmatch[dask]``).
 
-The driver (:func:`goalmatch.batch.score_file`) reads and checks the rows, keeps the
+The driver (:func:`goalmatch.batch.score.score_file`) reads and checks the rows, keeps the
 journal and writes the output; only the texts of a window of chunks (two per worker)
 travel to the cluster, and their suggestions come back in chunk order. Each worker loads
 the model from its folder once (the folder must be readable at the same path on every
-worker) and scores with :func:`goalmatch.batch.score_texts`, the local engine's own
+worker) and scores with :func:`goalmatch.batch.score.score_texts`, the local engine's own
 function, so the output is the one a local run writes.
 
 From a Dask DataFrame in Python, :func:`score_partition` is ready for ``map_partitions``
 (each worker loads the model once), with :func:`partition_meta` as its ``meta``::
 
     import dask.dataframe as dd
-    from goalmatch._dask import partition_meta, score_partition
+    from goalmatch.batch.dask import partition_meta, score_partition
 
     ddf = dd.read_parquet("backlog/")
     scored = ddf.map_partitions(score_partition, model="models/default", id_column="diarienr",
@@ -42,7 +42,7 @@ def _worker_matcher(model: str) -> Any:
 
 
 def _score_chunk(texts: list[str], model: str, top_k: int, ids: list[str], sentences: bool = True) -> list[Any]:
-    from goalmatch.batch import score_texts
+    from goalmatch.batch.score import score_texts
 
     return score_texts(_worker_matcher(model), texts, top_k, ids, sentences=sentences)
 
@@ -52,7 +52,7 @@ class DaskScorer:
 
     def __init__(self, matcher: Any, top_k: int, ids: list[str], scheduler: str | None,
                  sentences: bool = True) -> None:
-        from goalmatch.batch import BatchError
+        from goalmatch.batch.score import BatchError
 
         try:
             from distributed import Client
@@ -95,7 +95,7 @@ def partition_meta(model: Any = None, frameworks: list[str] | None = None, top_k
     """An empty pandas DataFrame with :func:`score_partition`'s columns and dtypes (``meta=`` for dask)."""
     import pandas as pd
 
-    from goalmatch.batch import output_columns
+    from goalmatch.batch.score import output_columns
 
     ids = list(frameworks) if frameworks else list(_worker_matcher(_model_path(model)).heads)
     columns, types = output_columns(ids, top_k)
@@ -115,8 +115,8 @@ def score_partition(df: Any, model: Any = None, *, text_columns: list[str], id_c
     """
     import pandas as pd
 
-    from goalmatch.batch import _check_row, _rejected_row, _scored_row, choose_columns, score_texts
-    from goalmatch.tabular import Row, Table
+    from goalmatch.batch.score import _check_row, _rejected_row, _scored_row, choose_columns, score_texts
+    from goalmatch.batch.tables import Row, Table
 
     missing = [c for c in [*text_columns, *([id_column] if id_column else [])] if c not in df.columns]
     if missing:

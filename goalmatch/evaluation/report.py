@@ -1,6 +1,6 @@
 """Writing an evaluation's report: the comparison table, the Markdown report and the plots.
 
-:func:`goalmatch.evaluation.evaluate` computes ``metrics``; this module renders them
+:func:`goalmatch.evaluation.crossval.evaluate` computes ``metrics``; this module renders them
 (``report.md``, ``metrics.json`` and PNG plots via matplotlib's Agg backend, imported
 only when plots are drawn).
 """

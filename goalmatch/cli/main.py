@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from goalmatch.corpus import CorpusError, Record, load_corpora, load_corpus
-from goalmatch.persistence import ModelError
-from goalmatch.seeds import BuildError
-from goalmatch.taxonomy import Framework, FrameworkError, load_frameworks
+from goalmatch.data.corpus import CorpusError, Record, load_corpora, load_corpus
+from goalmatch.data.frameworks import Framework, FrameworkError, load_frameworks
+from goalmatch.data.seeds import BuildError
+from goalmatch.persistence.folder import ModelError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -69,9 +69,9 @@ def corpus_summary(directory: Path | None, frameworks_dir: Path | None) -> dict[
 
 
 def build(shared: Path, out_dir: Path, frameworks_dir: Path | None, annotations: Path | None) -> dict[str, int]:
-    """Rebuild the project corpora from the seeds (see :mod:`goalmatch.seeds`)."""
+    """Rebuild the project corpora from the seeds (see :mod:`goalmatch.data.seeds`)."""
     from goalmatch._paths import corpora_dir
-    from goalmatch.seeds import build_corpora
+    from goalmatch.data.seeds import build_corpora
 
     if not shared.is_dir():
         raise BadInput(f"{shared}: not a folder (expected the shared material with seeds/ and data/)")
@@ -82,7 +82,7 @@ def build(shared: Path, out_dir: Path, frameworks_dir: Path | None, annotations:
 
 def prepare_text(text: str, chunk_tokens: int) -> dict[str, Any]:
     """The text pipeline's view of one text: cleaned text, flags, keywords, passages."""
-    from goalmatch.text import chunk, keywords, prepare
+    from goalmatch.text.prepare import chunk, keywords, prepare
 
     prepared = prepare(text)
     return {
@@ -170,8 +170,8 @@ def train_model(
     metrics: Path | None = None, cache: Path | None = None, command: str | None = None, force: bool = False,
 ) -> dict[str, Any]:
     """Train a matcher on the frameworks and corpora (JSONL files or folders) and save it at ``out``."""
-    from goalmatch.matcher import Matcher
-    from goalmatch.persistence import save
+    from goalmatch.model.matcher import Matcher
+    from goalmatch.persistence.folder import save
 
     if out.exists() and not force:
         raise BadInput(f"{out}: already exists; give another --out or --force to replace it")
@@ -203,7 +203,7 @@ def train_model(
 
 def model_info(model: Path) -> dict[str, Any]:
     """A model folder's manifest, after checking every file against it."""
-    from goalmatch.persistence import verify
+    from goalmatch.persistence.folder import verify
 
     return {"verified": True, **verify(model)}
 
@@ -246,7 +246,7 @@ def _clip(text: str, width: int = 90) -> str:
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
-    from goalmatch.batch import MAX_CHARS
+    from goalmatch.batch.score import MAX_CHARS
 
     got = _read_raw(text, file)
     if len(got) > MAX_CHARS:
@@ -319,10 +319,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="check a model folder and show its manifest")
     p.add_argument("model", type=Path, help="the model folder")
-    from goalmatch.batch import add_score_parser
-    from goalmatch.evaluation import add_evaluate_parser, run_evaluate
-    from goalmatch.report import add_report_parser
-    from goalmatch.web.cli import add_serve_parser, add_user_parser  # standard library only
+    from goalmatch.batch.portfolio import add_report_parser
+    from goalmatch.batch.score import add_score_parser
+    from goalmatch.cli.serve import add_serve_parser, add_user_parser  # standard library only
+    from goalmatch.evaluation.crossval import add_evaluate_parser, run_evaluate
 
     add_evaluate_parser(sub).set_defaults(handler=run_evaluate)
     add_score_parser(sub)  # these set a handler that returns the exit code itself
@@ -338,11 +338,11 @@ def _subgoals(row: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> Any:
     if args.command == "serve":
-        from goalmatch.web.cli import run_serve
+        from goalmatch.cli.serve import run_serve
 
         return run_serve(args)
     if args.command == "create-user":
-        from goalmatch.web.cli import run_user
+        from goalmatch.cli.serve import run_user
 
         return run_user(args)
     if args.command == "frameworks":
@@ -360,7 +360,7 @@ def _run(args: argparse.Namespace) -> Any:
     if args.command == "corpora":
         return corpus_summary(args.dir, args.frameworks)
     if args.command == "build-corpora":
-        from goalmatch.corpus import default_projects_dir
+        from goalmatch.data.corpus import default_projects_dir
 
         counts = build(args.shared, args.out or default_projects_dir(), args.frameworks, args.annotations)
         return [f"wrote {n} records to {name}" for name, n in counts.items()]

@@ -8,7 +8,7 @@ space, ``Ö`` as ``O`` plus a space, and a capital ``A`` as ``Å``::
     "Ågenda 2030", "O kad tillga nglighet", "Å terrapportering"
 
 :func:`repair` undoes that. It never touches a valid word: only tokens that are not
-Swedish words (Hunspell ``sv_SE`` with compounds, see :mod:`goalmatch.lexicon`), or runs of
+Swedish words (Hunspell ``sv_SE`` with compounds, see :mod:`goalmatch.text.lexicon`), or runs of
 fragments whose joined and restored form is a word, are changed. Where several restorations
 are words ("mål"/"mäl", "få"/"fä") the more frequent one wins (wordfreq), helped by the
 document itself: a spelling it already uses elsewhere is preferred. Ambiguous cases (both
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import NamedTuple
 
-from goalmatch.lexicon import Lexicon, cannot_start_word, get_lexicon
+from goalmatch.text.lexicon import Lexicon, cannot_start_word, get_lexicon
 
 __all__ = ["Change", "Repaired", "break_like_pdf", "looks_broken", "repair"]
 

@@ -2,7 +2,7 @@
 
 ``Encoder(backend="onnx-int8")`` (or ``"onnx"``) runs the model with ONNX Runtime instead
 of torch. The ONNX file is made once, at first use, from the rebuilt torch folder (see
-:func:`goalmatch.encoder.ensure_e5_small`): exported with ``torch.onnx.export``, its
+:func:`goalmatch.embed.encoder.ensure_e5_small`): exported with ``torch.onnx.export``, its
 attention, GELU and LayerNorm fused by ONNX Runtime's transformer optimiser, and for
 ``onnx-int8`` its weights quantised to int8 per output channel (dynamic quantisation:
 activations are quantised on the fly). It is cached beside the torch build in
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from goalmatch import _e5build
+from goalmatch.embed import e5build as _e5build
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def require() -> Any:
 
 def folder(backend: str, source_sha256: str) -> Path:
     """Where the cached build of ``backend`` for this source lives."""
-    from goalmatch.encoder import cache_root
+    from goalmatch.embed.encoder import cache_root
 
     return cache_root() / "encoders" / f"{_e5build.MODEL_NAME}-{backend}-{source_sha256[:16]}"
 
@@ -88,8 +88,7 @@ def ensure_onnx(backend: str, source: str | Path | None = None) -> Path:
     Its ``goalmatch-build.json`` is re-checked once per process; a missing, corrupt or
     outdated build is rebuilt from the torch folder (itself built first if needed).
     """
-    from goalmatch import encoder as _encoder
-
+    from goalmatch.embed import encoder as _encoder
     if backend not in BACKENDS[1:]:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS[1:]))}, got {backend!r}")
     src = Path(source) if source is not None else _e5build.default_source()
@@ -123,7 +122,7 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
     Takes about a minute and 2 GB of memory on 2 cores; the ``onnx-int8`` folder is about
     120 MB, the float32 one about 470 MB.
     """
-    from goalmatch import encoder as _encoder  # imports this module: not at the top
+    from goalmatch.embed import encoder as _encoder  # imports this module: not at the top
 
     ort = require()
     source, dest = Path(torch_folder), Path(dest)

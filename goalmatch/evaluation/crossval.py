@@ -6,7 +6,7 @@
 
 For every framework with labelled records: ``repeats`` runs of stratified ``folds``-fold
 cross-validation (stratified on the primary goal), each with its own seed. In every fold
-each method (:data:`goalmatch.baselines.METHODS`) is fitted afresh on the training fold:
+each method (:data:`goalmatch.evaluation.baselines.METHODS`) is fitted afresh on the training fold:
 examples, calibration weights, support floor and thresholds come from the training fold,
 the framework's texts and the records *not* labelled for that framework (never from a
 test-fold record). A repeat's out-of-fold predictions cover every record once; metrics
@@ -23,7 +23,7 @@ on the test file (English → English); the same models tested on the Swedish re
 labelled for Agenda 2030 (**cross-lingual**, English → Swedish); and in the Swedish
 cross-validation a ``goalmatch + TRAIL22`` row (the shipped model's recipe).
 
-Every distinct text is encoded once (:class:`goalmatch.persistence.EmbeddingCache`, on
+Every distinct text is encoded once (:class:`goalmatch.persistence.folder.EmbeddingCache`, on
 disk with ``cache_dir``).
 """
 
@@ -41,12 +41,12 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from goalmatch import metrics
-from goalmatch._evalreport import _comparison_table, _write, bar_check
-from goalmatch.baselines import METHODS, Context, Method, Part, Prediction, goalmatch_method
-from goalmatch.classifier import goal_texts
-from goalmatch.corpus import CorpusError, Record
-from goalmatch.taxonomy import Framework
+from goalmatch.data.corpus import CorpusError, Record
+from goalmatch.data.frameworks import Framework
+from goalmatch.evaluation import metrics as metrics
+from goalmatch.evaluation.baselines import METHODS, Context, Method, Part, Prediction, goalmatch_method
+from goalmatch.evaluation.report import _comparison_table, _write, bar_check
+from goalmatch.model.classifier import goal_texts
 
 __all__ = ["Report", "add_evaluate_parser", "bar_check", "evaluate", "run_evaluate"]
 
@@ -98,17 +98,17 @@ def evaluate(
     2030. ``quick``: 2 folds, 1 repeat, at most 12 labelled records per framework, 4
     TRAIL22 texts per SDG and 60 test texts, curve sizes up to 2: the whole path in
     little time (CI). ``params``: GoalClassifier parameters per framework id. ``methods``:
-    the methods compared (default :data:`goalmatch.baselines.METHODS`; one named ``goalmatch``).
+    the methods compared (default :data:`goalmatch.evaluation.baselines.METHODS`; one named ``goalmatch``).
     ``out_dir``: write ``metrics.json``, ``report.md`` and PNG plots there.
     """
-    from goalmatch.persistence import EmbeddingCache
+    from goalmatch.persistence.folder import EmbeddingCache
 
     fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
     records = list(records)
     if folds < 2 or repeats < 1:
         raise ValueError(f"folds must be at least 2 and repeats at least 1, got {folds} and {repeats}")
     if encoder is None:
-        from goalmatch.encoder import Encoder
+        from goalmatch.embed.encoder import Encoder
 
         encoder = Encoder()
     curve_sizes: tuple[int, ...] = CURVE_SIZES
@@ -325,7 +325,7 @@ def _learning_curve(ctx: Context, part: Part, splits: list[list[tuple[np.ndarray
 
 def _read_trail22(folder: Path, per_goal: int, test_cap: int | None) -> tuple[list[Record], list[Record]]:
     """TRAIL22's class-balanced training sample and its test texts, as Agenda 2030 records."""
-    from goalmatch.cli import trail22_records
+    from goalmatch.cli.main import trail22_records
 
     train_file, test_file = folder / "Train_data.csv", folder / "Test_data.csv"
     for file in (train_file, test_file):
@@ -405,10 +405,10 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_evaluate(args: argparse.Namespace) -> int:
     """The ``evaluate`` command's worker: read inputs, evaluate, write the report folder, print
     the comparison table; returns the exit code. Bad input raises ``BadInput``,
-    ``FrameworkError`` or ``CorpusError`` (which ``goalmatch.cli.main`` reports)."""
-    from goalmatch.cli import BadInput
-    from goalmatch.corpus import load_corpora, load_corpus
-    from goalmatch.taxonomy import load_frameworks
+    ``FrameworkError`` or ``CorpusError`` (which ``goalmatch.cli.main.main`` reports)."""
+    from goalmatch.cli.main import BadInput
+    from goalmatch.data.corpus import load_corpora, load_corpus
+    from goalmatch.data.frameworks import load_frameworks
 
     if args.folds < 2 or args.repeats < 1:
         raise BadInput(f"--folds must be at least 2 and --repeats at least 1, got {args.folds} and {args.repeats}")

@@ -1,8 +1,8 @@
-"""The matcher: a fitted :class:`~goalmatch.classifier.GoalClassifier` per framework, the
+"""The matcher: a fitted :class:`~goalmatch.model.classifier.GoalClassifier` per framework, the
 encoder and the reference projects, answering "which goals does this text serve, and why?".
 
->>> from goalmatch.encoder import FakeEncoder
->>> from goalmatch.taxonomy import Framework
+>>> from goalmatch.embed.encoder import FakeEncoder
+>>> from goalmatch.data.frameworks import Framework
 >>> fw = Framework.from_dict({
 ...     "id": "demo", "name": "Demo", "language": "sv", "multi_label": False,
 ...     "source": {"document": "exempel"},
@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from goalmatch import _features
-from goalmatch.classifier import GoalClassifier, goal_texts
-from goalmatch.corpus import Record
-from goalmatch.suggestions import (
+from goalmatch.data.corpus import Record
+from goalmatch.data.frameworks import Framework
+from goalmatch.model import features as _features
+from goalmatch.model.classifier import GoalClassifier, goal_texts
+from goalmatch.model.suggestions import (
     Evidence,
     FrameworkSuggestions,
     PassageEvidence,
@@ -45,8 +46,7 @@ from goalmatch.suggestions import (
     Suggestion,
     Suggestions,
 )
-from goalmatch.taxonomy import Framework
-from goalmatch.text import Passage, PreparedText, chunk, keywords, prepare, sentences
+from goalmatch.text.prepare import Passage, PreparedText, chunk, keywords, prepare, sentences
 
 __all__ = [
     "Evidence", "FrameworkSuggestions", "Matcher", "PassageEvidence", "ProjectEvidence", "References",
@@ -144,8 +144,8 @@ class Matcher:
         ``params`` go to every GoalClassifier. Every distinct text is encoded once, in one
         call; with ``cache_dir`` the embeddings are also kept on disk between runs.
         """
-        from goalmatch.encoder import Encoder
-        from goalmatch.persistence import EmbeddingCache
+        from goalmatch.embed.encoder import Encoder
+        from goalmatch.persistence.folder import EmbeddingCache
 
         fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
         if not fws:
@@ -239,15 +239,15 @@ class Matcher:
     # -------------------------------------------------------------- persistence
 
     def save(self, path: str | Path, **kwargs: Any) -> Path:
-        """Save as a model folder; see :func:`goalmatch.persistence.save`."""
-        from goalmatch.persistence import save
+        """Save as a model folder; see :func:`goalmatch.persistence.folder.save`."""
+        from goalmatch.persistence.folder import save
 
         return save(self, path, **kwargs)
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> Matcher:
-        """Load a model folder; see :func:`goalmatch.persistence.load`."""
-        from goalmatch.persistence import load
+        """Load a model folder; see :func:`goalmatch.persistence.folder.load`."""
+        from goalmatch.persistence.folder import load
 
         return load(path, **kwargs)
 

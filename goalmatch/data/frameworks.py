@@ -6,7 +6,7 @@ is one YAML file under ``corpora/frameworks/``; its schema is documented in
 exposes it as immutable :class:`Framework` and :class:`Goal` objects. Adding a new
 strategy never needs Python: drop a file in the folder.
 
->>> from goalmatch.taxonomy import Framework
+>>> from goalmatch.data.frameworks import Framework
 >>> fw = Framework.from_dict({
 ...     "id": "demo", "name": "Demo", "language": "sv", "multi_label": False,
 ...     "source": {"document": "exempel"},
@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,16 @@ def load_frameworks(directory: str | Path | None = None) -> dict[str, Framework]
             raise FrameworkError(str(file), "id", f"framework id {fw.id!r} is already used by {other}")
         frameworks[fw.id] = fw
     return frameworks
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, Framework]:
+    return load_frameworks()
+
+
+def shipped_frameworks() -> dict[str, Framework]:
+    """The shipped strategy frameworks, keyed by id (loaded and validated once per process)."""
+    return dict(_shipped())
 
 
 def _label_key(label: str) -> str:

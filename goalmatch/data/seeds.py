@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from goalmatch.corpus import Record, write_corpus
-from goalmatch.taxonomy import Framework
+from goalmatch.data.corpus import Record, write_corpus
+from goalmatch.data.frameworks import Framework
 
 __all__ = ["BuildError", "build_corpora", "parse_polaris_projects"]
 
@@ -38,7 +38,7 @@ RUS = "rus-norrbotten-2030"
 SDG = "agenda-2030"
 NATIONAL = "nationell-strategi-2021"
 POLARIS = "leader-polaris-2016"
-_BUILT_BY = "goalmatch build-corpora (goalmatch/seeds.py)"
+_BUILT_BY = "goalmatch build-corpora (goalmatch/data/seeds.py)"
 
 
 class BuildError(ValueError):

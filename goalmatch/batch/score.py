@@ -1,6 +1,6 @@
 """Batch scoring of application backlogs: a table of project texts in, a table of goals out.
 
-:func:`score_file` reads CSV/TSV, Excel, JSONL or Parquet (see :mod:`goalmatch.tabular`)
+:func:`score_file` reads CSV/TSV, Excel, JSONL or Parquet (see :mod:`goalmatch.batch.tables`)
 in chunks, scores each chunk through the matcher with one encoder call, and writes one
 output row per input row, in input order, in the format the output's extension names:
 
@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from goalmatch._journal import Journal as _Journal
-from goalmatch._journal import Progress as _Progress
-from goalmatch.tabular import Row, Table, TableError, format_of, open_table, publish, undecodable
+from goalmatch.batch.journal import Journal as _Journal
+from goalmatch.batch.journal import Progress as _Progress
+from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table, publish, undecodable
 
 __all__ = ["MAX_CHARS", "BatchError", "Summary", "score_file", "suggest_many"]
 
@@ -94,7 +94,7 @@ def suggest_many(
     matcher: Any, texts: Sequence[str], top_k: int = 3, frameworks: Sequence[str] | None = None,
     sentences: bool = True,
 ) -> list[Any]:
-    """``matcher.suggest_many(texts, top_k, frameworks)``; see :meth:`goalmatch.matcher.Matcher.suggest_many`.
+    """``matcher.suggest_many(texts, top_k, frameworks)``; see :meth:`goalmatch.model.matcher.Matcher.suggest_many`.
 
     Kept for callers of the batch module: the batching itself lives in the matcher.
     """
@@ -104,7 +104,7 @@ def suggest_many(
 
 
 class _CachedEncoder:
-    """An encoder seen through an :class:`~goalmatch.persistence.EmbeddingCache` (everything else forwarded)."""
+    """An encoder seen through an :class:`~goalmatch.persistence.folder.EmbeddingCache` (everything else forwarded)."""
 
     def __init__(self, encoder: Any, cache: Any) -> None:
         self._encoder, self._cache = encoder, cache
@@ -272,7 +272,7 @@ def score_file(
     sha256 and the encoder's checksum), so rescoring after retraining the heads does not
     encode again. Raises :class:`BatchError` before any row is scored when the run cannot
     start; ``KeyboardInterrupt`` leaves the committed chunks for the next run. ``engine="dask"``
-    scores the chunks on the dask.distributed cluster at ``scheduler`` (see :mod:`goalmatch._dask`);
+    scores the chunks on the dask.distributed cluster at ``scheduler`` (see :mod:`goalmatch.batch.dask`);
     the rows are checked, and the output written, here, so the result is the local one.
     ``sentences=False`` leaves the quoted sentence out of the evidence column and does not
     encode the texts' sentences (about twice as fast; goals and probabilities are the same).
@@ -384,7 +384,7 @@ def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cach
         return []
     cache = None
     if cache_dir is not None:
-        from goalmatch.persistence import EmbeddingCache
+        from goalmatch.persistence.folder import EmbeddingCache
 
         key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
         cache = EmbeddingCache(matcher.encoder, Path(cache_dir) / "batch" / key)
@@ -406,7 +406,7 @@ def _local_scorer(matcher: Any, top_k: int, ids: list[str], cache_dir: str | Pat
 
 
 def _dask_scorer(matcher: Any, top_k: int, ids: list[str], scheduler: str | None, sentences: bool) -> Any:
-    from goalmatch._dask import DaskScorer
+    from goalmatch.batch.dask import DaskScorer
 
     return DaskScorer(matcher, top_k, ids, scheduler, sentences)
 
@@ -473,7 +473,7 @@ def add_score_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_score(args: argparse.Namespace) -> int:
     """Run ``goalmatch score``; returns the exit code (see :func:`add_score_parser`)."""
     import goalmatch
-    from goalmatch.persistence import ModelError
+    from goalmatch.persistence.folder import ModelError
 
     output = args.output or args.input.with_name(f"{args.input.stem}.scores{args.input.suffix}")
     split = (lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None)  # noqa: E731

@@ -1,11 +1,11 @@
 """The ``goalmatch serve`` and ``goalmatch create-user`` commands: parsers and workers.
 
-Wiring in :mod:`goalmatch.cli`: ``add_serve_parser(sub)`` and ``add_user_parser(sub)``
+Wiring in :mod:`goalmatch.cli.main`: ``add_serve_parser(sub)`` and ``add_user_parser(sub)``
 in ``_parser``; in ``_run``, ``serve`` → ``run_serve(args)`` and ``create-user`` →
 ``run_user(args)``. ``add_user_parser`` also adds ``revoke-sessions`` (an administrator
 signs a reviewer out everywhere), which carries its own handler (``main_revoke``).
 Importing this module needs nothing beyond the standard library; the workers raise
-``goalmatch.cli.BadInput`` naming the ``web`` extra when it is missing.
+``goalmatch.cli.main.BadInput`` naming the ``web`` extra when it is missing.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def add_revoke_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _bad_input(message: str) -> Exception:
-    from goalmatch.cli import BadInput
+    from goalmatch.cli.main import BadInput
 
     return BadInput(message)
 

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from goalmatch import _e5build, _onnx
+from goalmatch.embed import e5build as _e5build
+from goalmatch.embed import onnx as _onnx
 
 __all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder", "build_e5_small", "cache_root", "ensure_e5_small"]
 
@@ -325,7 +326,7 @@ class Encoder(_TextTransformer):
         on average, 0.98 at worst, on the shipped texts; ``scripts/onnx_fidelity.py``). The
         ONNX backends need the ``onnx`` extra and ``model="multilingual-e5-small"``; their
         ``id`` and ``checksum`` differ from torch's, so embedding caches and saved models
-        never mix their vectors. See :mod:`goalmatch._onnx`.
+        never mix their vectors. See :mod:`goalmatch.embed.onnx`.
     """
 
     def __init__(

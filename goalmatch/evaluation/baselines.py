@@ -18,9 +18,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from goalmatch import _features
-from goalmatch.classifier import GoalClassifier, goal_texts
-from goalmatch.taxonomy import Framework
+from goalmatch.data.frameworks import Framework
+from goalmatch.model import features as _features
+from goalmatch.model.classifier import GoalClassifier, goal_texts
 
 __all__ = ["METHODS", "Context", "Part", "Prediction", "fit_goalmatch", "goalmatch_method", "goalmatch_recalibrated"]
 
@@ -117,7 +117,7 @@ def majority(ctx: Context, train: Part, test: Part) -> Prediction:
 
 
 def _lemmas(text: str) -> list[str]:
-    from goalmatch.text import lemmatize
+    from goalmatch.text.prepare import lemmatize
 
     return [p.text for p in lemmatize(text)]
 
@@ -145,7 +145,7 @@ def _logistic(A: Any, B: Any, train: Part, ctx: Context) -> np.ndarray:
 
 
 def tfidf_lr(ctx: Context, train: Part, test: Part) -> Prediction:
-    """TF-IDF over lemmas (``goalmatch.text.lemmatize``) + logistic regression, labelled texts only."""
+    """TF-IDF over lemmas (``goalmatch.text.prepare.lemmatize``) + logistic regression, labelled texts only."""
     vec = TfidfVectorizer(analyzer=_lemmas, sublinear_tf=True)
     A = vec.fit_transform(train.texts)
     return _finish(ctx, _logistic(A, vec.transform(test.texts), train, ctx))
@@ -211,7 +211,7 @@ def fit_goalmatch(ctx: Context, train: Part, *, zero_shot: bool = False, extra: 
     E = np.vstack([np.asarray(a, dtype=np.float64).reshape(-1, train.E.shape[1]) for a in X])
     clf = GoalClassifier(fw, ctx.embed, **params).fit(E, y)
     if extra and ctx.extra is not None and not zero_shot:
-        from goalmatch.matcher import _adapt_to_corpus
+        from goalmatch.model.matcher import _adapt_to_corpus
 
         corpus = np.vstack([np.asarray(ctx.unlabelled, dtype=np.float64).reshape(-1, train.E.shape[1]), train.E])
         _adapt_to_corpus(clf, corpus, [()] * len(ctx.unlabelled) + [tuple(lab) for lab in labels])

