@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import replacing
 from goalmatch.batch.tables import TableError, open_table, publish, write_atomic
 
 __all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx", "write_markdown"]
@@ -165,36 +165,30 @@ def _cell(text: str) -> str:
 
 def to_xlsx(report: Portfolio, path: str | Path) -> Path:
     """Write the report as a workbook: sheet ``spread`` (one row per goal) and ``projects``."""
-    from goalmatch.batch.tables import _openpyxl, _xlsx_cell, abandon_workbook, cannot_write, fsync_dir
+    from goalmatch.batch.tables import _openpyxl, _xlsx_cell, abandon_workbook, cannot_write
 
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":
         raise TableError(f"{dest}: the workbook needs the extension .xlsx")
-    tmp = dest.with_name(f".{dest.stem}.tmp{dest.suffix}")
     book = _openpyxl().Workbook(write_only=True)
     try:  # write-only sheets spill to temporary files as rows are added: a full disk can show here too
-        spread = book.create_sheet("spread")
-        spread.append(["framework", "goal", "name", "projects", "share", "mean probability", "ranked first"])
-        for fid in report.frameworks:
-            for g in report.spread[fid]:
-                spread.append([fid, g.goal_id, g.name, g.projects, round(g.share, 4),
-                               round(g.mean_probability, 4) if g.mean_probability is not None else None,
-                               g.ranked_first])
-        projects = book.create_sheet("projects")
-        header, rows = _project_rows(report)
-        projects.append(header)
-        for row in rows:
-            projects.append([_xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
-        book.save(tmp)
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        tmp.replace(dest)
+        with replacing(dest) as tmp:
+            spread = book.create_sheet("spread")
+            spread.append(["framework", "goal", "name", "projects", "share", "mean probability", "ranked first"])
+            for fid in report.frameworks:
+                for g in report.spread[fid]:
+                    spread.append([fid, g.goal_id, g.name, g.projects, round(g.share, 4),
+                                   round(g.mean_probability, 4) if g.mean_probability is not None else None,
+                                   g.ranked_first])
+            projects = book.create_sheet("projects")
+            header, rows = _project_rows(report)
+            projects.append(header)
+            for row in rows:
+                projects.append([_xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
+            book.save(tmp)
     except OSError as exc:  # disk full, file too large: the previous workbook, if any, stays
         abandon_workbook(book)
         raise cannot_write(dest, exc) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(dest.parent)
     return dest
 
 

@@ -49,12 +49,14 @@ import numpy as np
 from goalmatch.batch.journal import Journal as _Journal
 from goalmatch.batch.journal import Progress as _Progress
 from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table, publish, undecodable
+from goalmatch.errors import BatchError
+from goalmatch.text.prepare import MAX_TEXT_CHARS
 
 __all__ = ["MAX_CHARS", "BatchError", "Summary", "score_file", "suggest_many"]
 
 logger = logging.getLogger(__name__)
 
-MAX_CHARS = 200_000
+MAX_CHARS = MAX_TEXT_CHARS  # kept under its batch name: the documented limit of a row
 """Texts longer than this (about 60 pages) are rejected as not a project description."""
 CHUNK_ROWS = 64
 """Rows per chunk: one encoder call and one journal commit each."""
@@ -62,10 +64,6 @@ TEXT_COLUMNS = ("text", "description", "beskrivning", "projektbeskrivning", "sam
 TITLE_COLUMNS = ("title", "titel", "projektnamn", "name", "namn")
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_REJECTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _EVIDENCE_CHARS, _EXCERPT_CHARS = 160, 100
-
-
-class BatchError(ValueError):
-    """A run that cannot start (bad input file, column, framework or option); the message says which."""
 
 
 @dataclass

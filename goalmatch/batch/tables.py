@@ -31,12 +31,14 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import atomic_write, replacing
+from goalmatch.errors import TableError
+
 __all__ = [
-    "FORMATS", "Row", "Table", "TableError", "TableWriter", "cannot_write", "format_of", "fsync_dir", "open_table",
+    "FORMATS", "Row", "Table", "TableError", "TableWriter", "cannot_write", "format_of", "open_table",
     "publish", "undecodable", "write_atomic",
 ]
 
@@ -52,10 +54,6 @@ CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _WESTERN = {"cp1252", "latin_1", "iso8859_15", "cp850", "mac_roman"}
-
-
-class TableError(ValueError):
-    """A table that cannot be read or written at all (not one bad row); the message names the file."""
 
 
 def format_of(path: str | Path) -> str:
@@ -492,54 +490,16 @@ def write_atomic(path: Path, text: str) -> None:
     A write that fails (disk full, file too large) leaves the old file, no temporary file,
     and raises :class:`TableError` naming ``path``.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, text)
     except OSError as exc:
         raise cannot_write(path, exc) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
 
 
 def cannot_write(path: str | Path, exc: OSError) -> TableError:
     """The error for a file that could not be written: it names the file and the reason, and says it is unchanged."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     return TableError(f"{path}: cannot write it ({reason}); the file was left as it was")
-
-
-def _remove_stale(dest: Path) -> None:
-    """Temporary files of earlier writes of ``dest`` whose process is gone (killed mid-write)."""
-    for stale in dest.parent.glob(f".{glob_escape(dest.stem)}.tmp-*{glob_escape(dest.suffix)}"):
-        pid = stale.name[len(f".{dest.stem}.tmp-"): len(stale.name) - len(dest.suffix)]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            stale.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # alive, owned by someone else
-        return True
-    return True
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish(dest: str | Path, columns: Sequence[str], batches: Iterable[Iterable[dict[str, Any]]],
@@ -551,16 +511,10 @@ def publish(dest: str | Path, columns: Sequence[str], batches: Iterable[Iterable
     an earlier write that was killed are removed.
     """
     dest = Path(dest)
-    tmp = dest.with_name(f".{dest.stem}.tmp-{os.getpid()}{dest.suffix}")
-    _remove_stale(dest)
     try:
-        with TableWriter(tmp, columns, types) as writer:
+        with replacing(dest) as tmp, TableWriter(tmp, columns, types) as writer:
             for rows in batches:
                 writer.write(rows)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
     except OSError as exc:
         raise cannot_write(dest, exc) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest

@@ -1,4 +1,4 @@
-"""Layer 7, the command line: ``goalmatch <command>``; thin adapters over the library."""
+"""Layer 8, the command line: ``goalmatch <command>``; thin adapters over the library."""
 
 from goalmatch.cli.main import main
 

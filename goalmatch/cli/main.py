@@ -19,16 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from goalmatch.data.corpus import CorpusError, Record, load_corpora, load_corpus
-from goalmatch.data.frameworks import Framework, FrameworkError, load_frameworks
-from goalmatch.data.seeds import BuildError
-from goalmatch.persistence.folder import ModelError
+from goalmatch.data.corpus import Record, load_corpora, load_corpus
+from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.errors import BadInput, GoalmatchError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class BadInput(Exception):
-    """Raised by workers for a problem the user can fix."""
 
 
 def list_frameworks(directory: Path | None) -> list[dict[str, Any]]:
@@ -395,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             return int(handler(args))
         result = _run(args)
-    except (BadInput, FrameworkError, CorpusError, BuildError, ModelError) as exc:
+    except GoalmatchError as exc:
         print(f"goalmatch: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:

@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import atomic_write
 from goalmatch.data.frameworks import Framework
+from goalmatch.errors import CorpusError
 
 __all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpora", "load_corpus", "write_corpus"]
 
 MAX_LINE_BYTES = 1_000_000
 _REQUIRED = ("id", "text", "source", "labels")
 _OPTIONAL = ("title", "raw_labels", "label_origin", "provenance", "meta")
-
-
-class CorpusError(ValueError):
-    """A corpus file or record is not valid; the message names file, line and field."""
 
 
 @dataclass(frozen=True)
@@ -195,14 +193,7 @@ def load_corpora(
 
 def write_corpus(records: Iterable[Record], path: str | Path) -> Path:
     """Write records as JSONL (UTF-8, stable key order) atomically: temp file, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="\n") as handle:
-        for record in records:
-            handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write(path, "".join(json.dumps(record.to_dict(), ensure_ascii=False) + "\n" for record in records))
 
 
 def iter_labelled(records: Iterable[Record], framework_id: str) -> Iterator[tuple[str, tuple[str, ...]]]:

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from goalmatch.errors import FrameworkError
+
 __all__ = [
     "Framework",
     "FrameworkError",
@@ -63,16 +65,6 @@ class _NoAliasLoader(yaml.SafeLoader):
             mark = self.peek_event().start_mark
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a framework file", mark)
         return super().compose_node(parent, index)
-
-
-class FrameworkError(ValueError):
-    """A framework file or mapping is not valid; the message names file, field and problem."""
-
-    def __init__(self, where: str, field_path: str, problem: str) -> None:
-        self.where = where
-        self.field_path = field_path
-        self.problem = problem
-        super().__init__(f"{where}: {field_path}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import yaml
 
 from goalmatch.data.corpus import Record, write_corpus
 from goalmatch.data.frameworks import Framework
+from goalmatch.errors import BuildError
 
 __all__ = ["BuildError", "build_corpora", "parse_polaris_projects"]
 
@@ -39,10 +40,6 @@ SDG = "agenda-2030"
 NATIONAL = "nationell-strategi-2021"
 POLARIS = "leader-polaris-2016"
 _BUILT_BY = "goalmatch build-corpora (goalmatch/data/seeds.py)"
-
-
-class BuildError(ValueError):
-    """The seed material or an annotation could not be turned into records."""
 
 
 @dataclass(frozen=True)

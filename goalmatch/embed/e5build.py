@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from goalmatch.errors import E5FormatError
+
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "multilingual-e5-small"
@@ -57,10 +59,6 @@ _LAYER_NAMES = {
     "fo": "output.dense",
     "oln": "output.LayerNorm",
 }
-
-
-class E5FormatError(ValueError):
-    """The packed model file is not what this reader understands."""
 
 
 @dataclass(frozen=True)

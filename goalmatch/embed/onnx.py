@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from goalmatch._io import discard_dir, publish_dir, sweep_leftovers
 from goalmatch.embed import e5build as _e5build
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,8 @@ def ensure_onnx(backend: str, source: str | Path | None = None) -> Path:
             require()
             logger.info("Building the %s encoder into %s: %s", backend, dest, problem)
             if dest.exists():
-                _encoder._discard(dest)
-            _encoder._sweep_leftovers(dest)
+                discard_dir(dest)
+            sweep_leftovers(dest)
             torch_folder = _encoder.ensure_e5_small(src)
             try:
                 build_onnx(torch_folder, dest, backend, sha)
@@ -122,13 +123,12 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
     Takes about a minute and 2 GB of memory on 2 cores; the ``onnx-int8`` folder is about
     120 MB, the float32 one about 470 MB.
     """
-    from goalmatch.embed import encoder as _encoder  # imports this module: not at the top
 
     ort = require()
     source, dest = Path(torch_folder), Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"cannot build into {dest}: it exists and is not an empty folder")
-    with _encoder._publishing(dest) as tmp:
+    with publish_dir(dest) as tmp:
         work = tmp / "work"
         work.mkdir()
         config = json.loads((source / "config.json").read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""Layer 4, model: the per-framework :class:`~goalmatch.model.classifier.GoalClassifier`,
+"""Layer 5, model: the per-framework :class:`~goalmatch.model.classifier.GoalClassifier`,
 the :class:`~goalmatch.model.matcher.Matcher` that runs one per framework and gathers
 evidence, and the suggestion types they return.
 

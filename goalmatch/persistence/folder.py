@@ -45,8 +45,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
-import uuid
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,8 +53,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from goalmatch.batch.tables import fsync_dir
+from goalmatch._io import publish_dir, replacing
 from goalmatch.data.frameworks import Framework, FrameworkError, load_frameworks
+from goalmatch.errors import ModelError
 
 if TYPE_CHECKING:  # imported where used, so the CLI can name ModelError without loading scikit-learn
     from goalmatch.model.classifier import GoalClassifier
@@ -79,10 +78,6 @@ _ARRAYS = ("prototypes_", "prototype_goal_", "labelled_", "labelled_targets_")
 _FLOAT32 = ("prototypes_", "labelled_", "labelled_targets_")  # float32 on disk: exact for what the matcher keeps
 _NOT_SAVED = ("framework_", "encoder_")  # reattached on load: the framework file and the encoder
 _MAX_MANIFEST_BYTES = 5_000_000
-
-
-class ModelError(ValueError):
-    """A model folder is missing, incomplete, tampered with or made for other frameworks."""
 
 
 # ------------------------------------------------------------------ save
@@ -113,51 +108,51 @@ def save(
             raise ModelError(f"framework {fid} was not loaded from a file; a model folder needs its YAML")
         if Framework.from_file(fw.path).content_hash != fw.content_hash:
             raise ModelError(f"{fw.path}: changed since framework {fid} was loaded for training")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
-        entries = [_save_head(tmp, fid, clf) for fid, clf in matcher.heads.items()]
-        refs = matcher.references
-        (tmp / "references.json").write_text(json.dumps({
-            "ids": list(refs.ids), "titles": list(refs.titles),
-            "labels": [{k: list(v) for k, v in labels.items()} for labels in refs.labels],
-        }, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        _save_array(tmp / "references.npy", refs.embeddings.astype(np.float32))
-        encoder = matcher.encoder
-        manifest: dict[str, Any] = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "goalmatch_version": _version(),
-            "created": _created(),
-            "command": command,
-            "encoder": {
-                "id": encoder.id, "checksum": encoder.checksum, "class": type(encoder).__name__,
-                "params": {k: v for k, v in getattr(encoder, "get_params", dict)().items()
-                           if isinstance(v, str | int | float | bool)},
-            },
-            "frameworks": entries,
-            "training_data": matcher.info.get("training_data"),
-            "sources": [dict(s) for s in sources],
-            "metrics": dict(metrics) if metrics is not None else None,
-            "references": {"file": "references.json", "embeddings": "references.npy", "count": len(refs.ids)},
-        }
-        (tmp / "README.md").write_text(_readme(manifest), encoding="utf-8")
-        manifest["files"] = {
-            rel: {"sha256": _sha256(tmp / rel), "size": (tmp / rel).stat().st_size} for rel in _listing(tmp)
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        _fsync_tree(tmp)
-        _publish(tmp, dest)
+        with publish_dir(dest, replace=True) as tmp:
+            entries = _write_folder(tmp, matcher, command=command, metrics=metrics, sources=sources)
     except OSError as exc:  # disk full, file too large, no permission: nothing of the new model is left
-        shutil.rmtree(tmp, ignore_errors=True)
         where = exc.filename or dest
         raise ModelError(f"{where}: cannot write the model folder {dest} ({exc.strerror or exc}); "
                          f"nothing was changed there") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("Saved model with %d frameworks to %s", len(entries), dest)
     return dest
+
+
+def _write_folder(tmp: Path, matcher: Matcher, *, command: str | None, metrics: Mapping[str, Any] | None,
+                  sources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Write every file of the model folder into ``tmp``, the manifest last; return the head entries."""
+    entries = [_save_head(tmp, fid, clf) for fid, clf in matcher.heads.items()]
+    refs = matcher.references
+    (tmp / "references.json").write_text(json.dumps({
+        "ids": list(refs.ids), "titles": list(refs.titles),
+        "labels": [{k: list(v) for k, v in labels.items()} for labels in refs.labels],
+    }, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    _save_array(tmp / "references.npy", refs.embeddings.astype(np.float32))
+    encoder = matcher.encoder
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "goalmatch_version": _version(),
+        "created": _created(),
+        "command": command,
+        "encoder": {
+            "id": encoder.id, "checksum": encoder.checksum, "class": type(encoder).__name__,
+            "params": {k: v for k, v in getattr(encoder, "get_params", dict)().items()
+                       if isinstance(v, str | int | float | bool)},
+        },
+        "frameworks": entries,
+        "training_data": matcher.info.get("training_data"),
+        "sources": [dict(s) for s in sources],
+        "metrics": dict(metrics) if metrics is not None else None,
+        "references": {"file": "references.json", "embeddings": "references.npy", "count": len(refs.ids)},
+    }
+    (tmp / "README.md").write_text(_readme(manifest), encoding="utf-8")
+    manifest["files"] = {
+        rel: {"sha256": _sha256(tmp / rel), "size": (tmp / rel).stat().st_size} for rel in _listing(tmp)
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return entries
 
 
 def _save_head(folder: Path, fid: str, clf: GoalClassifier) -> dict[str, Any]:
@@ -256,33 +251,6 @@ def _created() -> str | None:
     except (ValueError, OverflowError, OSError):
         raise ModelError(f"SOURCE_DATE_EPOCH: expected whole seconds since 1970, got {epoch!r}") from None
     return when.isoformat().replace("+00:00", "Z")
-
-
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file and folder below ``folder`` to disk before it is renamed into place."""
-    for p in sorted(folder.rglob("*"), reverse=True):
-        if p.is_file():
-            with p.open("rb+") as handle:
-                os.fsync(handle.fileno())
-    for p in (*sorted(q for q in folder.rglob("*") if q.is_dir()), folder):
-        fsync_dir(p)
-
-
-def _publish(tmp: Path, dest: Path) -> None:
-    for p in (tmp, *tmp.rglob("*")):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    if dest.exists():
-        trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(dest, trash)
-        try:
-            os.rename(tmp, dest)
-        except BaseException:
-            os.rename(trash, dest)  # the previous model stays in place
-            raise
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.rename(tmp, dest)
-    fsync_dir(dest.parent)
 
 
 def _version() -> str:
@@ -596,12 +564,6 @@ class EmbeddingCache:
     def save(self) -> None:
         if self.path is None or len(self.memo) == self._loaded:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".embeddings-", suffix=".npz", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **self.memo)  # type: ignore[arg-type]
-            os.replace(tmp, self.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with replacing(self.path) as tmp, tmp.open("wb") as handle:
+            np.savez(handle, **self.memo)  # type: ignore[arg-type]
         logger.info("Cached %d embeddings in %s", len(self.memo), self.path)

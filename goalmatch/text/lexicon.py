@@ -29,13 +29,15 @@ import os
 import re
 import sys
 import sysconfig
-import tempfile
 import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
+
+from goalmatch._io import atomic_write
+from goalmatch.errors import LexiconError
 
 __all__ = ["Lexicon", "LexiconError", "cannot_start_word", "get_lexicon", "hunspell_files"]
 
@@ -72,10 +74,6 @@ def cannot_start_word(fragment: str) -> bool:
         return fragment not in _VOWELS
     head = fragment[:2]
     return not (set(head) & _VOWELS) and head not in _WORD_INITIAL
-
-
-class LexiconError(RuntimeError):
-    """The Swedish dictionary files are missing or unreadable."""
 
 
 def hunspell_files(roots: Iterable[Path] | None = None) -> tuple[Path, Path]:
@@ -220,15 +218,7 @@ def _write_cache(path: Path, hashes: array, flags: bytes) -> None:
         hashes.byteswap()
     payload = hashes.tobytes() + flags
     digest = hashlib.blake2b(payload, digest_size=16).hexdigest().encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + f"{len(flags)}\n".encode() + digest + b"\n" + payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, _MAGIC + f"{len(flags)}\n".encode() + digest + b"\n" + payload)
 
 
 def _read_cache(path: Path) -> tuple[array, bytes] | None:

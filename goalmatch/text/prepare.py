@@ -24,6 +24,7 @@ from typing import Any
 from goalmatch.text.offsets import Edit, apply_edits, compose, span_back
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "Language",
     "Passage",
     "PreparedText",
@@ -37,6 +38,10 @@ __all__ = [
 ]
 
 MIN_WORDS_TO_JUDGE = 8
+
+MAX_TEXT_CHARS = 200_000
+"""The longest text goalmatch takes, in characters: the command line, batch scoring and the
+review app refuse a longer one by name (it would hold an encoder for minutes)."""
 """Below this many words a text is flagged ``too_short``: a suggestion would be a guess."""
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)

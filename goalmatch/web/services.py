@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 
+from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
 
@@ -22,7 +23,6 @@ __all__ = ["MAX_TEXT_CHARS", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_TEXT_CHARS = 200_000
 MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 200
 IMPORT_TOP_K = 5  # goals kept per framework with a stored application

@@ -1,0 +1,176 @@
+"""The one place files and folders are written safely.
+
+A file is written beside its destination, flushed to disk and renamed into place, so a
+reader sees the old file or the whole new one, never half of it; a failed write leaves
+no temporary file. A folder (a model, an encoder build) is built beside its destination
+and renamed in the same way. Errors are the operating system's ``OSError``: the caller
+knows what the file was for and turns it into a message that names it.
+
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> atomic_write(folder / "a.txt", "hej")
+PosixPath('...a.txt')
+>>> (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
+('hej', ['a.txt'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from glob import escape as glob_escape
+from pathlib import Path
+
+__all__ = ["atomic_write", "discard_dir", "fsync_dir", "publish_dir", "replacing", "sweep_leftovers"]
+
+logger = logging.getLogger(__name__)
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename in ``folder`` durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def replacing(dest: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``dest`` to write; renamed over ``dest`` when the block succeeds.
+
+    The temporary name keeps ``dest``'s suffix (writers that choose a format by it work)
+    and carries this process's id, so temporary files of writes killed earlier are found
+    and removed once their process is gone. On any failure the temporary file is removed
+    and ``dest`` is left as it was.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(dest)
+    tmp = dest.with_name(f".{dest.stem}.tmp-{os.getpid()}{dest.suffix}")
+    try:
+        yield tmp
+        _fsync_file(tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(dest.parent)
+
+
+def atomic_write(dest: str | Path, data: str | bytes, *, encoding: str = "utf-8") -> Path:
+    """Write text (in ``encoding``, ``\\n`` line ends) or bytes to ``dest`` atomically; return ``dest``."""
+    dest = Path(dest)
+    with replacing(dest) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            with tmp.open("w", encoding=encoding, newline="\n") as handle:
+                handle.write(data)
+    return dest
+
+
+def _remove_stale(dest: Path) -> None:
+    """Temporary files of earlier writes of ``dest`` whose process is gone (killed mid-write)."""
+    prefix = f".{dest.stem}.tmp-"
+    for stale in dest.parent.glob(f"{glob_escape(prefix)}*{glob_escape(dest.suffix)}"):
+        pid = stale.name[len(prefix): len(stale.name) - len(dest.suffix)]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, owned by someone else
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def publish_dir(dest: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """A new folder beside ``dest`` to build in, renamed to ``dest`` when the block succeeds.
+
+    Before the rename every file and folder in it is flushed to disk and made readable
+    (0644/0755). ``dest`` must be absent or empty unless ``replace`` is true; then an
+    existing ``dest`` is swapped out and deleted only once the new folder is in place (if
+    the rename fails, the old folder is put back). On any failure, a kill included (see
+    :func:`sweep_leftovers`), the new folder is deleted.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        _seal(tmp)
+        if replace and dest.exists():
+            _swap(tmp, dest)
+        else:
+            if dest.exists():
+                dest.rmdir()
+            os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(dest.parent)
+
+
+def _seal(folder: Path) -> None:
+    """Readable permissions, then every file and folder below ``folder`` flushed to disk."""
+    for p in (folder, *folder.rglob("*")):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    for p in sorted(folder.rglob("*"), reverse=True):
+        if p.is_file():
+            _fsync_file(p)
+    for p in (*sorted(q for q in folder.rglob("*") if q.is_dir()), folder):
+        fsync_dir(p)
+
+
+def _swap(tmp: Path, dest: Path) -> None:
+    trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(dest, trash)
+    try:
+        os.rename(tmp, dest)
+    except BaseException:
+        os.rename(trash, dest)  # the previous folder stays in place
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def discard_dir(folder: str | Path) -> None:
+    """Move ``folder`` aside (atomic), then delete it; a missing folder is fine."""
+    folder = Path(folder)
+    trash = folder.with_name(f".{folder.name}.trash-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def sweep_leftovers(dest: str | Path, min_age_s: float = 3600.0) -> None:
+    """Delete temporary or trash folders of ``dest`` left by builds killed over ``min_age_s`` ago."""
+    dest = Path(dest)
+    if not dest.parent.is_dir():
+        return
+    now = time.time()
+    for path in dest.parent.glob(f"{glob_escape('.' + dest.name)}.*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and now - path.stat().st_mtime > min_age_s:
+                logger.info("Removing %s, left by an interrupted build", path)
+                shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,81 @@
+"""Every error goalmatch raises on purpose, under one base class.
+
+A :class:`GoalmatchError` is a problem the user can fix, and its message says what it
+was: the file, row, column or field, and what was expected. Anything else escaping the
+library is a bug. The command line turns a ``GoalmatchError`` into exit code 2 and one
+line on stderr; everything else into exit code 1 ("internal error").
+
+Each class keeps the built-in base it had (``ValueError`` mostly), so code that caught
+those still catches them.
+
+>>> issubclass(FrameworkError, GoalmatchError) and issubclass(FrameworkError, ValueError)
+True
+>>> str(FrameworkError("rus.yaml", "goals[1].id", "duplicate goal id 'x'"))
+"rus.yaml: goals[1].id: duplicate goal id 'x'"
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInput",
+    "BatchError",
+    "BuildError",
+    "CorpusError",
+    "E5FormatError",
+    "EncoderError",
+    "FrameworkError",
+    "GoalmatchError",
+    "LexiconError",
+    "ModelError",
+    "TableError",
+]
+
+
+class GoalmatchError(Exception):
+    """A problem with the user's input, files or setup; the message names what was wrong."""
+
+
+class BadInput(GoalmatchError, ValueError):
+    """A command's arguments or input cannot be used (the message says which and why)."""
+
+
+class FrameworkError(GoalmatchError, ValueError):
+    """A framework file or mapping is not valid; the message names file, field and problem."""
+
+    def __init__(self, where: str, field_path: str, problem: str) -> None:
+        self.where = where
+        self.field_path = field_path
+        self.problem = problem
+        super().__init__(f"{where}: {field_path}: {problem}")
+
+
+class CorpusError(GoalmatchError, ValueError):
+    """A corpus file or record is not valid; the message names file, line and field."""
+
+
+class BuildError(GoalmatchError, ValueError):
+    """The seed material or an annotation could not be turned into records."""
+
+
+class LexiconError(GoalmatchError, RuntimeError):
+    """The Swedish dictionary files are missing or unreadable."""
+
+
+class E5FormatError(GoalmatchError, ValueError):
+    """The packed encoder weights are not what the reader understands."""
+
+
+class EncoderError(GoalmatchError, RuntimeError):
+    """The encoder cannot be built or loaded (missing package, damaged weights or build)."""
+
+
+class ModelError(GoalmatchError, ValueError):
+    """A model folder is missing, incomplete, tampered with or made for other frameworks."""
+
+
+class TableError(GoalmatchError, ValueError):
+    """A table that cannot be read or written at all (not one bad row); the message names the file."""
+
+
+class BatchError(GoalmatchError, ValueError):
+    """A batch run that cannot start (bad input file, column, framework or option)."""
