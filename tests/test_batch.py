@@ -1,4 +1,4 @@
-"""Tests of goalmatch.batch.score and goalmatch.batch.tables: FakeEncoder model, synthetic backlogs, offline and fast."""
+"""Tests of goalmatch.batch.score and goalmatch.batch.tables: FakeEncoder model, synthetic backlogs, offline."""
 
 from __future__ import annotations
 
