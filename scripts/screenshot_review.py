@@ -1,4 +1,4 @@
-"""The README's screenshot of the review app: the shipped model on examples/ansokan-bredband.txt.
+"""The screenshot of the review app in docs/review-app.md: the shipped model on examples/ansokan-bredband.txt.
 
     bash scripts/install-browser.sh            # Debian's chromium + chromium-driver, once
     python scripts/screenshot_review.py        # writes docs/review-app.png
