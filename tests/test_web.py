@@ -31,7 +31,8 @@ from goalmatch.data.corpus import Record, load_corpus
 from goalmatch.data.frameworks import Framework, load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher
-from goalmatch.web.app import _safe_next, create_app
+from goalmatch.web.app import create_app
+from goalmatch.web.pages import safe_next
 from goalmatch.web.schema import metadata, schema_version
 from goalmatch.web.store import Store
 
@@ -352,8 +353,8 @@ def test_login_limits_must_be_positive() -> None:
 
 
 def test_login_redirects_only_to_local_paths() -> None:
-    assert _safe_next("/queue?framework=test") == "/queue?framework=test"
-    assert _safe_next("//evil.example/") == "/" and _safe_next("https://evil.example/") == "/"
+    assert safe_next("/queue?framework=test") == "/queue?framework=test"
+    assert safe_next("//evil.example/") == "/" and safe_next("https://evil.example/") == "/"
 
 
 # ------------------------------------------------------------------ pages

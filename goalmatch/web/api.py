@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from goalmatch.web.schema import MAX_ID
 from goalmatch.web.services import MAX_TEXT_CHARS, Review
 from goalmatch.web.store import ACTIONS, Conflict, StoreError
 
@@ -65,7 +66,6 @@ def _docs_page(csrf: str, local_ui: bool) -> str:
             '<script src="/static/swagger-init.js"></script></body></html>')
 
 
-MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers in PostgreSQL
 NOT_BLANK = r"\S"  # at least one character that is not white space
 STRICT = ConfigDict(extra="forbid")  # a misspelt field (``top-k``) is refused, not silently ignored
 OPEN = ConfigDict(extra="allow")  # stored suggestions may carry more than the pages read
