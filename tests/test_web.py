@@ -301,7 +301,7 @@ def strict_app(matcher: Matcher, database_url: str) -> Any:
 
 def test_guessing_passwords_is_throttled_per_account_and_per_client(strict_app: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import goalmatch.web.store as store_module
+    import goalmatch.web.accounts as accounts_module
 
     store = strict_app.state.review.store
     here = TestClient(strict_app, follow_redirects=False)
@@ -319,8 +319,8 @@ def test_guessing_passwords_is_throttled_per_account_and_per_client(strict_app: 
     assert _try(here, "bob", PASSWORD).status_code == 303  # nor another account from this client
     assert [_try(here, name, "fel").status_code for name in ("x", "y")] == [401, 401]
     assert _try(TestClient(strict_app, follow_redirects=False), "bob", PASSWORD).status_code == 429  # 5 in all
-    later = store_module._now() + store_module.timedelta(seconds=61)
-    monkeypatch.setattr(store_module, "_now", lambda: later)
+    later = accounts_module.utcnow() + accounts_module.timedelta(seconds=61)
+    monkeypatch.setattr(accounts_module, "utcnow", lambda: later)
     assert _try(here, "alice", PASSWORD).status_code == 303  # the window has passed
 
 
@@ -636,10 +636,10 @@ def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matche
     with old.engine.begin() as conn:  # what version 1 stored: an application and a decision
         conn.execute(sa.insert(store_module.applications).values(
             id=7, title="Gammal", text=TEXT, source="web", suggestions=json.dumps(suggestions),
-            created_at=store_module._now()))
+            created_at=store_module.utcnow()))
         conn.execute(sa.insert(store_module.reviews).values(
             application_id=7, framework_id="test", version=1, action="correct", goal_ids='["t-kultur"]',
-            reviewer="alice", decided_at=store_module._now()))
+            reviewer="alice", decided_at=store_module.utcnow()))
     old.engine.dispose()
     monkeypatch.undo()
     new = Store(url)
