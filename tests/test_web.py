@@ -352,6 +352,18 @@ def test_login_limits_must_be_positive() -> None:
         LoginLimits(per_account=0)
 
 
+def test_what_a_reviewer_can_fix_is_a_goalmatch_error_and_control_flow_is_not() -> None:
+    from goalmatch.errors import GoalmatchError
+    from goalmatch.web.auth import CSRFError, NeedLogin, TooManyAttempts
+    from goalmatch.web.services import UploadError
+    from goalmatch.web.store import Conflict, StoreError
+
+    for kind in (StoreError, Conflict, UploadError):
+        assert issubclass(kind, GoalmatchError) and issubclass(kind, ValueError), kind
+    for kind in (NeedLogin, CSRFError, TooManyAttempts):
+        assert not issubclass(kind, GoalmatchError), kind
+
+
 def test_login_redirects_only_to_local_paths() -> None:
     assert safe_next("/queue?framework=test") == "/queue?framework=test"
     assert safe_next("//evil.example/") == "/" and safe_next("https://evil.example/") == "/"

@@ -36,6 +36,11 @@ TOKEN_USER = "token"
 BEARER = ""  # the username failures with a wrong bearer token are counted under
 
 
+# The three below are the app's control flow, not errors for people: goalmatch.web.handlers turns them
+# into a redirect to the login page (401 for the API), a 403 and a 429. They are deliberately not
+# GoalmatchErrors, so no ``except GoalmatchError`` (the CLI's, a caller's) mistakes one for bad input.
+
+
 class NeedLogin(Exception):
     """No live session or valid token: the login page for browsers, 401 for the API."""
 

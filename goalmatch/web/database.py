@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from goalmatch.errors import GoalmatchError
 from goalmatch.web import require_web
 
 require_web()
@@ -20,8 +21,8 @@ from sqlalchemy.engine import Engine  # noqa: E402
 __all__ = ["StoreError", "as_utc", "connect", "default_database_url", "iso", "utcnow"]
 
 
-class StoreError(ValueError):
-    """A request the store cannot carry out (unknown application, bad action or goal)."""
+class StoreError(GoalmatchError, ValueError):
+    """A request the store cannot carry out (unknown application, bad action or goal); the reviewer can fix it."""
 
 
 def default_database_url(path: str = "goalmatch-review.sqlite3") -> str:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 
+from goalmatch.errors import GoalmatchError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
@@ -29,7 +30,7 @@ IMPORT_TOP_K = 5  # goals kept per framework with a stored application
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-class UploadError(ValueError):
+class UploadError(GoalmatchError, ValueError):
     """An uploaded file the app does not take (type, size, encoding); the message is Swedish."""
 
 
