@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 from goalmatch.web.auth import CSRFError, NeedLogin, TooManyAttempts, client_of  # noqa: E402
 from goalmatch.web.pages import render, safe_next  # noqa: E402
 
-__all__ = ["install_handlers", "is_api"]
+__all__ = ["install_handlers", "is_api", "json_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,22 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
 
 async def invalid(request: Request, exc: RequestValidationError) -> Response:
     return answer(request, 422, STATUS_TEXT[422], "Sidan fick uppgifter den inte förstår (t.ex. ett nummer som "
-                  "inte är ett nummer).", detail=jsonable_encoder(exc.errors()))
+                  "inte är ett nummer).", detail=json_safe(jsonable_encoder(exc.errors())))
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities as strings, so a 422 that quotes a body's ``NaN`` back is not a 500 of its own.
+
+    >>> json_safe([{"input": float("nan"), "loc": ["body", 1.5]}])
+    [{'input': 'nan', 'loc': ['body', 1.5]}]
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 async def database_down(request: Request, exc: Exception) -> Response:
