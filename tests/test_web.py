@@ -731,6 +731,42 @@ def test_api_refuses_unknown_fields_and_ids_and_stores_minimal_suggestions_safel
     assert api.post("/api/applications", json=junk).status_code == 422
 
 
+def test_stored_suggestions_in_the_api_follow_the_suggestion_types(app: Any) -> None:
+    import dataclasses
+    import typing
+
+    from goalmatch.model import suggestions as types
+
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    components = api.get("/api/openapi.json").json()["components"]["schemas"]
+    for kind in (types.Suggestions, types.FrameworkSuggestions, types.Suggestion, types.Evidence,
+                 types.SentenceEvidence, types.PassageEvidence, types.ProjectEvidence):  # every field, by name
+        schema = components[f"{kind.__name__}In"]
+        assert list(schema["properties"]) == [f.name for f in dataclasses.fields(kind)], kind
+        assert schema["additionalProperties"] is False, kind
+    assert typing.get_type_hints(types.Suggestion)["probability"] is float
+
+    def stored(suggestions: str) -> Any:
+        return api.post("/api/applications", content=f'{{"text": {json.dumps(TEXT)}, "suggestions": {suggestions}}}',
+                        headers={"content-type": "application/json"})
+
+    goal = '{"goal_id": "t-kultur", "probability": %s}'
+    for bad in (goal % "NaN", goal % "Infinity", goal % "1.5", goal % "null"):
+        refused = stored(f'{{"frameworks": [{{"framework_id": "test", "suggestions": [{bad}]}}]}}')
+        assert refused.status_code == 422, (bad, refused.text)  # a 422 that quotes NaN back, not a 500
+        assert refused.json()["detail"][0]["loc"][-1] == "probability", refused.text
+    assert stored('{"frameworks": [{"framework_id": "test", "support": -Infinity}]}').status_code == 422
+    assert stored('{"frameworks": [{"framework_id": "test", "misspelt": 1}]}').status_code == 422
+    assert stored('{"frameworks": [], "similar_projects": [{"title": "no id"}]}').status_code == 422
+    # to_dict() writes an infinity as null: taken, and the page shows a dash for it
+    created = stored('{"frameworks": [{"framework_id": "test", "min_similarity": null}], '
+                     '"similar_projects": [{"id": "p/1", "title": "Fiber", "similarity": null}]}')
+    assert created.status_code == 201, created.text
+    client, _ = login(app)
+    page = client.get(f"/applications/{created.json()['id']}")
+    assert page.status_code == 200 and "(p/1, –)" in page.text
+
+
 def test_a_nul_character_is_refused_by_name_never_a_500(app: Any) -> None:
     api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
     nested = {"frameworks": [{"framework_id": "test"}, {"framework_id": "te\x00st"}]}
