@@ -736,6 +736,7 @@ def test_stored_suggestions_in_the_api_follow_the_suggestion_types(app: Any) -> 
     import typing
 
     from goalmatch.model import suggestions as types
+    from goalmatch.web.payloads import BOUNDS, REQUIRED
 
     api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
     components = api.get("/api/openapi.json").json()["components"]["schemas"]
@@ -744,6 +745,10 @@ def test_stored_suggestions_in_the_api_follow_the_suggestion_types(app: Any) -> 
         schema = components[f"{kind.__name__}In"]
         assert list(schema["properties"]) == [f.name for f in dataclasses.fields(kind)], kind
         assert schema["additionalProperties"] is False, kind
+    for name in REQUIRED | set(BOUNDS):  # a type or field renamed in goalmatch.model is caught here
+        kind_name, field = name.split(".")
+        assert field in components[f"{kind_name}In"]["properties"], name
+        assert (field in components[f"{kind_name}In"].get("required", [])) == (name in REQUIRED), name
     assert typing.get_type_hints(types.Suggestion)["probability"] is float
 
     def stored(suggestions: str) -> Any:

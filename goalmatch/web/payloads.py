@@ -23,8 +23,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_typ
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from goalmatch.model.suggestions import Suggestions
+from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.schema import MAX_ID
-from goalmatch.web.services import MAX_TEXT_CHARS, Review
+from goalmatch.web.services import Review
 from goalmatch.web.store import ACTIONS
 
 __all__ = ["ERRORS", "MAX_BATCH", "NOT_FOUND", "ConflictOut", "ErrorOut", "SuggestionsIn", "refuse_nul",

@@ -19,7 +19,7 @@ from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
 
-__all__ = ["MAX_TEXT_CHARS", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
+__all__ = ["MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
 
 log = logging.getLogger(__name__)
 
