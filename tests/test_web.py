@@ -31,7 +31,8 @@ from goalmatch.data.corpus import Record, load_corpus
 from goalmatch.data.frameworks import Framework, load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher
-from goalmatch.web.app import _safe_next, create_app
+from goalmatch.web.app import create_app
+from goalmatch.web.pages import safe_next
 from goalmatch.web.schema import metadata, schema_version
 from goalmatch.web.store import Store
 
@@ -300,7 +301,7 @@ def strict_app(matcher: Matcher, database_url: str) -> Any:
 
 def test_guessing_passwords_is_throttled_per_account_and_per_client(strict_app: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import goalmatch.web.store as store_module
+    import goalmatch.web.accounts as accounts_module
 
     store = strict_app.state.review.store
     here = TestClient(strict_app, follow_redirects=False)
@@ -318,8 +319,8 @@ def test_guessing_passwords_is_throttled_per_account_and_per_client(strict_app: 
     assert _try(here, "bob", PASSWORD).status_code == 303  # nor another account from this client
     assert [_try(here, name, "fel").status_code for name in ("x", "y")] == [401, 401]
     assert _try(TestClient(strict_app, follow_redirects=False), "bob", PASSWORD).status_code == 429  # 5 in all
-    later = store_module._now() + store_module.timedelta(seconds=61)
-    monkeypatch.setattr(store_module, "_now", lambda: later)
+    later = accounts_module.utcnow() + accounts_module.timedelta(seconds=61)
+    monkeypatch.setattr(accounts_module, "utcnow", lambda: later)
     assert _try(here, "alice", PASSWORD).status_code == 303  # the window has passed
 
 
@@ -351,9 +352,21 @@ def test_login_limits_must_be_positive() -> None:
         LoginLimits(per_account=0)
 
 
+def test_what_a_reviewer_can_fix_is_a_goalmatch_error_and_control_flow_is_not() -> None:
+    from goalmatch.errors import GoalmatchError
+    from goalmatch.web.auth import CSRFError, NeedLogin, TooManyAttempts
+    from goalmatch.web.services import UploadError
+    from goalmatch.web.store import Conflict, StoreError
+
+    for kind in (StoreError, Conflict, UploadError):
+        assert issubclass(kind, GoalmatchError) and issubclass(kind, ValueError), kind
+    for kind in (NeedLogin, CSRFError, TooManyAttempts):
+        assert not issubclass(kind, GoalmatchError), kind
+
+
 def test_login_redirects_only_to_local_paths() -> None:
-    assert _safe_next("/queue?framework=test") == "/queue?framework=test"
-    assert _safe_next("//evil.example/") == "/" and _safe_next("https://evil.example/") == "/"
+    assert safe_next("/queue?framework=test") == "/queue?framework=test"
+    assert safe_next("//evil.example/") == "/" and safe_next("https://evil.example/") == "/"
 
 
 # ------------------------------------------------------------------ pages
@@ -635,10 +648,10 @@ def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matche
     with old.engine.begin() as conn:  # what version 1 stored: an application and a decision
         conn.execute(sa.insert(store_module.applications).values(
             id=7, title="Gammal", text=TEXT, source="web", suggestions=json.dumps(suggestions),
-            created_at=store_module._now()))
+            created_at=store_module.utcnow()))
         conn.execute(sa.insert(store_module.reviews).values(
             application_id=7, framework_id="test", version=1, action="correct", goal_ids='["t-kultur"]',
-            reviewer="alice", decided_at=store_module._now()))
+            reviewer="alice", decided_at=store_module.utcnow()))
     old.engine.dispose()
     monkeypatch.undo()
     new = Store(url)
@@ -716,6 +729,47 @@ def test_api_refuses_unknown_fields_and_ids_and_stores_minimal_suggestions_safel
     assert f'href="/applications/{new_id}"' in client.get("/queue").text
     junk = {"text": TEXT, "suggestions": {"frameworks": [{"x": 1}]}}
     assert api.post("/api/applications", json=junk).status_code == 422
+
+
+def test_stored_suggestions_in_the_api_follow_the_suggestion_types(app: Any) -> None:
+    import dataclasses
+    import typing
+
+    from goalmatch.model import suggestions as types
+    from goalmatch.web.payloads import BOUNDS, REQUIRED
+
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    components = api.get("/api/openapi.json").json()["components"]["schemas"]
+    for kind in (types.Suggestions, types.FrameworkSuggestions, types.Suggestion, types.Evidence,
+                 types.SentenceEvidence, types.PassageEvidence, types.ProjectEvidence):  # every field, by name
+        schema = components[f"{kind.__name__}In"]
+        assert list(schema["properties"]) == [f.name for f in dataclasses.fields(kind)], kind
+        assert schema["additionalProperties"] is False, kind
+    for name in REQUIRED | set(BOUNDS):  # a type or field renamed in goalmatch.model is caught here
+        kind_name, field = name.split(".")
+        assert field in components[f"{kind_name}In"]["properties"], name
+        assert (field in components[f"{kind_name}In"].get("required", [])) == (name in REQUIRED), name
+    assert typing.get_type_hints(types.Suggestion)["probability"] is float
+
+    def stored(suggestions: str) -> Any:
+        return api.post("/api/applications", content=f'{{"text": {json.dumps(TEXT)}, "suggestions": {suggestions}}}',
+                        headers={"content-type": "application/json"})
+
+    goal = '{"goal_id": "t-kultur", "probability": %s}'
+    for bad in (goal % "NaN", goal % "Infinity", goal % "1.5", goal % "null"):
+        refused = stored(f'{{"frameworks": [{{"framework_id": "test", "suggestions": [{bad}]}}]}}')
+        assert refused.status_code == 422, (bad, refused.text)  # a 422 that quotes NaN back, not a 500
+        assert refused.json()["detail"][0]["loc"][-1] == "probability", refused.text
+    assert stored('{"frameworks": [{"framework_id": "test", "support": -Infinity}]}').status_code == 422
+    assert stored('{"frameworks": [{"framework_id": "test", "misspelt": 1}]}').status_code == 422
+    assert stored('{"frameworks": [], "similar_projects": [{"title": "no id"}]}').status_code == 422
+    # to_dict() writes an infinity as null: taken, and the page shows a dash for it
+    created = stored('{"frameworks": [{"framework_id": "test", "min_similarity": null}], '
+                     '"similar_projects": [{"id": "p/1", "title": "Fiber", "similarity": null}]}')
+    assert created.status_code == 201, created.text
+    client, _ = login(app)
+    page = client.get(f"/applications/{created.json()['id']}")
+    assert page.status_code == 200 and "(p/1, –)" in page.text
 
 
 def test_a_nul_character_is_refused_by_name_never_a_500(app: Any) -> None:

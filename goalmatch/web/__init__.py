@@ -1,7 +1,11 @@
 """The review web app for handläggare: ``goalmatch serve`` (needs the ``web`` extra).
 
-``create_app(matcher=..., database_url=..., secret=...)`` builds the FastAPI app;
-:mod:`goalmatch.web.store` keeps applications, users and the decision audit trail.
+``create_app(matcher=..., database_url=..., secret=...)`` (:mod:`goalmatch.web.app`) builds
+the FastAPI app from the pages (:mod:`~goalmatch.web.pages`), the JSON API
+(:mod:`~goalmatch.web.api`, bodies in :mod:`~goalmatch.web.payloads`) and the answers to
+failures (:mod:`~goalmatch.web.handlers`); :class:`~goalmatch.web.store.Store` keeps
+applications and the decision audit trail, and, mixed in from
+:mod:`~goalmatch.web.accounts`, the users, sessions and sign-in throttling.
 Importing :mod:`goalmatch` never needs this package's dependencies; importing this one
 without them raises an ``ImportError`` that names the extra to install.
 """

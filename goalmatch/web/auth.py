@@ -1,6 +1,6 @@
 """Sign-in, sessions and CSRF for the review app.
 
-A signed-in session is a row in the ``sessions`` table (:mod:`goalmatch.web.store`) and a
+A signed-in session is a row in the ``sessions`` table (:mod:`goalmatch.web.accounts`) and a
 signed, timestamped cookie (itsdangerous) holding the row's random id and a CSRF token.
 Both expire after ``max_age`` seconds; signing out, a new password, deactivating the user
 or ``goalmatch revoke-sessions`` revoke the row, so a copied cookie stops working at once.
@@ -10,7 +10,7 @@ the login page and the static files must carry a live session or ``Authorization
 session's CSRF token: the form field ``csrf`` or the ``X-CSRF-Token`` header.
 
 Guessing is throttled: failed sign-ins and wrong bearer tokens are counted in the
-database per client address (:class:`~goalmatch.web.store.LoginLimits`); a client over
+database per client address (:class:`~goalmatch.web.accounts.LoginLimits`); a client over
 its limit gets :class:`TooManyAttempts` (429 with ``Retry-After``) *before* its password
 or token is looked at, so a right guess while blocked tells it nothing.
 """
@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from goalmatch.web.store import LoginLimits, Store
+from goalmatch.web.accounts import Accounts, LoginLimits
 
 __all__ = ["COOKIE", "Auth", "CSRFError", "NeedLogin", "Session", "TooManyAttempts", "client_of"]
 
@@ -34,6 +34,11 @@ PUBLIC_PATHS = frozenset({"/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_USER = "token"
 BEARER = ""  # the username failures with a wrong bearer token are counted under
+
+
+# The three below are the app's control flow, not errors for people: goalmatch.web.handlers turns them
+# into a redirect to the login page (401 for the API), a 403 and a 429. They are deliberately not
+# GoalmatchErrors, so no ``except GoalmatchError`` (the CLI's, a caller's) mistakes one for bad input.
 
 
 class NeedLogin(Exception):
@@ -66,9 +71,9 @@ class Session:
 
 
 class Auth:
-    """Reads and writes sessions; checks passwords (via the store) and the shared token."""
+    """Reads and writes sessions; checks passwords (via the store's accounts) and the shared token."""
 
-    def __init__(self, store: Store, secret: str, *, max_age: int = 8 * 3600, token: str | None = None,
+    def __init__(self, store: Accounts, secret: str, *, max_age: int = 8 * 3600, token: str | None = None,
                  secure_cookies: bool = False, limits: LoginLimits | None = None) -> None:
         if not secret or len(secret) < 16:
             raise ValueError("the session secret needs at least 16 characters")

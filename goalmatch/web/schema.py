@@ -24,9 +24,10 @@ require_web()
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 
-__all__ = ["MIGRATIONS", "applications", "decisions", "login_failures", "metadata", "queue_entries", "reviews",
-           "schema_version", "sessions", "users"]
+__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "login_failures", "metadata", "queue_entries",
+           "reviews", "schema_version", "sessions", "users"]
 
+MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers (sa.Integer) in PostgreSQL
 metadata = sa.MetaData()
 
 schema_version = sa.Table(

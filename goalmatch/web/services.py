@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 
+from goalmatch.errors import GoalmatchError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
 
-__all__ = ["MAX_TEXT_CHARS", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
+__all__ = ["MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ IMPORT_TOP_K = 5  # goals kept per framework with a stored application
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-class UploadError(ValueError):
+class UploadError(GoalmatchError, ValueError):
     """An uploaded file the app does not take (type, size, encoding); the message is Swedish."""
 
 

@@ -1,4 +1,4 @@
-"""Storage of the review app: users, applications and the append-only decision trail.
+"""Storage of the review app: applications, the review queue and the append-only decision trail.
 
 SQLite by default (one file, WAL mode), PostgreSQL by URL (``postgresql+psycopg://…``).
 The schema is created and upgraded by a tiny migration runner: each migration has a
@@ -9,23 +9,20 @@ starts at 0. A decision names the version it was made against; when another revi
 decided in between, :meth:`Store.decide` raises :class:`Conflict` instead of
 overwriting. Every decision is a new row in ``decisions`` holding the state it replaced.
 
-The tables and migrations are in :mod:`goalmatch.web.schema`.
+The tables and migrations are in :mod:`goalmatch.web.schema`; the users, sessions and
+sign-in throttling in :mod:`goalmatch.web.accounts` (part of :class:`Store`), the
+connection in :mod:`goalmatch.web.database`.
 A database error (connection lost, server gone, SQLite disk full) rolls the transaction
 back: a decision and its audit row are written together or not at all.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
-import math
-import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from goalmatch.web import require_web
@@ -36,29 +33,25 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
+from goalmatch.web.accounts import Accounts, LoginLimits, hash_password, verify_password  # noqa: E402
+from goalmatch.web.database import StoreError, connect, default_database_url, iso, utcnow  # noqa: E402
 from goalmatch.web.schema import (  # noqa: E402
     MIGRATIONS,
     applications,
     decisions,
-    login_failures,
     mark_reviewed,
     queue_entries,
     queue_values,
     reviews,
     schema_version,
-    sessions,
-    users,
 )
 
-__all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "hash_password", "verify_password"]
+__all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "default_database_url",
+           "hash_password", "verify_password"]
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "reject", "correct")
-
-
-class StoreError(ValueError):
-    """A request the store cannot carry out (unknown application, bad action or goal)."""
 
 
 class Conflict(StoreError):
@@ -67,19 +60,6 @@ class Conflict(StoreError):
     def __init__(self, message: str, current: dict[str, Any] | None) -> None:
         super().__init__(message)
         self.current = current
-
-
-@dataclass(frozen=True)
-class LoginLimits:
-    """How many failed sign-ins a client gets within ``window`` seconds before it must wait."""
-
-    per_account: int = 5  # for one username from one client
-    per_client: int = 30  # for any usernames from one client
-    window: int = 15 * 60
-
-    def __post_init__(self) -> None:
-        if min(self.per_account, self.per_client, self.window) < 1:
-            raise ValueError("login limits must be positive")
 
 
 @dataclass(frozen=True)
@@ -101,72 +81,21 @@ class Decision:
         return {
             "id": self.id, "application_id": self.application_id, "framework_id": self.framework_id,
             "version": self.version, "action": self.action, "goal_ids": list(self.goal_ids),
-            "comment": self.comment, "reviewer": self.reviewer, "decided_at": _iso(self.decided_at),
+            "comment": self.comment, "reviewer": self.reviewer, "decided_at": iso(self.decided_at),
             "previous": self.previous,
         }
 
 
-# ------------------------------------------------------------------ passwords
+class Store(Accounts):
+    """The review database. ``Store(url)`` connects and brings the schema up to date.
 
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` (base64); never the password itself."""
-    if not password:
-        raise StoreError("a password must not be empty")
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
-    b64 = base64.b64encode
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check of a password against :func:`hash_password`'s output."""
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
-        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), dklen=32,
-                             n=int(n), r=int(r), p=int(p))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, base64.b64decode(digest))
-
-
-# ------------------------------------------------------------------ the store
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite hands back naive datetimes
-
-
-def _session_hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive datetimes
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat(timespec="seconds")
-
-
-def default_database_url(path: str = "goalmatch-review.sqlite3") -> str:
-    return f"sqlite:///{path}"
-
-
-class Store:
-    """The review database. ``Store(url)`` connects and brings the schema up to date."""
+    Its accounts, sessions and sign-in throttling are :class:`~goalmatch.web.accounts.Accounts`'
+    methods, mixed in: one engine and one migration runner serve both.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = _engine(url)
+        self.engine: Engine = connect(url)
         self.migrate()
 
     # -------------------------------------------------------------- schema
@@ -184,7 +113,7 @@ class Store:
                     continue
                 step(conn)
                 conn.execute(sa.insert(schema_version).values(
-                    version=version, description=description, applied_at=_now()))
+                    version=version, description=description, applied_at=utcnow()))
                 applied.append(version)
                 log.info("database schema: applied migration %d (%s)", version, description)
         return applied
@@ -192,132 +121,6 @@ class Store:
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
-
-    # -------------------------------------------------------------- users
-
-    def create_user(self, username: str, password: str) -> None:
-        """Add a reviewer, or set a new password for an existing one (which signs them out everywhere)."""
-        username = username.strip()
-        if not username or len(username) > 80:
-            raise StoreError("a username needs 1 to 80 characters")
-        hashed = hash_password(password)
-        with self.engine.begin() as conn:
-            existing = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
-            if existing:
-                conn.execute(sa.update(users).where(users.c.id == existing.id).values(
-                    password_hash=hashed, active=True))
-                conn.execute(sa.update(sessions).where(sessions.c.username == username,
-                                                       sessions.c.revoked_at.is_(None)).values(revoked_at=_now()))
-            else:
-                conn.execute(sa.insert(users).values(
-                    username=username, password_hash=hashed, active=True, created_at=_now()))
-
-    def deactivate_user(self, username: str) -> bool:
-        """Stop a reviewer from signing in and end their sessions; ``False`` if there is no such user."""
-        with self.engine.begin() as conn:
-            done = conn.execute(sa.update(users).where(users.c.username == username.strip()).values(active=False))
-            conn.execute(sa.update(sessions).where(sessions.c.username == username.strip(),
-                                                   sessions.c.revoked_at.is_(None)).values(revoked_at=_now()))
-        return bool(done.rowcount)
-
-    def authenticate(self, username: str, password: str) -> bool:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users.c.password_hash, users.c.active)
-                               .where(users.c.username == username)).first()
-        if row is None:
-            verify_password(password, hash_password("timing-equaliser"))  # as slow as a real check
-            return False
-        return bool(row.active) and verify_password(password, row.password_hash)
-
-    # -------------------------------------------------------------- sessions
-
-    def open_session(self, username: str, max_age: int) -> str:
-        """Start a session for ``username``; returns its id (only its sha256 is stored)."""
-        session_id = secrets.token_urlsafe(32)
-        now = _now()
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(sessions).where(sessions.c.expires_at < now - timedelta(days=1)))  # tidy up
-            conn.execute(sa.insert(sessions).values(
-                id_hash=_session_hash(session_id), username=username, created_at=now,
-                expires_at=now + timedelta(seconds=max_age)))
-        return session_id
-
-    def session_user(self, session_id: str, *, allow_inactive: Sequence[str] = ()) -> str | None:
-        """The user of a live session: not revoked, not expired, the user still active (or listed)."""
-        query = (sa.select(sessions.c.username, sessions.c.expires_at, sessions.c.revoked_at, users.c.active)
-                 .select_from(sessions.outerjoin(users, users.c.username == sessions.c.username))
-                 .where(sessions.c.id_hash == _session_hash(session_id)))
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None or row.revoked_at is not None or _aware(row.expires_at) <= _now():
-            return None
-        if not row.active and row.username not in allow_inactive:
-            return None
-        return str(row.username)
-
-    def close_session(self, session_id: str) -> None:
-        """Revoke one session (sign-out)."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(sessions).where(sessions.c.id_hash == _session_hash(session_id),
-                                                   sessions.c.revoked_at.is_(None)).values(revoked_at=_now()))
-
-    def revoke_sessions(self, username: str | None = None) -> int:
-        """Revoke every live session of ``username`` (of everyone when ``None``); returns how many."""
-        now = _now()
-        query = sa.update(sessions).where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now)
-        if username is not None:
-            query = query.where(sessions.c.username == username.strip())
-        with self.engine.begin() as conn:
-            return int(conn.execute(query.values(revoked_at=now)).rowcount or 0)
-
-    def live_sessions(self, username: str | None = None) -> int:
-        """How many sessions are live (not revoked, not expired), of one user or of all."""
-        query = sa.select(sa.func.count()).select_from(sessions).where(
-            sessions.c.revoked_at.is_(None), sessions.c.expires_at > _now())
-        if username is not None:
-            query = query.where(sessions.c.username == username.strip())
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
-
-    # -------------------------------------------------------------- sign-in throttling
-
-    def login_wait(self, username: str, client: str, limits: LoginLimits) -> int:
-        """Seconds before ``client`` may try to sign in as ``username`` again; 0 when it may now.
-
-        A sliding window: ``limits.per_account`` failures for this username from this client,
-        or ``limits.per_client`` failures from this client for any username, within
-        ``limits.window`` seconds block it until the oldest of them leaves the window.
-        """
-        now = _now()
-        since = now - timedelta(seconds=limits.window)
-        f = login_failures.c
-        wait = 0.0
-        with self.engine.connect() as conn:
-            for where, limit in (((f.client == client[:64], f.username == username[:80]), limits.per_account),
-                                 ((f.client == client[:64],), limits.per_client)):
-                times = conn.execute(sa.select(f.at).where(*where, f.at > since)
-                                     .order_by(f.at.desc()).limit(limit)).scalars().all()
-                if len(times) >= limit:
-                    wait = max(wait, (_aware(times[-1]) + timedelta(seconds=limits.window) - now).total_seconds())
-        return max(0, math.ceil(wait))
-
-    def record_login_failure(self, username: str, client: str) -> None:
-        """Count a failed sign-in (or a wrong bearer token) from ``client``; rows older than a day are dropped."""
-        now = _now()
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(login_failures).where(login_failures.c.at < now - timedelta(days=1)))
-            conn.execute(sa.insert(login_failures).values(username=username[:80], client=client[:64], at=now))
-
-    def clear_login_failures(self, username: str, client: str) -> None:
-        """A successful sign-in forgets this client's failures for this username (not its others)."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(login_failures).where(login_failures.c.client == client[:64],
-                                                         login_failures.c.username == username[:80]))
-
-    def user_active(self, username: str) -> bool:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users.c.active).where(users.c.username == username)).first()
-        return bool(row and row.active)
 
     # -------------------------------------------------------------- applications
 
@@ -329,7 +132,7 @@ class Store:
             result = conn.execute(sa.insert(applications).values(
                 title=(title.strip() or _title_of(text))[:300], text=text, source=source[:200] or "web",
                 suggestions=json.dumps(suggestions, ensure_ascii=False), created_by=created_by,
-                created_at=_now()))
+                created_at=utcnow()))
             application_id = _new_id(result)
             values = queue_values(application_id, suggestions)
             if values:
@@ -368,7 +171,7 @@ class Store:
         for row in rows:
             app = _application(row) if content else {
                 "id": row.id, "title": row.title, "source": row.source, "created_by": row.created_by,
-                "created_at": _iso(row.created_at)}
+                "created_at": iso(row.created_at)}
             app["reviews"] = by_app.get(row.id, {})
             out.append(app)
         return out
@@ -432,7 +235,7 @@ class Store:
         for r in rows:
             mine = by_app.get(r.id, [])
             out.append({
-                "id": r.id, "title": r.title, "source": r.source, "created_at": _iso(r.created_at),
+                "id": r.id, "title": r.title, "source": r.source, "created_at": iso(r.created_at),
                 "confidence": float(r.confidence), "reviewed": sum(1 for e in mine if e.reviewed),
                 "frameworks": len(mine),
                 "disagreements": [e.framework_id for e in mine if e.reviewed and e.agrees is False],
@@ -462,7 +265,7 @@ class Store:
         if action not in ACTIONS:
             raise StoreError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
         goals = list(dict.fromkeys(goal_ids))
-        now = _now()
+        now = utcnow()
         new_state = {"action": action, "goal_ids": json.dumps(goals), "reviewer": reviewer, "decided_at": now}
         try:
             with self.engine.begin() as conn:
@@ -517,23 +320,6 @@ class Store:
         ]
 
 
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
 def _new_id(result: Any) -> int:
     key = result.inserted_primary_key
     if key is None or key[0] is None:  # pragma: no cover - every backend here returns it
@@ -550,12 +336,12 @@ def _application(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "title": row.title, "text": row.text, "source": row.source,
         "suggestions": json.loads(row.suggestions), "created_by": row.created_by,
-        "created_at": _iso(row.created_at),
+        "created_at": iso(row.created_at),
     }
 
 
 def _state(row: Any) -> dict[str, Any]:
     return {
         "version": row.version, "action": row.action, "goal_ids": json.loads(row.goal_ids),
-        "reviewer": row.reviewer, "decided_at": _iso(row.decided_at),
+        "reviewer": row.reviewer, "decided_at": iso(row.decided_at),
     }
