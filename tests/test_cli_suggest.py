@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
-from goalmatch.cli.main import BadInput, main, trail22_records
+from goalmatch.cli.main import main
 from goalmatch.data.corpus import write_corpus
 from goalmatch.data.frameworks import load_frameworks
+from goalmatch.data.trail22 import trail22_records
 from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.errors import CorpusError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.folder import read_manifest
 
@@ -162,7 +164,7 @@ def test_trail22_sample_is_balanced_deterministic_and_merges_repeated_texts(tmp_
     repeated = [r for r in records if r.text.endswith(" 0")]
     assert not repeated or repeated[0].labels["agenda-2030"] == ("sdg-1", "sdg-2")
     csv_file.write_text(",source,header,text,SDG\n" + f'1,UN,,"{long}",18\n', encoding="utf-8")
-    with pytest.raises(BadInput, match="line 2: column SDG: expected 1-17, got 18"):
+    with pytest.raises(CorpusError, match="line 2: column SDG: expected 1-17, got 18"):
         trail22_records(csv_file, per_goal=3)
 
 

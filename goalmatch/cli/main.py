@@ -8,8 +8,6 @@ parser to them and turns library exceptions into messages and exit codes.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import logging
 import os
@@ -19,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from goalmatch.data.corpus import Record, load_corpora, load_corpus
+from goalmatch.data.corpus import load_corpora, load_corpus_paths
 from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.data.trail22 import TRAIL22_FRAMEWORK, TRAIL22_SOURCE, trail22_records
 from goalmatch.errors import BadInput, GoalmatchError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -91,20 +90,6 @@ def prepare_text(text: str, chunk_tokens: int) -> dict[str, Any]:
         ],
     }
 
-TRAIL22_FRAMEWORK = "agenda-2030"
-TRAIL22_SOURCE = {
-    "name": "TRAIL22 SDG classification data",
-    "used_for": "agenda-2030 head: English SDG-labelled texts as extra labelled examples "
-                "(embeddings only; no text is stored in the model)",
-    "origin": "TRAIL22 SDG challenge (DelinteNicolas/TRAIL22-SDG), file Train_data.csv",
-    "licence": "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
-    "attribution": "Contains embeddings of texts from the TRAIL22 SDG challenge data (repository "
-                   "DelinteNicolas/TRAIL22-SDG on GitHub), licensed under CC BY 4.0. Changes: a class-balanced "
-                   "sample of Train_data.csv (texts under 8 words left out) was encoded with multilingual-e5-small; "
-                   "the texts themselves are not included.",
-}
-
-
 def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence[str] | None) -> dict[str, Any]:
     """Suggestions for one text from a saved model (the shipped default when ``model`` is None)."""
     import goalmatch
@@ -121,45 +106,6 @@ def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence
     return matcher.suggest(text, top_k=top_k, frameworks=frameworks).to_dict()
 
 
-def trail22_records(path: Path, per_goal: int) -> list[Record]:
-    """A class-balanced, deterministic sample of TRAIL22's CSV as Agenda 2030 training records.
-
-    Columns: an unnamed row index, ``source``, ``header``, ``text``, ``SDG`` (1-17). Texts
-    under 8 words are skipped; per SDG the ``per_goal`` texts first by sha256 are kept; a
-    text on rows of several SDGs becomes one record with all of them.
-    """
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
-    if not rows or not {"text", "SDG"} <= set(rows[0]):
-        raise BadInput(f"{path}: expected a CSV with columns 'text' and 'SDG' (TRAIL22's Train_data.csv)")
-    texts: dict[str, str] = {}
-    goals: dict[str, set[int]] = {}
-    for number, row in enumerate(rows, start=2):
-        try:
-            goal = int(row["SDG"])
-        except (TypeError, ValueError):
-            raise BadInput(f"{path}, line {number}: column SDG: expected 1-17, got {row['SDG']!r}") from None
-        if not 1 <= goal <= 17:
-            raise BadInput(f"{path}, line {number}: column SDG: expected 1-17, got {goal}")
-        text = " ".join((row.get("text") or "").split())
-        if len(text.split()) >= 8:
-            key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            texts[key] = text
-            goals.setdefault(key, set()).add(goal)
-    chosen: set[str] = set()
-    for goal in range(1, 18):  # a text labelled with several SDGs (on several rows) is one record
-        chosen.update(sorted(k for k in texts if goal in goals[k])[:per_goal])
-    records = [
-        Record(id=f"trail22/{key[:16]}", text=texts[key], source="trail22",
-               labels={TRAIL22_FRAMEWORK: tuple(f"sdg-{g}" for g in sorted(goals[key]))})
-        for key in sorted(chosen)
-    ]
-    return records
-
-
 def train_model(
     frameworks_dir: Path, data: Sequence[Path], out: Path, *, trail22: Path | None = None, per_goal: int = 100,
     metrics: Path | None = None, cache: Path | None = None, command: str | None = None, force: bool = False,
@@ -171,14 +117,7 @@ def train_model(
     if out.exists() and not force:
         raise BadInput(f"{out}: already exists; give another --out or --force to replace it")
     frameworks = load_frameworks(frameworks_dir)
-    records: list[Record] = []
-    for item in data:
-        if item.is_dir():
-            records += load_corpora(item, frameworks)
-        elif item.is_file():
-            records += load_corpus(item, frameworks)
-        else:
-            raise BadInput(f"{item}: no such file or folder of JSONL corpora")
+    records = load_corpus_paths(data, frameworks)
     extra, sources = [], []
     if trail22 is not None:
         if TRAIL22_FRAMEWORK not in frameworks:
@@ -268,7 +207,8 @@ def _read_raw(text: str | None, file: Path | None) -> str:
     return sys.stdin.read() if text == "-" else text
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``goalmatch`` parser: every command group's commands, each with its ``run``."""
     parser = argparse.ArgumentParser(prog="goalmatch", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -316,10 +256,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="the model folder")
     from goalmatch.batch.portfolio import add_report_parser
     from goalmatch.batch.score import add_score_parser
+    from goalmatch.cli import evaluate
     from goalmatch.cli.serve import add_serve_parser, add_user_parser  # standard library only
-    from goalmatch.evaluation.crossval import add_evaluate_parser, run_evaluate
 
-    add_evaluate_parser(sub).set_defaults(handler=run_evaluate)
+    evaluate.add_parsers(sub)
     add_score_parser(sub)  # these set a handler that returns the exit code itself
     add_report_parser(sub)
     add_serve_parser(sub)
@@ -382,14 +322,14 @@ def _run(args: argparse.Namespace) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``goalmatch`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["goalmatch", *argv])
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     handler = getattr(args, "handler", None)
     try:
         if handler is not None:
             return int(handler(args))
-        result = _run(args)
+        result = args.run(args) if hasattr(args, "run") else _run(args)
     except GoalmatchError as exc:
         print(f"goalmatch: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+__all__ = ["bar_check", "comparison_table", "write_report"]
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,7 +22,8 @@ def _headline(entry: Mapping[str, Any]) -> str:
     return "micro_f1" if entry.get("multi_label") else "macro_f1"
 
 
-def _comparison_table(m: Mapping[str, Any]) -> str:
+def comparison_table(m: Mapping[str, Any]) -> str:
+    """The comparison in Markdown: one row per method, one column per cross-validated framework."""
     fids = [f for f, e in m["frameworks"].items() if "methods" in e]
     if not fids:
         return "(no framework has labelled records to cross-validate)"
@@ -69,7 +72,7 @@ def bar_check(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ the report folder
 
 
-def _write(m: Mapping[str, Any], out_dir: Path, table: str) -> list[Path]:
+def write_report(m: Mapping[str, Any], out_dir: Path, table: str) -> list[Path]:
     """``metrics.json``, ``report.md`` and the PNG plots (when matplotlib is installed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / "metrics.json", out_dir / "report.md"]
