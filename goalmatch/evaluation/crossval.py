@@ -103,7 +103,9 @@ def evaluate(
     records = list(records)
     if folds < 2 or repeats < 1:
         raise ValueError(f"folds must be at least 2 and repeats at least 1, got {folds} and {repeats}")
-    curve_sizes, t22_sizes, cap = CURVE_SIZES, TRAIL22_CURVE_SIZES, None
+    curve_sizes: tuple[int, ...] = CURVE_SIZES
+    t22_sizes: tuple[int, ...] = TRAIL22_CURVE_SIZES
+    cap: int | None = None
     if quick:
         folds, repeats, cap, per_goal = 2, 1, 12, min(per_goal, 4)
         curve_sizes, t22_sizes = (0, 1, 2), (0, 1, 2)
