@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import atomic_write, replacing
+
 __all__ = ["bar_check", "comparison_table", "write_report"]
 
 logger = logging.getLogger(__name__)
@@ -73,12 +75,12 @@ def bar_check(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def write_report(m: Mapping[str, Any], out_dir: Path, table: str) -> list[Path]:
-    """``metrics.json``, ``report.md`` and the PNG plots (when matplotlib is installed)."""
+    """``metrics.json``, ``report.md`` and the PNG plots (when matplotlib is installed), each written whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / "metrics.json", out_dir / "report.md"]
-    files[0].write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write(files[0], json.dumps(m, indent=1, ensure_ascii=False) + "\n")
     files += _plots(m, out_dir)
-    files[1].write_text(_markdown(m, table, [f.name for f in files[2:]]), encoding="utf-8")
+    atomic_write(files[1], _markdown(m, table, [f.name for f in files[2:]]))
     return files
 
 
@@ -213,9 +215,7 @@ def _grid(plt: Any, n: int) -> tuple[Any, list[Any]]:
 
 def _save(fig: Any, path: Path, plt: Any) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with replacing(path) as tmp:  # the format follows the suffix, which the temporary name keeps
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
-
-
-# ------------------------------------------------------------------ command line
