@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
-from goalmatch.cli.main import main
+from goalmatch.cli.main import build_parser, main
 from goalmatch.data.corpus import write_corpus
 from goalmatch.data.frameworks import load_frameworks
 from goalmatch.data.trail22 import trail22_records
@@ -41,6 +42,20 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# ------------------------------------------------------------------ the wiring
+
+
+def test_every_command_has_help_and_a_run(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(commands.choices)[:3] == ["frameworks", "corpora", "build-corpora"]
+    for name, sub in commands.choices.items():
+        assert callable(sub.get_default("run")), name
+        with pytest.raises(SystemExit) as stopped:
+            main([name, "--help"])
+        assert stopped.value.code == 0 and f"usage: goalmatch {name}" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ suggest

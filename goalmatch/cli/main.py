@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.add_parsers(sub)
-    # the readable views still written in this module; the runs call them as args.show
+    # the readable views are still written here, and a group cannot import this module (a
+    # cycle): suggest's and frameworks' runs reach them as args.show
     sub.choices["suggest"].set_defaults(show=format_suggestions)
     sub.choices["frameworks"].set_defaults(show=format_frameworks)
     return parser
