@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -287,8 +286,7 @@ def test_the_embedding_cache_spares_encoding_on_a_rerun(matcher: Matcher, tmp_pa
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
-_RUN = ("import argparse, sys; from goalmatch.batch import score as batch; p = argparse.ArgumentParser(); "
-        "batch.add_score_parser(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))")
+_RUN = "import sys; from goalmatch.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(model_dir: Path, tmp_path: Path) -> None:
@@ -317,10 +315,9 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(model_dir: Path, tm
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    batch.add_score_parser(parser.add_subparsers())
-    args = parser.parse_args(["score", *argv])
-    return int(args.handler(args))
+    from goalmatch.cli.main import main
+
+    return main(["score", *argv])
 
 
 def test_score_command_exit_codes(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -336,6 +333,23 @@ def test_score_command_exit_codes(model_dir: Path, tmp_path: Path, capsys: pytes
     assert "no column 'nope'" in capsys.readouterr().err
     assert _cli([str(tmp_path / "missing.csv"), "--model", str(model_dir)]) == 2
     assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fault", "code", "message"), [
+    (KeyboardInterrupt(), 130, "goalmatch: interrupted; run the same command again to resume\n"),
+    (OSError(28, "No space left on device", "out.csv"), 1,
+     "goalmatch: error: out.csv: No space left on device; fix it and run the same command again to resume\n"),
+    (RuntimeError("a bug"), 1, "goalmatch: internal error: RuntimeError: a bug\n"),
+])
+def test_score_command_says_how_to_resume(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch, fault: BaseException, code: int,
+                                          message: str) -> None:
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise fault
+
+    monkeypatch.setattr("goalmatch.cli.score.score_file", stopped)
+    assert _cli([str(_write_csv(tmp_path / "in.csv", _backlog(2))), "--model", str(model_dir)]) == code
+    assert capsys.readouterr().err == message
 
 
 def test_progress_is_a_bar_on_request_and_log_lines_otherwise(matcher: Matcher, tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
-from goalmatch.cli.main import BadInput, main, trail22_records
+from goalmatch.cli.main import build_parser, main
 from goalmatch.data.corpus import write_corpus
 from goalmatch.data.frameworks import load_frameworks
+from goalmatch.data.trail22 import trail22_records
 from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.errors import CorpusError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.folder import read_manifest
 
@@ -39,6 +42,20 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# ------------------------------------------------------------------ the wiring
+
+
+def test_every_command_has_help_and_a_run(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(commands.choices)[:3] == ["frameworks", "corpora", "build-corpora"]
+    for name, sub in commands.choices.items():
+        assert callable(sub.get_default("run")), name
+        with pytest.raises(SystemExit) as stopped:
+            main([name, "--help"])
+        assert stopped.value.code == 0 and f"usage: goalmatch {name}" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ suggest
@@ -162,7 +179,7 @@ def test_trail22_sample_is_balanced_deterministic_and_merges_repeated_texts(tmp_
     repeated = [r for r in records if r.text.endswith(" 0")]
     assert not repeated or repeated[0].labels["agenda-2030"] == ("sdg-1", "sdg-2")
     csv_file.write_text(",source,header,text,SDG\n" + f'1,UN,,"{long}",18\n', encoding="utf-8")
-    with pytest.raises(BadInput, match="line 2: column SDG: expected 1-17, got 18"):
+    with pytest.raises(CorpusError, match="line 2: column SDG: expected 1-17, got 18"):
         trail22_records(csv_file, per_goal=3)
 
 

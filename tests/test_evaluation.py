@@ -3,7 +3,6 @@ offline and fast (no reads of the shared material)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from goalmatch.data.frameworks import Framework, load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.evaluation import metrics
 from goalmatch.evaluation.baselines import METHODS, Context, Part, fit_goalmatch
-from goalmatch.evaluation.crossval import add_evaluate_parser, evaluate, run_evaluate
+from goalmatch.evaluation.crossval import evaluate
+from goalmatch.evaluation.report import bar_check
 from goalmatch.model import features as _features
 
 SINGLE = {
@@ -187,7 +187,7 @@ def test_table_and_bar_name_every_method(frameworks: dict[str, Framework]) -> No
     table = report.table()
     for name in METHODS:
         assert f"| {name} |" in table
-    bar = evaluation.bar_check(report.metrics)
+    bar = bar_check(report.metrics)
     assert set(bar) == set(frameworks) and bar["t-multi"]["metric"] == "micro_f1"
 
 
@@ -237,34 +237,34 @@ def test_quick_mode_end_to_end_writes_the_report(tmp_path: Path) -> None:
     assert list((tmp_path / "cache").glob("embeddings-*.npz"))  # the encoder's work is kept
 
 
-def test_cli_worker_and_parser(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+def test_cli_worker_and_wiring(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    from goalmatch.cli.evaluate import evaluate_corpora
+    from goalmatch.cli.main import build_parser, main
+    from goalmatch.errors import CorpusError
+    from goalmatch.model.matcher import Matcher
+
     fw_dir = tmp_path / "frameworks"
     fw_dir.mkdir()
     (fw_dir / "t-single.yaml").write_text(yaml.safe_dump(SINGLE, allow_unicode=True), encoding="utf-8")
     data = write_corpus([Record(r.id, r.text, r.source, {"t-single": r.labels["t-single"]})
                          for r in _records() if r.labels], tmp_path / "data.jsonl")
-    parser = argparse.ArgumentParser(prog="goalmatch")
-    add_evaluate_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["evaluate", "--frameworks", str(fw_dir), "--data", str(data), "--out",
-                              str(tmp_path / "out"), "--quick", "--no-progress"])
+    argv = ["evaluate", "--frameworks", str(fw_dir), "--data", str(data), "--out", str(tmp_path / "out"), "--quick",
+            "--no-progress"]
+    args = build_parser().parse_args(argv)
     assert (args.folds, args.repeats, args.trail22, args.model) == (5, 3, None, None)
     monkeypatch.setattr("goalmatch.embed.encoder.Encoder", FakeEncoder)  # no real model in unit tests
-    assert run_evaluate(args) == 0
+    assert main(argv) == 0
     assert "| goalmatch |" in capsys.readouterr().out
     assert (tmp_path / "out" / "report.md").is_file()
-
-    from goalmatch.cli.main import BadInput
-    from goalmatch.model.matcher import Matcher
+    assert main([*argv, "--folds", "1"]) == 2
+    assert "goalmatch: error: --folds must be at least 2" in capsys.readouterr().err
 
     model = Matcher.fit(load_frameworks(fw_dir), load_corpus(data), encoder=FakeEncoder(dim=32)).save(tmp_path / "m")
-    args = parser.parse_args(["evaluate", "--frameworks", str(fw_dir), "--data", str(data), "--model", str(model),
-                              "--out", str(tmp_path / "out2"), "--quick", "--no-progress"])
-    assert run_evaluate(args) == 0  # the model's encoder (a 32-dimensional fake) and head settings
-    saved = json.loads((tmp_path / "out2" / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["settings"]["encoder"] == "fake-32"
-    args.data = [tmp_path / "missing.jsonl"]
-    with pytest.raises(BadInput, match=r"missing\.jsonl: no such file"):
-        run_evaluate(args)
+    report = evaluate_corpora(tmp_path / "out2", frameworks_dir=fw_dir, data=[data], model=model, quick=True,
+                              progress=False)
+    assert report.metrics["settings"]["encoder"] == "fake-32"  # the model's encoder (a 32-dimensional fake)
+    with pytest.raises(CorpusError, match=r"missing\.jsonl: no such file"):
+        evaluate_corpora(tmp_path / "out3", frameworks_dir=fw_dir, data=[tmp_path / "missing.jsonl"], quick=True)
 
 
 def test_bad_settings_and_trail22_folder_are_named(frameworks: dict[str, Framework], tmp_path: Path) -> None:

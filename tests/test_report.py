@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
 from goalmatch.batch import portfolio as report
 from goalmatch.batch.tables import TableWriter, open_table
+from goalmatch.cli.main import main
 
 openpyxl = pytest.importorskip("openpyxl")
 
@@ -70,24 +70,18 @@ def test_markdown_and_xlsx(scored: Path, tmp_path: Path) -> None:
 
 
 def test_report_command(scored: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser()
-    report.add_report_parser(parser.add_subparsers())
-    args = parser.parse_args(["report", str(scored), "--xlsx", str(tmp_path / "r.xlsx")])
-    assert args.handler(args) == 0
-    assert capsys.readouterr().out.startswith("# Portfolio: scored.csv")
+    assert main(["report", str(scored), "--xlsx", str(tmp_path / "r.xlsx")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Portfolio: scored.csv") and out == report.to_markdown(report.portfolio(scored))
     (tmp_path / "plain.csv").write_text("a,b\n1,2\n", encoding="utf-8")
-    args = parser.parse_args(["report", str(tmp_path / "plain.csv")])
-    assert args.handler(args) == 2
-    assert "not a scored table" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "plain.csv")]) == 2
+    assert "goalmatch: error: " in (err := capsys.readouterr().err) and "not a scored table" in err
 
 
 def test_report_files_are_written_whole_and_leave_no_temporary_files(scored: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "r.md").write_text("old", encoding="utf-8")
-    parser = argparse.ArgumentParser()
-    report.add_report_parser(parser.add_subparsers())
-    args = parser.parse_args(["report", str(scored), "-o", str(out / "r.md"), "--xlsx", str(out / "r.xlsx")])
-    assert args.handler(args) == 0
+    assert main(["report", str(scored), "-o", str(out / "r.md"), "--xlsx", str(out / "r.xlsx")]) == 0
     assert (out / "r.md").read_text(encoding="utf-8").startswith("# Portfolio: scored.csv")
     assert sorted(p.name for p in out.iterdir()) == ["r.md", "r.xlsx"]

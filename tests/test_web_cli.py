@@ -12,15 +12,14 @@ pytest.importorskip("sqlalchemy")
 pytest.importorskip("fastapi")
 
 from goalmatch.cli import serve as web_cli
-from goalmatch.cli.main import BadInput
+from goalmatch.errors import BadInput
 from goalmatch.web.store import Store
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="goalmatch")
     sub = parser.add_subparsers(dest="command", required=True)
-    web_cli.add_serve_parser(sub)
-    web_cli.add_user_parser(sub)
+    web_cli.add_parsers(sub)
     return parser
 
 
@@ -57,17 +56,18 @@ def test_database_url_password_is_redacted() -> None:
     assert web_cli._redact("postgresql+psycopg://u:secret@127.0.0.1:5432/db") == "postgresql+psycopg://u:***@127.0.0.1:5432/db"
 
 
-def test_revoke_sessions_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_revoke_sessions_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sessions.sqlite3'}"
     store = Store(url)
     store.create_user("alice", "ett-langt-losen")
     session_id = store.open_session("alice", 3600)
     assert store.session_user(session_id) == "alice"
     args = _parser().parse_args(["revoke-sessions", "alice", "--database", url])
-    assert args.handler(args) == 0 and "revoked 1 session(s) of reviewer 'alice'" in capsys.readouterr().out
+    assert args.run(args) == ["revoked 1 session(s) of reviewer 'alice'"]
     assert store.session_user(session_id) is None
     args = _parser().parse_args(["revoke-sessions", "--all", "--database", url])
-    assert args.handler(args) == 0 and "of all reviewers" in capsys.readouterr().out
+    (line,) = args.run(args)
+    assert line.endswith("of all reviewers")
     with pytest.raises(BadInput, match="no reviewer"):
         web_cli.revoke_sessions(url, "nobody", deactivate=True)
     with pytest.raises(SystemExit):

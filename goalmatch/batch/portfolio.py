@@ -10,10 +10,8 @@ reporting (seed 003): *project | goals per framework | Agenda 2030 goals*;
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,41 +202,3 @@ def spread_table(report: Portfolio, path: str | Path) -> Path:
     columns = ["framework_id", "goal_id", "name", "projects", "share", "mean_probability", "ranked_first"]
     types = {"projects": "int", "share": "float", "mean_probability": "float", "ranked_first": "int"}
     return publish(path, columns, [[vars(g) for fid in report.frameworks for g in report.spread[fid]]], types)
-
-
-# ------------------------------------------------------------------ command line
-
-
-def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """The ``goalmatch report`` command; its handler is :func:`run_report` (``args.handler``)."""
-    p = subparsers.add_parser("report", help="portfolio report of a scored backlog (Markdown, .xlsx)",
-                              description="Spread of a scored table over each framework's goals. Exit codes: "
-                                          "0 ok, 2 bad input, 1 internal error.")
-    p.add_argument("scored", type=Path, help="a table written by `goalmatch score`")
-    p.add_argument("-o", "--output", type=Path, help="write the Markdown here (default: standard output)")
-    p.add_argument("--xlsx", type=Path, help="also write the report as an Excel workbook")
-    p.add_argument("--max-projects", type=int, default=200, help="projects listed in the Markdown (default 200)")
-    p.set_defaults(handler=run_report)
-    return p
-
-
-def run_report(args: argparse.Namespace) -> int:
-    """Run ``goalmatch report``; returns the exit code."""
-    try:
-        report = portfolio(args.scored)
-        text = to_markdown(report, args.max_projects)
-        if args.xlsx is not None:
-            to_xlsx(report, args.xlsx)
-        if args.output is not None:
-            write_markdown(text, args.output)
-    except (TableError, OSError) as exc:
-        sys.stderr.write(f"goalmatch: error: {exc}\n")
-        return 2
-    except Exception as exc:
-        logger.debug("internal error", exc_info=True)
-        sys.stderr.write(f"goalmatch: internal error: {type(exc).__name__}: {exc}\n")
-        return 1
-    if args.output is None:
-        sys.stdout.write(text)
-    return 0
-

@@ -31,12 +31,10 @@ column or framework), 1 internal error, 130 interrupted (rerun to resume).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import shutil
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -62,7 +60,6 @@ CHUNK_ROWS = 64
 """Rows per chunk: one encoder call and one journal commit each."""
 TEXT_COLUMNS = ("text", "description", "beskrivning", "projektbeskrivning", "sammanfattning", "summary")
 TITLE_COLUMNS = ("title", "titel", "projektnamn", "name", "namn")
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_REJECTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _EVIDENCE_CHARS, _EXCERPT_CHARS = 160, 100
 
 
@@ -430,80 +427,3 @@ def _model_key(matcher: Any) -> str:
     facts = [getattr(encoder, "id", None), getattr(encoder, "checksum", None), sorted(matcher.heads),
              json.dumps(matcher.info, sort_keys=True, default=str)]
     return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()
-
-
-# ------------------------------------------------------------------ command line
-
-
-def add_score_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """The ``goalmatch score`` command; its handler is :func:`run_score` (``args.handler``)."""
-    p = subparsers.add_parser(
-        "score", help="score a backlog table of project texts (CSV, TSV, Excel, JSONL, Parquet)",
-        description="Score every row of a table; bad rows go to a rejects file; an interrupted run resumes. "
-                    "Exit codes: 0 all rows scored, 3 done with rejected rows, 2 bad invocation, 1 internal "
-                    "error, 130 interrupted.")
-    p.add_argument("input", type=Path, help="the table (.csv .tsv .xlsx .jsonl .parquet)")
-    p.add_argument("-o", "--output", type=Path, help="the scored table; its extension picks the format "
-                                                     "(default: INPUT.scores with INPUT's format)")
-    p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
-    p.add_argument("--id-column", help="column with each row's id (default: the row number)")
-    p.add_argument("--text-columns", help="comma-separated columns joined with a blank line, e.g. title,beskrivning "
-                                          "(default: a title and a text column found by name)")
-    p.add_argument("--frameworks", help="comma-separated framework ids (default: all of the model's)")
-    p.add_argument("--top-k", type=int, default=3, help="goals per framework (default 3)")
-    p.add_argument("--rejects", type=Path, help="rejects file (default: OUTPUT's name with .rejects.csv)")
-    p.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows per chunk (default {CHUNK_ROWS})")
-    p.add_argument("--restart", action="store_true", help="discard an interrupted run's journal and start over")
-    p.add_argument("--cache", type=Path, help="folder to keep embeddings in between runs")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar (default: on a terminal only; otherwise log lines)")
-    p.add_argument("--engine", choices=["local", "dask"], default="local",
-                   help="score here, or on a dask.distributed cluster (needs goalmatch[dask])")
-    p.add_argument("--scheduler", help="the dask scheduler's address, e.g. tcp://127.0.0.1:8786")
-    p.add_argument("--no-sentences", dest="sentences", action="store_false",
-                   help="leave the quoted sentence out of the evidence column: the texts' sentences are not "
-                        "encoded, about twice as fast; goals and probabilities are the same")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(handler=run_score)
-    return p
-
-
-def run_score(args: argparse.Namespace) -> int:
-    """Run ``goalmatch score``; returns the exit code (see :func:`add_score_parser`)."""
-    import goalmatch
-    from goalmatch.persistence.folder import ModelError
-
-    output = args.output or args.input.with_name(f"{args.input.stem}.scores{args.input.suffix}")
-    split = (lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None)  # noqa: E731
-    try:
-        matcher = goalmatch.load(args.model)
-        summary = score_file(
-            args.input, output, matcher=matcher, id_column=args.id_column, text_columns=split(args.text_columns),
-            frameworks=split(args.frameworks), top_k=args.top_k, rejects=args.rejects, chunk_rows=args.chunk_rows,
-            resume=not args.restart, progress=args.progress, cache_dir=args.cache, engine=args.engine,
-            scheduler=args.scheduler, sentences=args.sentences,
-        )
-    except KeyboardInterrupt:
-        sys.stderr.write("goalmatch: interrupted; run the same command again to resume\n")
-        return EXIT_INTERRUPTED
-    except (BatchError, ModelError, TableError) as exc:
-        sys.stderr.write(f"goalmatch: error: {exc}\n")
-        return EXIT_BAD_INPUT
-    except OSError as exc:  # the machine's fault (disk full, I/O): what is done is in the journal
-        where = f"{exc.filename}: " if exc.filename else ""
-        sys.stderr.write(f"goalmatch: error: {where}{exc.strerror or exc}; fix it and run the same command "
-                         "again to resume\n")
-        return EXIT_INTERNAL
-    except Exception as exc:
-        logger.debug("internal error", exc_info=True)
-        sys.stderr.write(f"goalmatch: internal error: {type(exc).__name__}: {exc}\n")
-        return EXIT_INTERNAL
-    if args.json:
-        sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary.reasons.items()))
-        sys.stdout.write(f"scored {summary.scored} of {summary.rows} rows into {summary.output}"
-                         f"{f' ({summary.resumed} from the interrupted run)' if summary.resumed else ''}\n")
-        if summary.rejected:
-            sys.stdout.write(f"rejected {summary.rejected} ({reasons}); see {summary.rejects}\n")
-    return EXIT_REJECTS if summary.rejected else EXIT_OK

@@ -1,11 +1,8 @@
-"""The ``goalmatch serve`` and ``goalmatch create-user`` commands: parsers and workers.
+"""``goalmatch serve``, ``create-user`` and ``revoke-sessions``: the review web app and its reviewers.
 
-Wiring in :mod:`goalmatch.cli.main`: ``add_serve_parser(sub)`` and ``add_user_parser(sub)``
-in ``_parser``; in ``_run``, ``serve`` → ``run_serve(args)`` and ``create-user`` →
-``run_user(args)``. ``add_user_parser`` also adds ``revoke-sessions`` (an administrator
-signs a reviewer out everywhere), which carries its own handler (``main_revoke``).
+``revoke-sessions`` lets an administrator sign a reviewer (or everyone) out everywhere.
 Importing this module needs nothing beyond the standard library; the workers raise
-``goalmatch.cli.main.BadInput`` naming the ``web`` extra when it is missing.
+:class:`goalmatch.errors.BadInput` naming the ``web`` extra when it is missing.
 """
 
 from __future__ import annotations
@@ -18,8 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_serve_parser", "add_user_parser", "create_user", "main_revoke", "revoke_sessions", "run_serve",
-           "run_user"]
+from goalmatch.cli.command import load_matcher
+from goalmatch.errors import BadInput
+
+__all__ = ["add_parsers", "create_user", "revoke_sessions", "run_revoke", "run_serve", "run_user"]
 
 log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "sqlite:///goalmatch-review.sqlite3"
@@ -29,7 +28,14 @@ def _database_default() -> str:
     return os.environ.get("GOALMATCH_DATABASE_URL", DEFAULT_DATABASE)
 
 
-def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parsers(sub: Any) -> None:
+    """Add ``serve``, ``create-user`` and ``revoke-sessions`` to a ``goalmatch`` subparsers object."""
+    _add_serve_parser(sub)
+    _add_user_parser(sub)
+    _add_revoke_parser(sub)
+
+
+def _add_serve_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the review web app for handläggare (needs goalmatch[web])")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -46,20 +52,19 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.epilog = ("Secrets come from the environment: GOALMATCH_WEB_SECRET signs session cookies (random per start "
                 "if unset, so restarts sign everyone out); GOALMATCH_WEB_TOKEN, if set, is a shared bearer token "
                 "and sign-in password for a one-person setup.")
-    return p
+    p.set_defaults(run=run_serve)
 
 
-def add_user_parser(sub: Any) -> argparse.ArgumentParser:
+def _add_user_parser(sub: Any) -> None:
     p = sub.add_parser("create-user", help="add a reviewer to the review app, or set a new password")
     p.add_argument("username", help="the reviewer's sign-in name (recorded with each decision)")
     p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
                                                     f"{DEFAULT_DATABASE})")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add_revoke_parser(sub)
-    return p
+    p.set_defaults(run=run_user)
 
 
-def add_revoke_parser(sub: Any) -> argparse.ArgumentParser:
+def _add_revoke_parser(sub: Any) -> None:
     p = sub.add_parser("revoke-sessions", help="sign a reviewer (or everyone) out of the review app at once")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("username", nargs="?", help="the reviewer whose sessions end")
@@ -67,14 +72,7 @@ def add_revoke_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--deactivate", action="store_true", help="also stop the reviewer from signing in again")
     p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
                                                     f"{DEFAULT_DATABASE})")
-    p.set_defaults(handler=main_revoke)
-    return p
-
-
-def _bad_input(message: str) -> Exception:
-    from goalmatch.cli.main import BadInput
-
-    return BadInput(message)
+    p.set_defaults(run=run_revoke)
 
 
 def _require() -> None:
@@ -83,7 +81,7 @@ def _require() -> None:
     try:
         require_web()
     except ImportError as exc:
-        raise _bad_input(str(exc)) from None
+        raise BadInput(str(exc)) from None
 
 
 def create_user(database_url: str, username: str, password: str) -> str:
@@ -92,11 +90,11 @@ def create_user(database_url: str, username: str, password: str) -> str:
     from goalmatch.web.store import Store, StoreError
 
     if len(password) < 8:
-        raise _bad_input("the password needs at least 8 characters")
+        raise BadInput("the password needs at least 8 characters")
     try:
         Store(database_url).create_user(username, password)
     except StoreError as exc:
-        raise _bad_input(str(exc)) from None
+        raise BadInput(str(exc)) from None
     return f"saved reviewer {username.strip()!r} in {_redact(database_url)}"
 
 
@@ -106,23 +104,22 @@ def revoke_sessions(database_url: str, username: str | None, *, deactivate: bool
     from goalmatch.web.store import Store
 
     if deactivate and username is None:
-        raise _bad_input("--deactivate needs a username")
+        raise BadInput("--deactivate needs a username")
     store = Store(database_url)
     try:
         count = store.revoke_sessions(username)
         if deactivate and not store.deactivate_user(username or ""):
-            raise _bad_input(f"no reviewer {username!r} in {_redact(database_url)}")
+            raise BadInput(f"no reviewer {username!r} in {_redact(database_url)}")
     finally:
         store.engine.dispose()
     who = f"reviewer {username.strip()!r}" if username else "all reviewers"
     return f"revoked {count} session(s) of {who}" + (" and deactivated the account" if deactivate else "")
 
 
-def main_revoke(args: argparse.Namespace) -> int:
-    """``goalmatch revoke-sessions``: prints what it did; bad input raises ``BadInput`` (exit code 2)."""
-    print(revoke_sessions(args.database or _database_default(), None if args.all else args.username,
-                          deactivate=args.deactivate))
-    return 0
+def run_revoke(args: argparse.Namespace) -> list[str]:
+    """What ``goalmatch revoke-sessions`` did."""
+    return [revoke_sessions(args.database or _database_default(), None if args.all else args.username,
+                            deactivate=args.deactivate)]
 
 
 def run_user(args: argparse.Namespace) -> list[str]:
@@ -131,7 +128,7 @@ def run_user(args: argparse.Namespace) -> list[str]:
     else:
         password = getpass.getpass(f"password for {args.username}: ")
         if getpass.getpass("again: ") != password:
-            raise _bad_input("the passwords differ")
+            raise BadInput("the passwords differ")
     return [create_user(args.database or _database_default(), args.username, password)]
 
 
@@ -140,14 +137,13 @@ def run_serve(args: argparse.Namespace) -> list[str]:
     _require()
     import uvicorn
 
-    import goalmatch
     from goalmatch.web.app import create_app
 
     database = args.database or _database_default()
     secret = os.environ.get("GOALMATCH_WEB_SECRET")
     if not secret:
         log.warning("GOALMATCH_WEB_SECRET is not set: a random one is used, restarts sign everyone out")
-    matcher = goalmatch.load(args.model)
+    matcher = load_matcher(args.model)
     matcher.suggest("Projektet bygger bredband i byarna.")  # load the encoder and language tools now, not on
     # the first reviewer's request
     app = create_app(matcher=matcher, database_url=database, secret=secret,

@@ -26,7 +26,8 @@ from goalmatch._io import atomic_write
 from goalmatch.data.frameworks import Framework
 from goalmatch.errors import CorpusError
 
-__all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpora", "load_corpus", "write_corpus"]
+__all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpora", "load_corpus", "load_corpus_paths",
+           "write_corpus"]
 
 MAX_LINE_BYTES = 1_000_000
 _REQUIRED = ("id", "text", "source", "labels")
@@ -188,6 +189,19 @@ def load_corpora(
                 raise CorpusError(f"{file}: id {record.id!r} is also used in {owner[record.id]}")
             owner[record.id] = file
             records.append(record)
+    return records
+
+
+def load_corpus_paths(paths: Iterable[str | Path], frameworks: Mapping[str, Framework] | None = None) -> list[Record]:
+    """The records of JSONL corpus files and folders of them (see :func:`load_corpora`), in the order given."""
+    records: list[Record] = []
+    for item in map(Path, paths):
+        if item.is_dir():
+            records += load_corpora(item, frameworks)
+        elif item.is_file():
+            records += load_corpus(item, frameworks)
+        else:
+            raise CorpusError(f"{item}: no such file or folder of JSONL corpora")
     return records
 
 

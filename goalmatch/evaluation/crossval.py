@@ -29,9 +29,7 @@ disk with ``cache_dir``).
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,18 +39,18 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from goalmatch.data.corpus import CorpusError, Record
+from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import Framework
+from goalmatch.data.trail22 import TRAIL22_FRAMEWORK, trail22_folder
 from goalmatch.evaluation import metrics as metrics
 from goalmatch.evaluation.baselines import METHODS, Context, Method, Part, Prediction, goalmatch_method
-from goalmatch.evaluation.report import _comparison_table, _write, bar_check
+from goalmatch.evaluation.report import comparison_table, write_report
 from goalmatch.model.classifier import goal_texts
 
-__all__ = ["Report", "add_evaluate_parser", "bar_check", "evaluate", "run_evaluate"]
+__all__ = ["Report", "evaluate"]
 
 logger = logging.getLogger(__name__)
 
-TRAIL22_FRAMEWORK = "agenda-2030"
 CURVE_SIZES = (0, 1, 2, 4, 8)
 TRAIL22_CURVE_SIZES = (0, 1, 2, 4, 8, 16, 32)
 SCALARS = ("top1", "top3", "macro_f1", "micro_f1", "hit_at_1", "cardinality_error", "ece", "ece_top1", "nll",
@@ -69,7 +67,7 @@ class Report:
 
     def table(self) -> str:
         """The comparison table in Markdown: one row per method, one column per framework."""
-        return _comparison_table(self.metrics)
+        return comparison_table(self.metrics)
 
 
 # ------------------------------------------------------------------ the run
@@ -101,65 +99,47 @@ def evaluate(
     the methods compared (default :data:`goalmatch.evaluation.baselines.METHODS`; one named ``goalmatch``).
     ``out_dir``: write ``metrics.json``, ``report.md`` and PNG plots there.
     """
-    from goalmatch.persistence.folder import EmbeddingCache
-
     fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
     records = list(records)
     if folds < 2 or repeats < 1:
         raise ValueError(f"folds must be at least 2 and repeats at least 1, got {folds} and {repeats}")
-    if encoder is None:
-        from goalmatch.embed.encoder import Encoder
-
-        encoder = Encoder()
     curve_sizes: tuple[int, ...] = CURVE_SIZES
     t22_sizes: tuple[int, ...] = TRAIL22_CURVE_SIZES
     cap: int | None = None
     if quick:
         folds, repeats, cap, per_goal = 2, 1, 12, min(per_goal, 4)
         curve_sizes, t22_sizes = (0, 1, 2), (0, 1, 2)
-    cache = EmbeddingCache(encoder, cache_dir)
-    t22 = _read_trail22(Path(trail22), per_goal, 60 if quick else None) \
+    t22 = trail22_folder(Path(trail22), per_goal, 60 if quick else None) \
         if trail22 is not None and TRAIL22_FRAMEWORK in fws else None
-    texts = [r.text for r in records] + [t for fw in fws.values() for t in goal_texts(fw)[0]]
-    if t22 is not None:
-        texts += [r.text for r in t22[0]] + [r.text for r in t22[1]]
-    cache.encode(list(dict.fromkeys(texts)))  # every distinct text once, in one call
-    cache.save()
-    embedded = {r.id: cache.encode([r.text])[0] for r in records}
-
+    cache = _encode_all(encoder, cache_dir, fws, records, t22)
+    embedded = _embedded(cache, records)
+    compared = dict(methods if methods is not None else METHODS)
     out: dict[str, Any] = {
         "settings": {"folds": folds, "repeats": repeats, "seed": seed, "quick": quick,
-                     "encoder": getattr(encoder, "id", type(encoder).__name__),
-                     "methods": list(methods if methods is not None else METHODS),
-                     "curve_sizes": list(curve_sizes)},
+                     "encoder": getattr(cache.encoder, "id", type(cache.encoder).__name__),
+                     "methods": list(compared), "curve_sizes": list(curve_sizes)},
         "frameworks": {},
     }
     bar = _progress(progress)
     for fid, fw in fws.items():
         rows = [r for r in records if r.labels_for(fid)]
-        if cap is not None:
-            rows = _capped(rows, fid, cap)
-        entry: dict[str, Any] = {"name": fw.name, "multi_label": fw.multi_label, "labelled": len(rows)}
-        out["frameworks"][fid] = entry
+        rows = _capped(rows, fid, cap) if cap is not None else rows
+        entry = out["frameworks"][fid] = {"name": fw.name, "multi_label": fw.multi_label, "labelled": len(rows)}
         if len(rows) < 2 or (not fw.multi_label and len({r.labels_for(fid)[0] for r in rows}) < 2):
             entry["skipped"] = "fewer than 2 labelled records (or one goal only): nothing to cross-validate"
             continue
         part = _part(fw, rows, embedded)
         ctx = Context(fw, cache, _unlabelled(records, fid, embedded), params=dict((params or {}).get(fid, {})))
-        compared = dict(methods if methods is not None else METHODS)
+        these = dict(compared)
         if t22 is not None and fid == TRAIL22_FRAMEWORK:
-            ctx.extra = _part(fw, t22[0], {r.id: v for r, v in zip(t22[0], cache.encode([r.text for r in t22[0]]),
-                                                                   strict=True)})
-            compared["goalmatch + TRAIL22"] = goalmatch_method(extra=True)
+            ctx.extra = _part(fw, t22[0], _embedded(cache, t22[0]))
+            these["goalmatch + TRAIL22"] = goalmatch_method(extra=True)
         splits = _splits(part, folds, repeats, seed)
-        entry["folds"] = min(folds, len(part))
-        entry["distribution"] = {fw.goal_ids[g]: int(c) for g, c in enumerate(np.bincount(part.primary, minlength=len(
-            fw.goals))) if c}
-        entry["methods"] = _cross_validate(ctx, part, splits, compared, bar, fid)
-        entry["learning_curve"] = _learning_curve(ctx, part, splits, curve_sizes, seed, bar, fid)
+        entry.update(folds=min(folds, len(part)), distribution=_distribution(fw, part),
+                     methods=_cross_validate(ctx, part, splits, these, bar, fid),
+                     learning_curve=_learning_curve(ctx, part, splits, curve_sizes, seed, bar, fid))
     if t22 is not None:
-        fw = fws[TRAIL22_FRAMEWORK]
-        out["trail22"] = _trail22(fw, cache, t22, records, embedded, t22_sizes, seed, bar,
+        out["trail22"] = _trail22(fws[TRAIL22_FRAMEWORK], cache, t22, records, embedded, t22_sizes, seed, bar,
                                   dict((params or {}).get(TRAIL22_FRAMEWORK, {})))
     bar.close()
     cache.save()
@@ -167,8 +147,39 @@ def evaluate(
     report = Report(out)
     if out_dir is not None:
         report.out_dir = Path(out_dir)
-        report.files = _write(out, report.out_dir, report.table())
+        report.files = write_report(out, report.out_dir, report.table())
     return report
+
+
+def _encode_all(encoder: Any, cache_dir: str | Path | None, fws: Mapping[str, Framework], records: Sequence[Record],
+                t22: tuple[list[Record], list[Record]] | None) -> Any:
+    """An embedding cache that holds every distinct text of the run, encoded in one call."""
+    from goalmatch.persistence.folder import EmbeddingCache
+
+    if encoder is None:
+        from goalmatch.embed.encoder import Encoder
+
+        encoder = Encoder()
+    cache = EmbeddingCache(encoder, cache_dir)
+    texts = [r.text for r in records] + [t for fw in fws.values() for t in goal_texts(fw)[0]]
+    if t22 is not None:
+        texts += [r.text for r in t22[0]] + [r.text for r in t22[1]]
+    cache.encode(list(dict.fromkeys(texts)))
+    cache.save()
+    return cache
+
+
+def _embedded(cache: Any, rows: Sequence[Record]) -> dict[str, np.ndarray]:
+    """Each record's embedding by id (from the cache: encoded already)."""
+    if not rows:
+        return {}
+    return {r.id: v for r, v in zip(rows, cache.encode([r.text for r in rows]), strict=True)}
+
+
+def _distribution(fw: Framework, part: Part) -> dict[str, int]:
+    """Records per primary goal, for goals that have any."""
+    counts = np.bincount(part.primary, minlength=len(fw.goals))
+    return {fw.goal_ids[g]: int(c) for g, c in enumerate(counts) if c}
 
 
 def _progress(enabled: bool) -> Any:
@@ -323,31 +334,11 @@ def _learning_curve(ctx: Context, part: Part, splits: list[list[tuple[np.ndarray
 # ------------------------------------------------------------------ TRAIL22
 
 
-def _read_trail22(folder: Path, per_goal: int, test_cap: int | None) -> tuple[list[Record], list[Record]]:
-    """TRAIL22's class-balanced training sample and its test texts, as Agenda 2030 records."""
-    from goalmatch.cli.main import trail22_records
-
-    train_file, test_file = folder / "Train_data.csv", folder / "Test_data.csv"
-    for file in (train_file, test_file):
-        if not file.is_file():
-            raise CorpusError(f"{file}: not found; --trail22 takes the folder with Train_data.csv and Test_data.csv")
-    train = trail22_records(train_file, per_goal)
-    test = [Record(r.id.replace("trail22/", "trail22-test/"), r.text, "trail22-test", r.labels)
-            for r in trail22_records(test_file, 10**6)]
-    seen = {r.text for r in train}
-    test = [r for r in test if r.text not in seen]  # a text in both files is training data
-    if test_cap is not None:
-        test = test[:test_cap]
-    logger.info("TRAIL22: %d training texts (<= %d per SDG), %d test texts", len(train), per_goal, len(test))
-    return train, test
-
-
 def _trail22(fw: Framework, cache: Any, t22: tuple[list[Record], list[Record]], records: Sequence[Record],
              embedded: Mapping[str, np.ndarray], sizes: Sequence[int], seed: int, bar: Any,
              params: Mapping[str, Any]) -> dict[str, Any]:
     train_rows, test_rows = t22
-    emb = {r.id: v for r, v in zip([*train_rows, *test_rows],
-                                   cache.encode([r.text for r in [*train_rows, *test_rows]]), strict=True)}
+    emb = _embedded(cache, [*train_rows, *test_rows])
     train, test = _part(fw, train_rows, emb), _part(fw, test_rows, emb)
     swedish = [r for r in records if r.labels_for(fw.id)]
     sv = _part(fw, swedish, embedded) if swedish else None
@@ -379,58 +370,3 @@ def _trail22(fw: Framework, cache: Any, t22: tuple[list[Record], list[Record]], 
                              "labelled_used": round(float(np.mean(used)), 1)}
         out["learning_curve"][label] = curve
     return out
-
-
-# ------------------------------------------------------------------ tables
-
-
-def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``evaluate`` command to a ``goalmatch`` subparsers object."""
-    p = subparsers.add_parser("evaluate", help="cross-validate goalmatch beside baselines and write a report")
-    p.add_argument("--frameworks", type=Path, help="folder of framework files (default: the shipped ones)")
-    p.add_argument("--data", type=Path, nargs="+", metavar="DIR_OR_FILE",
-                   help="JSONL corpora, or folders of them (default: the shipped corpora)")
-    p.add_argument("--model", type=Path, help="take the encoder and head settings from this model folder")
-    p.add_argument("--out", type=Path, required=True, help="report folder (metrics.json, report.md, PNG plots)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats with different seeds (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--quick", action="store_true", help="the whole path on a small sample (CI)")
-    p.add_argument("--trail22", type=Path, help="TRAIL22 folder (Train_data.csv, Test_data.csv) for agenda-2030")
-    p.add_argument("--cache", type=Path, help="folder to keep embeddings in between runs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p  # type: ignore[no-any-return]
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    """The ``evaluate`` command's worker: read inputs, evaluate, write the report folder, print
-    the comparison table; returns the exit code. Bad input raises ``BadInput``,
-    ``FrameworkError`` or ``CorpusError`` (which ``goalmatch.cli.main.main`` reports)."""
-    from goalmatch.cli.main import BadInput
-    from goalmatch.data.corpus import load_corpora, load_corpus
-    from goalmatch.data.frameworks import load_frameworks
-
-    if args.folds < 2 or args.repeats < 1:
-        raise BadInput(f"--folds must be at least 2 and --repeats at least 1, got {args.folds} and {args.repeats}")
-    fws = load_frameworks(args.frameworks)
-    records: list[Record] = []
-    for item in args.data or [None]:
-        if item is None or item.is_dir():
-            records += load_corpora(item, fws)
-        elif item.is_file():
-            records += load_corpus(item, fws)
-        else:
-            raise BadInput(f"{item}: no such file or folder of JSONL corpora")
-    encoder, params = None, None
-    if args.model is not None:
-        import goalmatch
-
-        matcher = goalmatch.load(args.model, frameworks=fws)
-        encoder = matcher.encoder
-        params = {fid: {k: v for k, v in clf.get_params(deep=False).items() if k not in ("framework", "encoder")}
-                  | {"min_similarity": "auto"} for fid, clf in matcher.heads.items()}
-    report = evaluate(fws, records, encoder=encoder, folds=args.folds, repeats=args.repeats, seed=args.seed,
-                      quick=args.quick, trail22=args.trail22, out_dir=args.out, cache_dir=args.cache,
-                      params=params, progress=not args.no_progress)
-    sys.stdout.write(report.table() + "\n\nwrote " + ", ".join(str(f) for f in report.files) + "\n")
-    return 0

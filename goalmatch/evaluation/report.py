@@ -13,6 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import atomic_write, replacing
+
+__all__ = ["bar_check", "comparison_table", "write_report"]
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,7 +24,8 @@ def _headline(entry: Mapping[str, Any]) -> str:
     return "micro_f1" if entry.get("multi_label") else "macro_f1"
 
 
-def _comparison_table(m: Mapping[str, Any]) -> str:
+def comparison_table(m: Mapping[str, Any]) -> str:
+    """The comparison in Markdown: one row per method, one column per cross-validated framework."""
     fids = [f for f, e in m["frameworks"].items() if "methods" in e]
     if not fids:
         return "(no framework has labelled records to cross-validate)"
@@ -69,13 +74,13 @@ def bar_check(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ the report folder
 
 
-def _write(m: Mapping[str, Any], out_dir: Path, table: str) -> list[Path]:
-    """``metrics.json``, ``report.md`` and the PNG plots (when matplotlib is installed)."""
+def write_report(m: Mapping[str, Any], out_dir: Path, table: str) -> list[Path]:
+    """``metrics.json``, ``report.md`` and the PNG plots (when matplotlib is installed), each written whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / "metrics.json", out_dir / "report.md"]
-    files[0].write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write(files[0], json.dumps(m, indent=1, ensure_ascii=False) + "\n")
     files += _plots(m, out_dir)
-    files[1].write_text(_markdown(m, table, [f.name for f in files[2:]]), encoding="utf-8")
+    atomic_write(files[1], _markdown(m, table, [f.name for f in files[2:]]))
     return files
 
 
@@ -210,9 +215,7 @@ def _grid(plt: Any, n: int) -> tuple[Any, list[Any]]:
 
 def _save(fig: Any, path: Path, plt: Any) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with replacing(path) as tmp:  # the format follows the suffix, which the temporary name keeps
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
-
-
-# ------------------------------------------------------------------ command line
