@@ -356,7 +356,7 @@ def main() -> int:
             save()
             log(f"transfer {fid}: " + json.dumps({k: entry[k] for k in ("frozen", "tuned on RUS")})[:600])
     if "curve" in stages:
-        from goalmatch.persistence.folder import EmbeddingCache
+        from goalmatch.embed.cache import EmbeddingCache
 
         cache = EmbeddingCache(Encoder(), args.cache)
         embedded = {r.id: cache.encode([r.text])[0] for r in records}

@@ -29,6 +29,7 @@ from goalmatch.batch import tables as tabular
 from goalmatch.batch.journal import Journal
 from goalmatch.batch.tables import TableError, publish, write_atomic
 from goalmatch.cli.main import main
+from goalmatch.embed.cache import EmbeddingCache
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence import folder as persistence
 from goalmatch.persistence.folder import ModelError, _sha256, load
@@ -489,7 +490,7 @@ def test_save_on_a_full_disk_keeps_the_old_model(matcher: Matcher, model_dir: Pa
 
 def test_the_embedding_cache_on_a_full_disk(matcher: Matcher, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = persistence.EmbeddingCache(matcher.encoder, tmp_path)
+    cache = EmbeddingCache(matcher.encoder, tmp_path)
     cache.encode(["en text"])
     monkeypatch.setattr(np, "savez", _enospc)
     with pytest.raises(OSError, match="No space left on device"):

@@ -19,8 +19,8 @@ from sklearn.base import clone
 
 from goalmatch.embed import encoder
 from goalmatch.embed import onnx as _onnx
+from goalmatch.embed.cache import EmbeddingCache
 from goalmatch.embed.encoder import Encoder, build_e5_small
-from goalmatch.persistence.folder import EmbeddingCache
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

@@ -23,7 +23,7 @@ on the test file (English → English); the same models tested on the Swedish re
 labelled for Agenda 2030 (**cross-lingual**, English → Swedish); and in the Swedish
 cross-validation a ``goalmatch + TRAIL22`` row (the shipped model's recipe).
 
-Every distinct text is encoded once (:class:`goalmatch.persistence.folder.EmbeddingCache`, on
+Every distinct text is encoded once (:class:`goalmatch.embed.cache.EmbeddingCache`, on
 disk with ``cache_dir``).
 """
 
@@ -101,7 +101,7 @@ def evaluate(
     the methods compared (default :data:`goalmatch.evaluation.baselines.METHODS`; one named ``goalmatch``).
     ``out_dir``: write ``metrics.json``, ``report.md`` and PNG plots there.
     """
-    from goalmatch.persistence.folder import EmbeddingCache
+    from goalmatch.embed.cache import EmbeddingCache
 
     fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
     records = list(records)

@@ -144,8 +144,8 @@ class Matcher:
         ``params`` go to every GoalClassifier. Every distinct text is encoded once, in one
         call; with ``cache_dir`` the embeddings are also kept on disk between runs.
         """
+        from goalmatch.embed.cache import EmbeddingCache
         from goalmatch.embed.encoder import Encoder
-        from goalmatch.persistence.folder import EmbeddingCache
 
         fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
         if not fws:
