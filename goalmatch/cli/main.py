@@ -166,7 +166,6 @@ def train_model(
 ) -> dict[str, Any]:
     """Train a matcher on the frameworks and corpora (JSONL files or folders) and save it at ``out``."""
     from goalmatch.model.matcher import Matcher
-    from goalmatch.persistence.folder import save
 
     if out.exists() and not force:
         raise BadInput(f"{out}: already exists; give another --out or --force to replace it")
@@ -192,7 +191,7 @@ def train_model(
         except (OSError, ValueError) as exc:
             raise BadInput(f"{metrics}: cannot read metrics JSON ({exc})") from None
     matcher = Matcher.fit(frameworks, records, extra=extra, cache_dir=cache)
-    save(matcher, out, command=command, metrics=figures, sources=sources, overwrite=force)
+    matcher.save(out, command=command, metrics=figures, sources=sources, overwrite=force)
     return {"model": str(out), "frameworks": list(matcher.heads), **matcher.info["training_data"]}
 
 
