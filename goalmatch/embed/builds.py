@@ -75,6 +75,44 @@ def folder_checksum(folder: Path) -> str:
     return h.hexdigest()
 
 
+def check_manifest(folder: Path, source_sha256: str, build_format: int, required: tuple[str, ...],
+                   **expected: object) -> str | None:
+    """Why ``folder`` is not a good build, or ``None`` if it is.
+
+    Its ``goalmatch-build.json`` must say ``build_format``, the source ``source_sha256``
+    and each of ``expected``'s keys with the value given (e.g. ``backend="onnx"``), and
+    list every file in ``required``; every file it lists must be there, a plain file (not
+    a link) with its recorded sha256.
+    """
+    manifest_path = folder / BUILD_MANIFEST
+    if not manifest_path.is_file():
+        return f"{manifest_path} is missing"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files, fmt = dict(manifest["files"]), manifest["build_format"]
+        found = {key: manifest[key] for key in expected}
+        recorded = manifest["source"]["sha256"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"{manifest_path} is unreadable ({exc})"
+    if fmt != build_format:
+        return f"built by format {fmt}, this version writes {build_format}"
+    for key, value in expected.items():
+        if found[key] != value:
+            return f"built for {key} {found[key]!r}, expected {value!r}"
+    if recorded != source_sha256:
+        return f"built from source {recorded[:16]}, expected {source_sha256[:16]}"
+    for name in required:
+        if name not in files:
+            return f"{name} is not in the build manifest"
+    for rel, digest in files.items():
+        path = folder / rel
+        if not path.is_file() or path.is_symlink():
+            return f"{rel} is missing"
+        if file_sha256(path) != digest:
+            return f"{rel} does not match its recorded checksum"
+    return None
+
+
 def ensure_built(
     dest: Path, source_sha256: str, check: Callable[[Path], str | None], build: Callable[[Path], object], what: str
 ) -> Path:

