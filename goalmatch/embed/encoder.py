@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder"]
 DEFAULT_MODEL = _e5build.MODEL_NAME
 """The model name :class:`Encoder` accepts besides a folder path."""
 E5_DIM = 384
+_LAZY = ("_st_model", "_onnx", "_tok")
+"""Where an :class:`Encoder` keeps what it loads on first use (model, ONNX session, tokenizer)."""
 
 
 def token_batches(lengths: Any, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
@@ -280,21 +282,19 @@ class Encoder(_TextTransformer):
 
     def _token_lengths(self, prefixed: list[str]) -> np.ndarray:
         """Tokens per text as the model sees it (``<s>``/``</s>`` included), capped at ``max_tokens``."""
-        tok = self._tokenizer()
-        if hasattr(tok, "encode_batch"):  # a tokenizers.Tokenizer
-            lengths = [len(e.ids) for e in tok.encode_batch(prefixed)]
-        else:
-            lengths = [len(ids) for ids in tok(prefixed, add_special_tokens=True, truncation=False)["input_ids"]]
-        return np.minimum(np.asarray(lengths, dtype=np.int64), self.max_tokens)
+        return np.minimum(np.asarray(self._untruncated_lengths(prefixed), dtype=np.int64), self.max_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``: prefix and ``<s>``/``</s>`` included, untruncated."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
+        return self._untruncated_lengths([self.prefix + text])[0]
+
+    def _untruncated_lengths(self, prefixed: list[str]) -> list[int]:
         tok = self._tokenizer()
         if hasattr(tok, "encode_batch"):  # a tokenizers.Tokenizer
-            return len(tok.encode(self.prefix + text).ids)
-        return len(tok(self.prefix + text, add_special_tokens=True, truncation=False)["input_ids"])
+            return [len(e.ids) for e in tok.encode_batch(prefixed)]
+        return [len(ids) for ids in tok(prefixed, add_special_tokens=True, truncation=False)["input_ids"]]
 
     # -- lazy state (never in __init__, dropped when pickled)
 
@@ -308,10 +308,23 @@ class Encoder(_TextTransformer):
             )
         return path
 
+    def _lazy(self, slot: str, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """``make()``, kept in ``slot`` until a parameter in ``key`` changes; never pickled (see ``_LAZY``)."""
+        cached = self.__dict__.get(slot)
+        if cached is None or cached[0] != key:
+            cached = self.__dict__[slot] = (key, make())
+        return cached[1]
+
     def _st(self) -> Any:
-        cached = self.__dict__.get("_st_model")
-        if cached is not None and cached[0] == (self.model, self.max_tokens):
-            return cached[1]
+        return self._lazy("_st_model", (self.model, self.max_tokens), self._load_st)
+
+    def _onnx_model(self) -> Any:
+        return self._lazy("_onnx", (self.backend, self.max_tokens), self._load_onnx)
+
+    def _tokenizer(self) -> Any:
+        return self._lazy("_tok", (self.model, self.backend), self._load_tokenizer)
+
+    def _load_st(self) -> Any:
         path = self._path()
         try:
             from sentence_transformers import SentenceTransformer
@@ -323,40 +336,27 @@ class Encoder(_TextTransformer):
         if self.max_tokens > limit:
             raise ValueError(f"max_tokens={self.max_tokens} exceeds the model's limit of {limit} tokens")
         st.max_seq_length = self.max_tokens
-        self.__dict__["_st_model"] = ((self.model, self.max_tokens), st)
         return st
 
-    def _onnx_model(self) -> Any:
-        key = (self.backend, self.max_tokens)
-        cached = self.__dict__.get("_onnx")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+    def _load_onnx(self) -> Any:
         _onnx.require()
-        runner = _onnx.OnnxModel(self._path(), self.max_tokens)
-        self.__dict__["_onnx"] = (key, runner)
-        return runner
+        return _onnx.OnnxModel(self._path(), self.max_tokens)
 
-    def _tokenizer(self) -> Any:
-        cached = self.__dict__.get("_tok")
-        if cached is not None and cached[0] == (self.model, self.backend):
-            return cached[1]
+    def _load_tokenizer(self) -> Any:
         path = self._path()
-        if (path / "tokenizer.json").is_file():
-            from tokenizers import Tokenizer
+        if not (path / "tokenizer.json").is_file():
+            return self._st().tokenizer
+        from tokenizers import Tokenizer
 
-            tok: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
-            tok.no_truncation()
-            tok.no_padding()
-        else:
-            tok = self._st().tokenizer
-        self.__dict__["_tok"] = ((self.model, self.backend), tok)
+        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
         return tok
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
-        state.pop("_st_model", None)
-        state.pop("_tok", None)
-        state.pop("_onnx", None)
+        for slot in _LAZY:
+            state.pop(slot, None)
         return state
 
 
