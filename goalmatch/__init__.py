@@ -66,10 +66,10 @@ def frameworks() -> dict[str, Framework]:
 def load(path: str | Path | None = None, **kwargs: Any) -> Matcher:
     """Load a saved model folder; the shipped ``models/default`` when no path is given.
 
-    Every file is checked against the model's manifest first (see
-    :func:`goalmatch.persistence.folder.load`, which takes the keyword arguments). The encoder
-    loads on the first suggestion.
+    Every file is checked against the model's manifest first (see :meth:`Matcher.load` and
+    :func:`goalmatch.persistence.folder.read_model`, which take the keyword arguments). The
+    encoder loads on the first suggestion.
     """
-    from goalmatch.persistence.folder import load as _load
+    from goalmatch.model.matcher import Matcher
 
-    return _load(path, **kwargs)
+    return Matcher.load(path, **kwargs)

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 import goalmatch
-from goalmatch.embed.encoder import Encoder, ensure_e5_small
+from goalmatch.embed.e5build import ensure_e5_small
+from goalmatch.embed.encoder import Encoder
 from goalmatch.evaluation.baselines import Context, Part, Prediction, goalmatch_method
 from goalmatch.evaluation.crossval import _part, _sample, _score, _splits, _summary, _unlabelled, evaluate
 from goalmatch.model.classifier import goal_texts
@@ -356,7 +357,7 @@ def main() -> int:
             save()
             log(f"transfer {fid}: " + json.dumps({k: entry[k] for k in ("frozen", "tuned on RUS")})[:600])
     if "curve" in stages:
-        from goalmatch.persistence.folder import EmbeddingCache
+        from goalmatch.embed.cache import EmbeddingCache
 
         cache = EmbeddingCache(Encoder(), args.cache)
         embedded = {r.id: cache.encode([r.text])[0] for r in records}

@@ -44,8 +44,8 @@ from sklearn.metrics import accuracy_score, f1_score
 import goalmatch
 import goalmatch.text.prepare
 from goalmatch.data.frameworks import Framework
+from goalmatch.embed.cache import EmbeddingCache
 from goalmatch.model.classifier import GoalClassifier, goal_texts
-from goalmatch.persistence.folder import EmbeddingCache
 
 logger = logging.getLogger("measure_classifier")
 

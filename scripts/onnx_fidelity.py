@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import goalmatch  # noqa: E402
+from goalmatch.embed.cache import EmbeddingCache  # noqa: E402
 from goalmatch.embed.encoder import Encoder  # noqa: E402
 from goalmatch.model.classifier import goal_texts  # noqa: E402
-from goalmatch.persistence.folder import EmbeddingCache  # noqa: E402
 
 
 def headline(entry: dict[str, Any], name: str = "goalmatch") -> tuple[str, float, str, float]:

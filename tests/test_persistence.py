@@ -1,10 +1,12 @@
-"""Tests of goalmatch.persistence.folder: save → load round trips and every refusal, with FakeEncoder."""
+"""Tests of goalmatch.persistence through Matcher.save / Matcher.load: round trips and every refusal (FakeEncoder)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ from test_matcher import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, _framework_da
 import goalmatch
 from goalmatch.data.frameworks import Framework, load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.errors import ModelError
 from goalmatch.model.matcher import Matcher
-from goalmatch.persistence.folder import ModelError, _sha256, load, read_manifest, save, verify
+from goalmatch.persistence.files import file_sha256
+from goalmatch.persistence.folder import read_manifest, read_model, verify
 
 TEXTS = [BREDBAND, PDF_BROKEN, GIBBERISH, "Teater och musik för barn och unga i byarna."]
 
@@ -38,7 +42,7 @@ def fitted(frameworks: dict[str, Framework]) -> Matcher:
 
 @pytest.fixture(scope="module")
 def saved(fitted: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save(fitted, tmp_path_factory.mktemp("models") / "m", command="pytest", metrics={"note": "none"},
+    return fitted.save(tmp_path_factory.mktemp("models") / "m", command="pytest", metrics={"note": "none"},
                 sources=[{"name": "Synthetic", "licence": "CC0"}])
 
 
@@ -56,7 +60,7 @@ def _rewrite_manifest(folder: Path, change: Any) -> None:
 
 def _rehash(folder: Path, rel: str) -> None:
     def change(manifest: dict[str, Any]) -> None:
-        manifest["files"][rel] = {"sha256": _sha256(folder / rel), "size": (folder / rel).stat().st_size}
+        manifest["files"][rel] = {"sha256": file_sha256(folder / rel), "size": (folder / rel).stat().st_size}
 
     _rewrite_manifest(folder, change)
 
@@ -65,7 +69,7 @@ def _rehash(folder: Path, rel: str) -> None:
 
 
 def test_save_then_load_gives_identical_predictions(fitted: Matcher, saved: Path) -> None:
-    loaded = load(saved)
+    loaded = Matcher.load(saved)
     for fid in fitted.heads:
         np.testing.assert_array_equal(loaded.predict_proba(TEXTS, framework=fid),
                                       fitted.predict_proba(TEXTS, framework=fid))
@@ -82,7 +86,7 @@ def test_manifest_lists_every_file_with_hash_and_size(saved: Path, fitted: Match
     assert set(manifest["files"]) == files
     assert {"frameworks/test.yaml", "heads/test.skops", "heads/test.prototypes.npy", "README.md"} <= files
     for rel, meta in manifest["files"].items():
-        assert meta == {"sha256": _sha256(saved / rel), "size": (saved / rel).stat().st_size}
+        assert meta == {"sha256": file_sha256(saved / rel), "size": (saved / rel).stat().st_size}
     assert manifest["goalmatch_version"] == goalmatch.__version__
     assert manifest["encoder"]["id"] == "fake-64" and manifest["encoder"]["checksum"] == FakeEncoder().checksum
     assert {e["id"]: e["content_hash"] for e in manifest["frameworks"]} == {
@@ -102,11 +106,11 @@ def test_large_arrays_are_plain_npy_and_heads_hold_only_the_allowlisted_type(sav
 
 def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(fitted: Matcher, saved: Path) -> None:
     with pytest.raises(ModelError, match="already exists"):
-        save(fitted, saved)
-    save(fitted, saved, overwrite=True, command="again")
+        fitted.save(saved)
+    fitted.save(saved, overwrite=True, command="again")
     assert read_manifest(saved)["command"] == "again"
     assert [p.name for p in saved.parent.iterdir()] == ["m"]
-    save(fitted, saved, overwrite=True, command="pytest", metrics={"note": "none"},
+    fitted.save(saved, overwrite=True, command="pytest", metrics={"note": "none"},
          sources=[{"name": "Synthetic", "licence": "CC0"}])
 
 
@@ -114,7 +118,7 @@ def test_save_needs_framework_files(tmp_path: Path) -> None:
     fw = Framework.from_dict(_framework_data())
     matcher = Matcher.fit([fw], RECORDS, encoder=FakeEncoder())
     with pytest.raises(ModelError, match="framework test was not loaded from a file"):
-        save(matcher, tmp_path / "m")
+        matcher.save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
 
 
@@ -127,33 +131,33 @@ def test_tampered_head_is_refused(copy: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     head.write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r"heads/test\.skops: its sha256 or size differs from the manifest"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_tampered_array_is_refused(copy: Path) -> None:
     arr = np.load(copy / "heads" / "test.prototypes.npy")
     np.save(copy / "heads" / "test.prototypes.npy", arr * 0.5)
     with pytest.raises(ModelError, match=r"test\.prototypes\.npy: its sha256 or size differs"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_extra_file_is_refused(copy: Path) -> None:
     (copy / "heads" / "evil.skops").write_bytes(b"x")
     with pytest.raises(ModelError, match=r"heads/evil\.skops: not listed in the manifest"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_missing_file_is_refused(copy: Path) -> None:
     (copy / "references.npy").unlink()
     with pytest.raises(ModelError, match=r"references\.npy: listed in the manifest but missing"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_missing_folder_and_manifest_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no model folder there"):
-        load(tmp_path / "nothing")
+        Matcher.load(tmp_path / "nothing")
     with pytest.raises(ModelError, match=r"manifest\.json: missing"):
-        load(tmp_path)
+        Matcher.load(tmp_path)
 
 
 def test_framework_hash_mismatch_is_refused(copy: Path) -> None:
@@ -163,7 +167,7 @@ def test_framework_hash_mismatch_is_refused(copy: Path) -> None:
     _rewrite_manifest(copy, change)
     fid = read_manifest(copy)["frameworks"][0]["id"]
     with pytest.raises(ModelError, match=f"model trained for framework {fid} version 000000000000, the files have"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_changed_framework_files_are_refused(saved: Path, tmp_path: Path, frameworks: dict[str, Framework]) -> None:
@@ -172,8 +176,8 @@ def test_changed_framework_files_are_refused(saved: Path, tmp_path: Path, framew
     _write(tmp_path, data)
     _write(tmp_path, _framework_data(multi=True))
     with pytest.raises(ModelError, match=r"test\.yaml: model trained for framework test version"):
-        load(saved, frameworks=tmp_path)
-    assert sorted(load(saved, frameworks=frameworks).heads) == ["test", "test-multi"]
+        Matcher.load(saved, frameworks=tmp_path)
+    assert sorted(Matcher.load(saved, frameworks=frameworks).heads) == ["test", "test-multi"]
 
 
 @pytest.mark.parametrize("bad", ["../outside.npy", "/etc/passwd", "heads/../../x", "./heads/x.npy", "manifest.json"])
@@ -183,7 +187,7 @@ def test_paths_leaving_the_folder_are_refused(copy: Path, bad: str) -> None:
 
     _rewrite_manifest(copy, change)
     with pytest.raises(ModelError, match="leaves the model folder"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_symlinks_are_refused(copy: Path, tmp_path: Path) -> None:
@@ -191,7 +195,7 @@ def test_symlinks_are_refused(copy: Path, tmp_path: Path) -> None:
     shutil.move(copy / "references.npy", target)
     os.symlink(target, copy / "references.npy")
     with pytest.raises(ModelError, match=r"references\.npy: a symbolic link"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_a_head_with_a_type_outside_the_allowlist_is_refused(copy: Path) -> None:
@@ -201,7 +205,7 @@ def test_a_head_with_a_type_outside_the_allowlist_is_refused(copy: Path) -> None
     sio.dump({"model": LogisticRegression()}, head)
     _rehash(copy, "heads/test.skops")
     with pytest.raises(ModelError, match=r"outside the allowlist, refused: .*sklearn\..*LogisticRegression"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_a_pickled_array_is_refused(copy: Path) -> None:
@@ -209,12 +213,12 @@ def test_a_pickled_array_is_refused(copy: Path) -> None:
     np.save(copy / rel, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     _rehash(copy, rel)
     with pytest.raises(ModelError, match=r"test\.prototype_goal\.npy: not a plain numeric array"):
-        load(copy)
+        Matcher.load(copy)
 
 
 def test_another_encoder_is_refused(saved: Path) -> None:
     with pytest.raises(ModelError, match="built with encoder fake-64"):
-        load(saved, encoder=FakeEncoder(dim=32))
+        Matcher.load(saved, encoder=FakeEncoder(dim=32))
 
 
 def test_verify_returns_the_manifest(saved: Path) -> None:
@@ -243,4 +247,21 @@ def test_a_head_from_another_version_is_refused_naming_the_file(copy: Path) -> N
     sio.dump(head, copy / rel)
     _rehash(copy, rel)
     with pytest.raises(ModelError, match=rf"heads/test\.skops: the head lacks the parameter\(s\) {name} .*retrain"):
-        load(copy)
+        Matcher.load(copy)
+
+
+def test_read_model_gives_parts_that_the_matcher_assembles(saved: Path, fitted: Matcher) -> None:
+    parts = read_model(saved)
+    assert sorted(parts.heads) == sorted(parts.frameworks) == ["test", "test-multi"]
+    head = parts.heads["test"]
+    assert head.framework == "test" and "framework_" not in vars(head) and "encoder_" not in vars(head)
+    assert parts.encoder.id == "fake-64" and parts.info["path"] == str(saved)
+    assert parts.references["ids"] == fitted.references.ids
+    np.testing.assert_array_equal(parts.references["embeddings"], fitted.references.embeddings)
+
+
+def test_the_persistence_layer_loads_neither_the_model_layer_nor_scikit_learn() -> None:
+    code = ("import sys, goalmatch.persistence.folder; "
+            "print(sorted(m for m in ('goalmatch.model', 'sklearn', 'skops') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

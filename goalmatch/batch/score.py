@@ -99,7 +99,7 @@ def suggest_many(
 
 
 class _CachedEncoder:
-    """An encoder seen through an :class:`~goalmatch.persistence.folder.EmbeddingCache` (everything else forwarded)."""
+    """An encoder seen through an :class:`~goalmatch.embed.cache.EmbeddingCache` (everything else forwarded)."""
 
     def __init__(self, encoder: Any, cache: Any) -> None:
         self._encoder, self._cache = encoder, cache
@@ -379,7 +379,7 @@ def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cach
         return []
     cache = None
     if cache_dir is not None:
-        from goalmatch.persistence.folder import EmbeddingCache
+        from goalmatch.embed.cache import EmbeddingCache
 
         key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
         cache = EmbeddingCache(matcher.encoder, Path(cache_dir) / "batch" / key)

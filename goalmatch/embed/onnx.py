@@ -2,7 +2,7 @@
 
 ``Encoder(backend="onnx-int8")`` (or ``"onnx"``) runs the model with ONNX Runtime instead
 of torch. The ONNX file is made once, at first use, from the rebuilt torch folder (see
-:func:`goalmatch.embed.encoder.ensure_e5_small`): exported with ``torch.onnx.export``, its
+:func:`goalmatch.embed.e5build.ensure_e5_small`): exported with ``torch.onnx.export``, its
 attention, GELU and LayerNorm fused by ONNX Runtime's transformer optimiser, and for
 ``onnx-int8`` its weights quantised to int8 per output channel (dynamic quantisation:
 activations are quantised on the fly). It is cached beside the torch build in
@@ -23,14 +23,14 @@ import json
 import logging
 import os
 import shutil
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from goalmatch._io import discard_dir, publish_dir, sweep_leftovers
+from goalmatch._io import publish_dir
+from goalmatch.embed import builds
 from goalmatch.embed import e5build as _e5build
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,6 @@ EXPORT_FORMAT = 1
 """Bump when the built ONNX folder changes; older cached builds are then rebuilt (and checksums change)."""
 MODEL_FILE = "model.onnx"
 OPSET = 17
-
-_lock = threading.Lock()
-_verified: set[tuple[Path, str]] = set()
 
 
 def encoder_id(backend: str) -> str:
@@ -78,9 +75,7 @@ def require() -> Any:
 
 def folder(backend: str, source_sha256: str) -> Path:
     """Where the cached build of ``backend`` for this source lives."""
-    from goalmatch.embed.encoder import cache_root
-
-    return cache_root() / "encoders" / f"{_e5build.MODEL_NAME}-{backend}-{source_sha256[:16]}"
+    return builds.cache_root() / "encoders" / f"{_e5build.MODEL_NAME}-{backend}-{source_sha256[:16]}"
 
 
 def ensure_onnx(backend: str, source: str | Path | None = None) -> Path:
@@ -89,31 +84,17 @@ def ensure_onnx(backend: str, source: str | Path | None = None) -> Path:
     Its ``goalmatch-build.json`` is re-checked once per process; a missing, corrupt or
     outdated build is rebuilt from the torch folder (itself built first if needed).
     """
-    from goalmatch.embed import encoder as _encoder
     if backend not in BACKENDS[1:]:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS[1:]))}, got {backend!r}")
     src = Path(source) if source is not None else _e5build.default_source()
-    sha = _encoder.source_sha256(src)
-    dest = folder(backend, sha)
-    with _lock:
-        if (dest, sha) in _verified:
-            return dest
-        problem = check_build(dest, backend, sha) if dest.exists() else "not built yet"
-        if problem is not None:
-            require()
-            logger.info("Building the %s encoder into %s: %s", backend, dest, problem)
-            if dest.exists():
-                discard_dir(dest)
-            sweep_leftovers(dest)
-            torch_folder = _encoder.ensure_e5_small(src)
-            try:
-                build_onnx(torch_folder, dest, backend, sha)
-            except OSError:
-                # Another process may have renamed its build into place first.
-                if not dest.exists() or check_build(dest, backend, sha) is not None:
-                    raise
-        _verified.add((dest, sha))
-    return dest
+    sha = builds.source_sha256(src)
+
+    def build(dest: Path) -> None:
+        require()
+        build_onnx(_e5build.ensure_e5_small(src), dest, backend, sha)
+
+    return builds.ensure_built(folder(backend, sha), sha, lambda path: check_build(path, backend, sha), build,
+                               f"the {backend} encoder")
 
 
 def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_sha256: str) -> Path:
@@ -140,7 +121,7 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
             os.replace(fused, tmp / MODEL_FILE)
         shutil.rmtree(work)
         shutil.copyfile(source / "tokenizer.json", tmp / "tokenizer.json")
-        files = {p.name: _e5build.file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        files = {p.name: builds.file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         import torch
 
         manifest = {
@@ -149,7 +130,7 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
             "pad_token_id": int(config.get("pad_token_id") or 0),
             "tools": {"torch": torch.__version__, "onnxruntime": ort.__version__},
         }
-        (tmp / _e5build.BUILD_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+        (tmp / builds.BUILD_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                                    encoding="utf-8")
     logger.info("Built the %s encoder from %s into %s", backend, source, dest)
     return dest
@@ -157,31 +138,7 @@ def build_onnx(torch_folder: str | Path, dest: str | Path, backend: str, source_
 
 def check_build(path: Path, backend: str, source_sha256: str) -> str | None:
     """Why ``path`` is not a good build of ``backend`` from this source, or ``None`` if it is."""
-    manifest_path = path / _e5build.BUILD_MANIFEST
-    if not manifest_path.is_file():
-        return f"{manifest_path} is missing"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files, fmt = dict(manifest["files"]), manifest["build_format"]
-        built_backend, recorded = manifest["backend"], manifest["source"]["sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"{manifest_path} is unreadable ({exc})"
-    if fmt != EXPORT_FORMAT:
-        return f"built by format {fmt}, this version writes {EXPORT_FORMAT}"
-    if built_backend != backend:
-        return f"built for backend {built_backend!r}, expected {backend!r}"
-    if recorded != source_sha256:
-        return f"built from source {recorded[:16]}, expected {source_sha256[:16]}"
-    for required in (MODEL_FILE, "tokenizer.json"):
-        if required not in files:
-            return f"{required} is not in the build manifest"
-    for rel, digest in files.items():
-        file = path / rel
-        if not file.is_file() or file.is_symlink():
-            return f"{rel} is missing"
-        if _e5build.file_sha256(file) != digest:
-            return f"{rel} does not match its recorded checksum"
-    return None
+    return builds.check_manifest(path, source_sha256, EXPORT_FORMAT, (MODEL_FILE, "tokenizer.json"), backend=backend)
 
 
 def _export(source: Path, out: Path) -> Path:
@@ -247,7 +204,7 @@ class OnnxModel:
         ort = require()
         from tokenizers import Tokenizer
 
-        manifest = json.loads((path / _e5build.BUILD_MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((path / builds.BUILD_MANIFEST).read_text(encoding="utf-8"))
         self.pad_id = int(manifest.get("pad_token_id", 0))
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.no_padding()

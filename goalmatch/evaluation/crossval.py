@@ -23,7 +23,7 @@ on the test file (English → English); the same models tested on the Swedish re
 labelled for Agenda 2030 (**cross-lingual**, English → Swedish); and in the Swedish
 cross-validation a ``goalmatch + TRAIL22`` row (the shipped model's recipe).
 
-Every distinct text is encoded once (:class:`goalmatch.persistence.folder.EmbeddingCache`, on
+Every distinct text is encoded once (:class:`goalmatch.embed.cache.EmbeddingCache`, on
 disk with ``cache_dir``).
 """
 
@@ -154,7 +154,7 @@ def evaluate(
 def _encode_all(encoder: Any, cache_dir: str | Path | None, fws: Mapping[str, Framework], records: Sequence[Record],
                 t22: tuple[list[Record], list[Record]] | None) -> Any:
     """An embedding cache that holds every distinct text of the run, encoded in one call."""
-    from goalmatch.persistence.folder import EmbeddingCache
+    from goalmatch.embed.cache import EmbeddingCache
 
     if encoder is None:
         from goalmatch.embed.encoder import Encoder

@@ -144,8 +144,8 @@ class Matcher:
         ``params`` go to every GoalClassifier. Every distinct text is encoded once, in one
         call; with ``cache_dir`` the embeddings are also kept on disk between runs.
         """
+        from goalmatch.embed.cache import EmbeddingCache
         from goalmatch.embed.encoder import Encoder
-        from goalmatch.persistence.folder import EmbeddingCache
 
         fws = dict(frameworks) if isinstance(frameworks, Mapping) else {fw.id: fw for fw in frameworks}
         if not fws:
@@ -239,17 +239,23 @@ class Matcher:
     # -------------------------------------------------------------- persistence
 
     def save(self, path: str | Path, **kwargs: Any) -> Path:
-        """Save as a model folder; see :func:`goalmatch.persistence.folder.save`."""
-        from goalmatch.persistence.folder import save
+        """Save as a model folder; see :func:`goalmatch.persistence.folder.write_model` for the keywords."""
+        from goalmatch.persistence.folder import ModelParts, write_model
 
-        return save(self, path, **kwargs)
+        return write_model(path, ModelParts(self.heads, self.frameworks, self.encoder, vars(self.references),
+                                            self.info), **kwargs)
 
     @classmethod
-    def load(cls, path: str | Path, **kwargs: Any) -> Matcher:
-        """Load a model folder; see :func:`goalmatch.persistence.folder.load`."""
-        from goalmatch.persistence.folder import load
+    def load(cls, path: str | Path | None = None, **kwargs: Any) -> Matcher:
+        """Load a model folder (the shipped one when ``path`` is None), every file checked first; see
+        :func:`goalmatch.persistence.folder.read_model` for the keywords (``encoder``, ``frameworks``)."""
+        from goalmatch.persistence.folder import read_model
 
-        return load(path, **kwargs)
+        parts = read_model(path, **kwargs)
+        for fid, head in parts.heads.items():  # as saved: no framework, no encoder
+            head.set_params(framework=parts.frameworks[fid], encoder=parts.encoder)
+            head.framework_, head.encoder_ = parts.frameworks[fid], parts.encoder
+        return cls(parts.heads, parts.encoder, References(**parts.references), parts.info)
 
     # -------------------------------------------------------------- internals
 

@@ -1,9 +1,12 @@
 """Layer 4, persistence: model folders written and read as safe, explicit files (below the
 model layer: it reads and writes parts, and the Matcher assembles them).
 
-:func:`save`, :func:`load` and :func:`verify` live in :mod:`goalmatch.persistence.folder`.
+:func:`write_model`, :func:`read_model` and :func:`verify` live in
+:mod:`goalmatch.persistence.folder`; the skops heads and their allowlist in
+:mod:`~goalmatch.persistence.heads`, the plain-file rules in :mod:`~goalmatch.persistence.files`,
+the model card in :mod:`~goalmatch.persistence.card`.
 """
 
-from goalmatch.persistence.folder import ModelError, load, read_manifest, save, verify
+from goalmatch.persistence.folder import ModelError, ModelParts, read_manifest, read_model, verify, write_model
 
-__all__ = ["ModelError", "load", "read_manifest", "save", "verify"]
+__all__ = ["ModelError", "ModelParts", "read_manifest", "read_model", "verify", "write_model"]
