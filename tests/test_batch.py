@@ -19,7 +19,8 @@ import yaml
 
 from goalmatch.batch import score as batch
 from goalmatch.batch.score import BatchError, score_file, suggest_many
-from goalmatch.batch.tables import TableWriter, detect_encoding, open_table
+from goalmatch.batch.tables import detect_encoding, open_table
+from goalmatch.batch.writers import TableWriter
 from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import load_frameworks
 from goalmatch.embed.encoder import FakeEncoder

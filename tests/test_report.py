@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from goalmatch.batch import portfolio as report
-from goalmatch.batch.tables import TableWriter, open_table
+from goalmatch.batch.tables import open_table
+from goalmatch.batch.writers import TableWriter
 
 openpyxl = pytest.importorskip("openpyxl")
 

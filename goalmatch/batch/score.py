@@ -48,7 +48,8 @@ import numpy as np
 
 from goalmatch.batch.journal import Journal as _Journal
 from goalmatch.batch.journal import Progress as _Progress
-from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table, publish, undecodable
+from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table, undecodable
+from goalmatch.batch.writers import publish
 from goalmatch.errors import BatchError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 
