@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import yaml
 
+from goalmatch.batch import engine
+from goalmatch.batch import rows as batch_rows
 from goalmatch.batch import score as batch
 from goalmatch.batch.score import BatchError, score_file, suggest_many
 from goalmatch.batch.tables import detect_encoding, open_table
@@ -106,7 +108,7 @@ class CountingEncoder(FakeEncoder):
 
 def _counting(matcher: Matcher) -> tuple[Matcher, CountingEncoder]:
     encoder = CountingEncoder()
-    return batch._with_encoder(matcher, encoder), encoder
+    return engine._with_encoder(matcher, encoder), encoder
 
 
 # ------------------------------------------------------------------ suggest_many
@@ -159,7 +161,7 @@ def test_without_sentences_the_goals_are_the_same_and_the_evidence_quotes_no_sen
 
 def test_bad_rows_are_rejected_and_the_run_goes_on(matcher: Matcher, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "MAX_CHARS", 500)
+    monkeypatch.setattr(batch_rows, "MAX_CHARS", 500)
     good = TEXTS[0]
     lines = [b"id,text", b"a1," + good.encode(), b"a2,", b",no id here", b"a1," + TEXTS[1].encode(),
              b"a3," + ("bredband " * 80).encode(), b"a4,trasig \xff byte " + "här är å ä ö ".encode() * 5,
