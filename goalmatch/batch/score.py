@@ -337,13 +337,14 @@ def add_score_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_score(args: argparse.Namespace) -> int:
     """Run ``goalmatch score``; returns the exit code (see :func:`add_score_parser`)."""
-    import goalmatch
+    from goalmatch._paths import models_dir
+    from goalmatch.model.matcher import Matcher
     from goalmatch.persistence.folder import ModelError
 
     output = args.output or args.input.with_name(f"{args.input.stem}.scores{args.input.suffix}")
     split = (lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None)  # noqa: E731
     try:
-        matcher = goalmatch.load(args.model)
+        matcher = Matcher.load(args.model if args.model is not None else models_dir() / "default")
         summary = score_file(
             args.input, output, matcher=matcher, id_column=args.id_column, text_columns=split(args.text_columns),
             frameworks=split(args.frameworks), top_k=args.top_k, rejects=args.rejects, chunk_rows=args.chunk_rows,
