@@ -87,6 +87,7 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
           compare: list[str] | None = None, sentences: bool = True) -> dict[str, Any]:
     """One run, in this process: cold start, scoring with stage times, and peak RSS."""
     import goalmatch
+    from goalmatch.batch import engine
     from goalmatch.batch import score as batch
     from goalmatch.batch import tables as tabular
 
@@ -97,12 +98,12 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
     if backend != "torch":
         from goalmatch.embed.encoder import Encoder
 
-        matcher = batch._with_encoder(matcher, Encoder(backend=backend))
+        matcher = engine._with_encoder(matcher, Encoder(backend=backend))
     matcher.suggest(warm)
     cold = time.perf_counter() - started
     rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     timed = _Timed(matcher.encoder)
-    twin = batch._with_encoder(matcher, timed)
+    twin = engine._with_encoder(matcher, timed)
     reading = {"s": 0.0}
     rows_of = tabular.Table.rows
 

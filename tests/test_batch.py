@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 import yaml
 
-from goalmatch.batch import score as batch
+from goalmatch.batch import engine
+from goalmatch.batch import rows as batch_rows
 from goalmatch.batch.score import BatchError, score_file, suggest_many
-from goalmatch.batch.tables import TableWriter, detect_encoding, open_table
+from goalmatch.batch.tables import detect_encoding, open_table
+from goalmatch.batch.writers import TableWriter
 from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
@@ -104,7 +106,7 @@ class CountingEncoder(FakeEncoder):
 
 def _counting(matcher: Matcher) -> tuple[Matcher, CountingEncoder]:
     encoder = CountingEncoder()
-    return batch._with_encoder(matcher, encoder), encoder
+    return engine._with_encoder(matcher, encoder), encoder
 
 
 # ------------------------------------------------------------------ suggest_many
@@ -157,7 +159,7 @@ def test_without_sentences_the_goals_are_the_same_and_the_evidence_quotes_no_sen
 
 def test_bad_rows_are_rejected_and_the_run_goes_on(matcher: Matcher, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "MAX_CHARS", 500)
+    monkeypatch.setattr(batch_rows, "MAX_CHARS", 500)
     good = TEXTS[0]
     lines = [b"id,text", b"a1," + good.encode(), b"a2,", b",no id here", b"a1," + TEXTS[1].encode(),
              b"a3," + ("bredband " * 80).encode(), b"a4,trasig \xff byte " + "här är å ä ö ".encode() * 5,

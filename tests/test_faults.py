@@ -27,8 +27,10 @@ from test_batch import TEXTS, fit_matcher
 from goalmatch import load
 from goalmatch.batch import portfolio as report
 from goalmatch.batch import tables as tabular
+from goalmatch.batch import writers
 from goalmatch.batch.journal import Journal
-from goalmatch.batch.tables import TableError, publish, write_atomic
+from goalmatch.batch.tables import TableError
+from goalmatch.batch.writers import publish, write_atomic
 from goalmatch.cli.main import main
 from goalmatch.embed.cache import EmbeddingCache
 from goalmatch.errors import ModelError
@@ -133,7 +135,7 @@ def test_score_survives_repeated_sigkill_at_random_points(model_dir: Path, tmp_p
 
 _KILL_IN_PUBLISH = """
 import os, signal, sys
-from goalmatch.batch.tables import publish
+from goalmatch.batch.writers import publish
 def rows():
     for i in range(200):
         yield [{"a": i, "b": "x" * 500}]
@@ -426,8 +428,8 @@ def test_publish_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             _enospc()
         original(self, rows)
 
-    original = tabular.TableWriter.write
-    monkeypatch.setattr(tabular.TableWriter, "write", fill)
+    original = writers.TableWriter.write
+    monkeypatch.setattr(writers.TableWriter, "write", fill)
     with pytest.raises(TableError, match=f"{name}: cannot write it \\(No space left on device\\); the file was left"):
         publish(dest, ["a"], ([{"a": i}] for i in range(5)))
     assert dest.read_bytes() == old and _no_stray(tmp_path) == []

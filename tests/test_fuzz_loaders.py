@@ -345,7 +345,7 @@ FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(1,2)", "-2+3", "@SUM(A1)", "
 def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, fmt: str) -> None:
     import csv
 
-    from goalmatch.batch.tables import TableWriter
+    from goalmatch.batch.writers import TableWriter
 
     path = tmp_path / f"out.{fmt}"
     values = FORMULAS if fmt == "csv" else FORMULAS[:-1]
@@ -360,7 +360,7 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, fmt: str
 def test_xlsx_report_does_not_turn_backlog_ids_into_formulas(tmp_path: Path) -> None:
     openpyxl = pytest.importorskip("openpyxl")
     from goalmatch.batch import portfolio as report
-    from goalmatch.batch.tables import TableWriter
+    from goalmatch.batch.writers import TableWriter
 
     columns = ["row", "id", "status", "excerpt", "rus.abstained", "rus.confident",
                "rus.goal_1", "rus.name_1", "rus.p_1"]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from goalmatch.batch import portfolio as report
-from goalmatch.batch.tables import TableWriter, open_table
+from goalmatch.batch.tables import open_table
+from goalmatch.batch.writers import TableWriter
 from goalmatch.cli.main import main
 
 openpyxl = pytest.importorskip("openpyxl")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from goalmatch.batch.score import choose_columns
+from goalmatch.batch.rows import choose_columns
 from goalmatch.batch.tables import open_table, title_rows, undecodable
 
 ROWS = [["A-1", "Fiber till byn", "Byalaget bygger fiber"], ["A-2", "Teater", "Teater för unga\r\noch gamla"]]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from goalmatch.batch.tables import write_atomic
+from goalmatch.batch.writers import write_atomic
 
 __all__ = ["Journal", "Progress", "read_json"]
 

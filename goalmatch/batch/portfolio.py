@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from goalmatch._io import replacing
-from goalmatch.batch.tables import TableError, open_table, publish, write_atomic
+from goalmatch.batch.tables import TableError, open_table, require_openpyxl
+from goalmatch.batch.writers import abandon_workbook, cannot_write, publish, write_atomic, xlsx_cell
 
 __all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx", "write_markdown"]
 
@@ -163,12 +164,10 @@ def _cell(text: str) -> str:
 
 def to_xlsx(report: Portfolio, path: str | Path) -> Path:
     """Write the report as a workbook: sheet ``spread`` (one row per goal) and ``projects``."""
-    from goalmatch.batch.tables import _openpyxl, _xlsx_cell, abandon_workbook, cannot_write
-
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":
         raise TableError(f"{dest}: the workbook needs the extension .xlsx")
-    book = _openpyxl().Workbook(write_only=True)
+    book = require_openpyxl().Workbook(write_only=True)
     try:  # write-only sheets spill to temporary files as rows are added: a full disk can show here too
         with replacing(dest) as tmp:
             spread = book.create_sheet("spread")
@@ -182,7 +181,7 @@ def to_xlsx(report: Portfolio, path: str | Path) -> Path:
             header, rows = _project_rows(report)
             projects.append(header)
             for row in rows:
-                projects.append([_xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
+                projects.append([xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
             book.save(tmp)
     except OSError as exc:  # disk full, file too large: the previous workbook, if any, stays
         abandon_workbook(book)

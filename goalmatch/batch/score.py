@@ -1,8 +1,11 @@
 """Batch scoring of application backlogs: a table of project texts in, a table of goals out.
 
-:func:`score_file` reads CSV/TSV, Excel, JSONL or Parquet (see :mod:`goalmatch.batch.tables`)
-in chunks, scores each chunk through the matcher with one encoder call, and writes one
-output row per input row, in input order, in the format the output's extension names:
+:func:`score_file` opens the input (CSV/TSV, Excel, JSONL or Parquet; see :mod:`goalmatch.batch.tables`),
+resumes the journal of an interrupted run, checks the rows chunk by chunk
+(:mod:`goalmatch.batch.rows`), scores each chunk's texts with one encoder call, here or on a
+dask cluster (:mod:`goalmatch.batch.engine`), commits each chunk to the journal, and at the
+end publishes one output row per input row, in input order, in the format the output's
+extension names (:mod:`goalmatch.batch.writers`):
 
 - ``row`` (1-based data row number), ``id`` (the id column's value, else the row number),
   ``status`` (``scored``, or ``rejected: <reason>``), ``excerpt`` (the text's first 100 characters);
@@ -39,27 +42,23 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from goalmatch.batch.journal import Journal as _Journal
-from goalmatch.batch.journal import Progress as _Progress
-from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table, publish, undecodable
+from goalmatch.batch.engine import DaskScorer, LocalScorer, make_scorer, suggest_many
+from goalmatch.batch.journal import Journal, Progress
+from goalmatch.batch.rows import MAX_CHARS, Columns, check_chunk, choose_columns
+from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table
+from goalmatch.batch.writers import publish
 from goalmatch.errors import BatchError
-from goalmatch.text.prepare import MAX_TEXT_CHARS
 
 __all__ = ["MAX_CHARS", "BatchError", "Summary", "score_file", "suggest_many"]
 
 logger = logging.getLogger(__name__)
 
-MAX_CHARS = MAX_TEXT_CHARS  # kept under its batch name: the documented limit of a row
-"""Texts longer than this (about 60 pages) are rejected as not a project description."""
 CHUNK_ROWS = 64
 """Rows per chunk: one encoder call and one journal commit each."""
-TEXT_COLUMNS = ("text", "description", "beskrivning", "projektbeskrivning", "sammanfattning", "summary")
-TITLE_COLUMNS = ("title", "titel", "projektnamn", "name", "namn")
 _EVIDENCE_CHARS, _EXCERPT_CHARS = 160, 100
 
 
@@ -80,41 +79,6 @@ class Summary:
         return {"output": str(self.output), "rejects": str(self.rejects), "rows": self.rows, "scored": self.scored,
                 "rejected": self.rejected, "resumed": self.resumed, "seconds": round(self.seconds, 2),
                 "reasons": dict(sorted(self.reasons.items()))}
-
-
-# ------------------------------------------------------------------ scoring many texts
-
-
-def suggest_many(
-    matcher: Any, texts: Sequence[str], top_k: int = 3, frameworks: Sequence[str] | None = None,
-    sentences: bool = True,
-) -> list[Any]:
-    """``matcher.suggest_many(texts, top_k, frameworks)``; see :meth:`goalmatch.model.matcher.Matcher.suggest_many`.
-
-    Kept for callers of the batch module: the batching itself lives in the matcher.
-    """
-    if sentences:
-        return matcher.suggest_many(texts, top_k, frameworks)  # type: ignore[no-any-return]
-    return matcher.suggest_many(texts, top_k, frameworks, sentences=False)  # type: ignore[no-any-return]
-
-
-class _CachedEncoder:
-    """An encoder seen through an :class:`~goalmatch.embed.cache.EmbeddingCache` (everything else forwarded)."""
-
-    def __init__(self, encoder: Any, cache: Any) -> None:
-        self._encoder, self._cache = encoder, cache
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self._cache.encode(list(texts))  # type: ignore[no-any-return]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._encoder, name)
-
-
-def _with_encoder(matcher: Any, encoder: Any) -> Any:
-    twin = type(matcher)(matcher.heads, encoder, matcher.references, matcher.info)
-    twin._memo = matcher._memo  # the strategy texts' lemmas are built once
-    return twin
 
 
 # ------------------------------------------------------------------ output rows
@@ -151,6 +115,9 @@ def _scored_row(number: int, row_id: str, text: str, result: Any, top_k: int) ->
     return out
 
 
+scored_row = _scored_row  # public for goalmatch.batch.dask until the rendering moves to goalmatch.model
+
+
 def _evidence(fw: Any) -> str | None:
     if not fw.suggestions:
         return None
@@ -167,74 +134,6 @@ def _evidence(fw: Any) -> str | None:
 def _clip(text: str, width: int = _EVIDENCE_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-# ------------------------------------------------------------------ rows in
-
-
-@dataclass(frozen=True)
-class _Columns:
-    id: str | None
-    text: tuple[str, ...]
-
-
-def choose_columns(table: Table, id_column: str | None, text_columns: Sequence[str] | None) -> _Columns:
-    """Check the named columns exist; with no text columns, find a title and a description column by name."""
-    known = {c.lower(): c for c in table.columns}
-
-    def find(name: str, option: str) -> str:
-        if name in table.columns:
-            return name
-        if name.lower() in known:
-            return known[name.lower()]
-        raise BatchError(f"{table.path}: no column {name!r} for {option}; the columns are: {', '.join(table.columns)}")
-
-    ident = find(id_column, "the id") if id_column else None
-    if text_columns:
-        return _Columns(ident, tuple(find(c, "the text") for c in text_columns))
-    text = next((known[c] for c in TEXT_COLUMNS if c in known), None)
-    if text is None:
-        raise BatchError(f"{table.path}: no text column found (looked for {', '.join(TEXT_COLUMNS)}); name it with "
-                         f"--text-columns; the columns are: {', '.join(table.columns)}")
-    title = next((known[c] for c in TITLE_COLUMNS if c in known and known[c] != ident), None)
-    return _Columns(ident, (title, text) if title else (text,))
-
-
-def _check_row(row: Row, cols: _Columns, seen: dict[str, int]) -> tuple[str, str | None, str | None, str]:
-    """``(id, reason, detail, text)``: reason is None for a row to score."""
-    row_id = str(row.number)
-    if row.error is not None:
-        return row_id, "bad row", f"row {row.number}: {row.error}", ""
-    if cols.id is not None:
-        value = row.cells.get(cols.id)
-        if value is None or not value.strip():
-            return "", "missing id", f"row {row.number}, column {cols.id}: empty id", ""
-        row_id = value.strip()
-        if undecodable(row_id):
-            return row_id.encode("utf-8", "replace").decode(), "undecodable", \
-                f"row {row.number}, column {cols.id}: bytes not valid in the file's encoding", ""
-        if row_id in seen:
-            return row_id, "duplicate id", f"row {row.number}, column {cols.id}: id {row_id!r} already used " \
-                                           f"by row {seen[row_id]}", ""
-    parts = []
-    for col in cols.text:
-        value = row.cells.get(col)
-        if value is not None and undecodable(value):
-            return row_id, "undecodable", f"row {row.number}, column {col}: bytes not valid in the file's " \
-                                          f"encoding", ""
-        if value and value.strip():
-            parts.append(value.strip())
-    text = "\n\n".join(parts)
-    if not text:
-        return row_id, "empty text", f"row {row.number}, column {'/'.join(cols.text)}: no text", ""
-    if len(text) > MAX_CHARS:
-        return row_id, "too long", f"row {row.number}, column {'/'.join(cols.text)}: {len(text):,} characters, " \
-                                   f"over the limit of {MAX_CHARS:,}", ""
-    return row_id, None, None, text
-
-
-def _rejected_row(number: int, row_id: str, reason: str) -> dict[str, Any]:
-    return {"row": number, "id": row_id, "status": f"rejected: {reason}"}
 
 
 # ------------------------------------------------------------------ the run
@@ -267,13 +166,42 @@ def score_file(
     sha256 and the encoder's checksum), so rescoring after retraining the heads does not
     encode again. Raises :class:`BatchError` before any row is scored when the run cannot
     start; ``KeyboardInterrupt`` leaves the committed chunks for the next run. ``engine="dask"``
-    scores the chunks on the dask.distributed cluster at ``scheduler`` (see :mod:`goalmatch.batch.dask`);
+    scores the chunks on the dask.distributed cluster at ``scheduler`` (see :mod:`goalmatch.batch.engine`);
     the rows are checked, and the output written, here, so the result is the local one.
     ``sentences=False`` leaves the quoted sentence out of the evidence column and does not
     encode the texts' sentences (about twice as fast; goals and probabilities are the same).
     """
     started = time.monotonic()
     input, output = Path(input), Path(output)
+    table, cols, ids = _open_input(input, output, matcher, id_column, text_columns, frameworks, top_k, chunk_rows,
+                                   engine)
+    rejects = Path(rejects) if rejects is not None else output.with_name(f"{output.stem}.rejects.csv")
+    journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
+    run = _Run(table, cols, top_k, journal, Summary(output, rejects))
+    run.resume()
+    total = sum(1 for _ in table.rows())
+    if run.done:
+        logger.info("%s: resuming after row %d of %d", input, run.done, total)
+    meter = Progress(progress, total, run.done)
+    scorer = make_scorer(engine, matcher, top_k, ids, cache_dir=cache_dir, scheduler=scheduler, sentences=sentences)
+    try:
+        run.score(scorer, chunk_rows, meter)
+    finally:
+        meter.close()
+        scorer.close()
+    run.publish(*output_columns(ids, top_k))
+    summary = run.summary
+    summary.seconds = time.monotonic() - started
+    logger.info("%s: %d rows, %d scored, %d rejected in %.1f s", output, summary.rows, summary.scored,
+                summary.rejected, summary.seconds)
+    return summary
+
+
+def _open_input(
+    input: Path, output: Path, matcher: Any, id_column: str | None, text_columns: Sequence[str] | None,
+    frameworks: Sequence[str] | None, top_k: int, chunk_rows: int, engine: str,
+) -> tuple[Table, Columns, list[str]]:
+    """Check the options, open the input and find its columns and the frameworks: every way a run cannot start."""
     if not isinstance(top_k, int) or top_k < 1:
         raise BatchError(f"top_k must be a positive integer, got {top_k!r}")
     if engine not in ("local", "dask"):
@@ -288,138 +216,16 @@ def score_file(
         raise BatchError(str(exc)) from None
     if output.resolve() == input.resolve():
         raise BatchError(f"{output}: the output would overwrite the input; name another file")
-    rejects = Path(rejects) if rejects is not None else output.with_name(f"{output.stem}.rejects.csv")
-    cols = choose_columns(table, id_column, text_columns)
-    columns, types = output_columns(ids, top_k)
+    return table, choose_columns(table, id_column, text_columns), ids
+
+
+def _fingerprint(input: Path, cols: Columns, ids: list[str], top_k: int, matcher: Any,
+                 sentences: bool) -> dict[str, Any]:
+    """What the run is: a journal left by a run with another fingerprint is not resumed."""
     stat = input.stat()
-    fingerprint = {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                   "id_column": cols.id, "text_columns": list(cols.text), "frameworks": ids, "top_k": top_k,
-                   "model": _model_key(matcher), "journal": 1, **({} if sentences else {"sentences": False})}
-    journal = _Journal(output, fingerprint, resume)
-    summary = Summary(output, rejects)
-    seen: dict[str, int] = {}
-    done = 0
-    for chunk in journal.done():
-        done = int(chunk["end"])
-        summary.resumed += done - int(chunk["start"]) + 1
-        _tally(summary, chunk["rows"], chunk["rejects"])
-        if cols.id is not None:
-            seen.update((r["id"], r["row"]) for r in chunk["rows"] if r["status"] == "scored")
-    total = sum(1 for _ in table.rows())
-    if done:
-        logger.info("%s: resuming after row %d of %d", input, done, total)
-    meter = _Progress(progress, total, done)
-    scorer = _local_scorer(matcher, top_k, ids, cache_dir, sentences) if engine == "local" else \
-        _dask_scorer(matcher, top_k, ids, scheduler, sentences)
-    try:
-        window = getattr(scorer, "window", 1)
-        pending: list[list[Row]] = [[]]
-        for row in table.rows():
-            if row.number <= done:
-                continue
-            pending[-1].append(row)
-            if len(pending[-1]) == chunk_rows:
-                if len(pending) == window:
-                    _run_chunks(scorer, pending, cols, seen, top_k, journal, summary, meter)
-                    pending = []
-                pending.append([])
-        _run_chunks(scorer, [b for b in pending if b], cols, seen, top_k, journal, summary, meter)
-    finally:
-        meter.close()
-        getattr(scorer, "close", lambda: None)()
-    publish(rejects, ["row", "id", "reason", "detail"], journal.iter_rows("rejects"))
-    publish(output, columns, journal.iter_rows("rows"), types)
-    shutil.rmtree(journal.dir, ignore_errors=True)
-    summary.seconds = time.monotonic() - started
-    logger.info("%s: %d rows, %d scored, %d rejected in %.1f s", output, summary.rows, summary.scored,
-                summary.rejected, summary.seconds)
-    return summary
-
-
-def _run_chunks(
-    scorer: Any, chunks: list[list[Row]], cols: _Columns, seen: dict[str, int], top_k: int, journal: _Journal,
-    summary: Summary, meter: _Progress,
-) -> None:
-    """Check the rows of ``chunks`` in order, score their texts (one call), commit each chunk in order."""
-    checked = []
-    for batch in chunks:
-        out: list[dict[str, Any]] = []
-        rejects: list[dict[str, Any]] = []
-        todo: list[tuple[int, int, str, str]] = []
-        for row in batch:
-            row_id, reason, detail, text = _check_row(row, cols, seen)
-            if reason is not None:
-                out.append(_rejected_row(row.number, row_id, reason))
-                rejects.append({"row": row.number, "id": row_id, "reason": reason, "detail": detail})
-                continue
-            if cols.id is not None:
-                seen[row_id] = row.number
-            todo.append((len(out), row.number, row_id, text))
-            out.append({})
-        checked.append((batch, out, rejects, todo))
-    results = scorer([[t for *_, t in todo] for *_, todo in checked]) if checked else []
-    for (batch, out, rejects, todo), texts_results in zip(checked, results, strict=True):
-        for (i, number, row_id, text), result in zip(todo, texts_results, strict=True):
-            if isinstance(result, Exception):
-                out[i] = _rejected_row(number, row_id, "scoring failed")
-                rejects.append({"row": number, "id": row_id, "reason": "scoring failed",
-                                "detail": f"row {number}: {type(result).__name__}: {result}"})
-            else:
-                out[i] = _scored_row(number, row_id, text, result, top_k)
-        rejects.sort(key=lambda r: r["row"])
-        journal.commit(batch[0].number, batch[-1].number, out, rejects)
-        _tally(summary, out, rejects)
-        meter.update(len(batch))
-
-
-def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cache_dir: str | Path | None = None,
-                sentences: bool = True) -> list[Any]:
-    """Suggestions for one chunk's texts (one encoder call); a text the matcher fails on gets its exception."""
-    if not texts:
-        return []
-    cache = None
-    if cache_dir is not None:
-        from goalmatch.embed.cache import EmbeddingCache
-
-        key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-        cache = EmbeddingCache(matcher.encoder, Path(cache_dir) / "batch" / key)
-        matcher = _with_encoder(matcher, _CachedEncoder(matcher.encoder, cache))
-    try:
-        results: list[Any] = suggest_many(matcher, texts, top_k, ids, sentences)
-    except OSError:
-        raise  # the machine's fault (disk full, I/O), not the texts': stop; the journal keeps what is done
-    except Exception as exc:  # one bad text must not sink its chunk: score them one by one
-        logger.warning("%s: %s; scoring the chunk's %d texts one by one", type(exc).__name__, exc, len(texts))
-        results = [_one(matcher, t, top_k, ids, sentences) for t in texts]
-    if cache is not None:
-        cache.save()
-    return results
-
-
-def _local_scorer(matcher: Any, top_k: int, ids: list[str], cache_dir: str | Path | None, sentences: bool) -> Any:
-    return lambda chunks: [score_texts(matcher, texts, top_k, ids, cache_dir, sentences) for texts in chunks]
-
-
-def _dask_scorer(matcher: Any, top_k: int, ids: list[str], scheduler: str | None, sentences: bool) -> Any:
-    from goalmatch.batch.dask import DaskScorer
-
-    return DaskScorer(matcher, top_k, ids, scheduler, sentences)
-
-
-def _one(matcher: Any, text: str, top_k: int, ids: list[str], sentences: bool) -> Any:
-    try:
-        return suggest_many(matcher, [text], top_k, ids, sentences)[0]
-    except OSError:
-        raise
-    except Exception as exc:
-        return exc
-
-
-def _tally(summary: Summary, rows: list[dict[str, Any]], rejects: list[dict[str, Any]]) -> None:
-    summary.rows += len(rows)
-    summary.rejected += len(rejects)
-    summary.scored += len(rows) - len(rejects)
-    summary.reasons.update(r["reason"] for r in rejects)
+    return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "id_column": cols.id, "text_columns": list(cols.text), "frameworks": ids, "top_k": top_k,
+            "model": _model_key(matcher), "journal": 1, **({} if sentences else {"sentences": False})}
 
 
 def _model_key(matcher: Any) -> str:
@@ -427,3 +233,64 @@ def _model_key(matcher: Any) -> str:
     facts = [getattr(encoder, "id", None), getattr(encoder, "checksum", None), sorted(matcher.heads),
              json.dumps(matcher.info, sort_keys=True, default=str)]
     return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()
+
+
+@dataclass
+class _Run:
+    """A run of :func:`score_file` once its input is open: resumed, scored chunk by chunk, published."""
+
+    table: Table
+    cols: Columns
+    top_k: int
+    journal: Journal
+    summary: Summary
+    seen: dict[str, int] = field(default_factory=dict)
+    """The ids used so far, with the row that used each (the first use wins)."""
+    done: int = 0
+    """The last row the journal holds."""
+
+    def resume(self) -> None:
+        """Take over what an interrupted run committed: its rows' counts and ids."""
+        for chunk in self.journal.done():
+            self.done = int(chunk["end"])
+            self.summary.resumed += self.done - int(chunk["start"]) + 1
+            self._tally(chunk["rows"], chunk["rejects"])
+            if self.cols.id is not None:
+                self.seen.update((r["id"], r["row"]) for r in chunk["rows"] if r["status"] == "scored")
+
+    def score(self, scorer: LocalScorer | DaskScorer, chunk_rows: int, meter: Progress) -> None:
+        """Score the rows after :attr:`done` in chunks of ``chunk_rows``, ``scorer.window`` chunks a call."""
+        pending: list[list[Row]] = [[]]
+        for row in self.table.rows():
+            if row.number <= self.done:
+                continue
+            pending[-1].append(row)
+            if len(pending[-1]) == chunk_rows:
+                if len(pending) == scorer.window:
+                    self._commit(scorer, pending, meter)
+                    pending = []
+                pending.append([])
+        self._commit(scorer, [b for b in pending if b], meter)
+
+    def _commit(self, scorer: LocalScorer | DaskScorer, batches: list[list[Row]], meter: Progress) -> None:
+        """Check the rows of ``batches`` in order, score their texts (one call), commit each chunk in order."""
+        chunks = [check_chunk(rows, self.cols, self.seen) for rows in batches]
+        results = scorer([chunk.texts for chunk in chunks]) if chunks else []
+        render = partial(_scored_row, top_k=self.top_k)
+        for chunk, texts_results in zip(chunks, results, strict=True):
+            chunk.fill(texts_results, render)
+            self.journal.commit(chunk.rows[0].number, chunk.rows[-1].number, chunk.out, chunk.rejects)
+            self._tally(chunk.out, chunk.rejects)
+            meter.update(len(chunk.rows))
+
+    def _tally(self, rows: list[dict[str, Any]], rejects: list[dict[str, Any]]) -> None:
+        self.summary.rows += len(rows)
+        self.summary.rejected += len(rejects)
+        self.summary.scored += len(rows) - len(rejects)
+        self.summary.reasons.update(r["reason"] for r in rejects)
+
+    def publish(self, columns: list[str], types: dict[str, str]) -> None:
+        """Write the rejects and the output from the journal (each renamed into place), then remove the journal."""
+        publish(self.summary.rejects, ["row", "id", "reason", "detail"], self.journal.iter_rows("rejects"))
+        publish(self.summary.output, columns, self.journal.iter_rows("rows"), types)
+        shutil.rmtree(self.journal.dir, ignore_errors=True)

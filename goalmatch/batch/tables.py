@@ -1,9 +1,9 @@
-"""Tables in and out: streaming readers and writers for CSV/TSV, Excel, JSONL and Parquet.
+"""Tables in: streaming readers for CSV/TSV, Excel, JSONL and Parquet.
 
 Readers yield :class:`Row` objects (a 1-based data row number and the cells as text) in
 file order, never the whole file at once. Cells the file's encoding could not decode are
 kept with surrogate escapes; :func:`undecodable` finds them so a caller can reject that
-row and go on. Writers take plain dicts with a fixed column list.
+row and go on. The writers of the same formats are in :mod:`goalmatch.batch.writers`.
 
 CSV encoding is detected from the first bytes: a UTF-8 or UTF-16 byte-order mark wins;
 otherwise text that decodes as UTF-8 (bar a few broken bytes) is UTF-8, and anything
@@ -27,19 +27,17 @@ import codecs
 import csv
 import json
 import logging
-import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from goalmatch._io import atomic_write, replacing
 from goalmatch.errors import TableError
 
 __all__ = [
-    "FORMATS", "Row", "Table", "TableError", "TableWriter", "cannot_write", "format_of", "open_table",
-    "publish", "undecodable", "write_atomic",
+    "FORMATS", "Row", "Table", "TableError", "detect_encoding", "format_of", "open_table", "require_openpyxl",
+    "require_pyarrow", "title_rows", "undecodable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,7 +47,6 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl
 """File extension → format."""
 SNIFF_BYTES = 1 << 20
 HEADER_SEARCH_ROWS = 10
-PARQUET_ROW_GROUP = 8192
 CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -222,7 +219,8 @@ def _header(path: Path, names: list[str]) -> list[str]:
 # ------------------------------------------------------------------ Excel
 
 
-def _openpyxl() -> Any:
+def require_openpyxl() -> Any:
+    """The ``openpyxl`` module, or a :class:`TableError` saying how to install it."""
     try:
         import openpyxl
     except ImportError:
@@ -243,7 +241,7 @@ def _open_xlsx(path: Path) -> Table:
 
 def _xlsx_cells(table: Table) -> Iterator[list[str | None]]:
     try:
-        book = _openpyxl().load_workbook(table.path, read_only=True, data_only=True)
+        book = require_openpyxl().load_workbook(table.path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for broken files
         raise TableError(f"{table.path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
     try:
@@ -312,7 +310,8 @@ def _json_text(value: Any) -> str | None:
 # ------------------------------------------------------------------ Parquet
 
 
-def _pyarrow() -> Any:
+def require_pyarrow() -> Any:
+    """The ``pyarrow`` module with ``pyarrow.parquet`` loaded, or a :class:`TableError` saying how to install it."""
     try:
         import pyarrow
         import pyarrow.parquet
@@ -322,7 +321,7 @@ def _pyarrow() -> Any:
 
 
 def _open_parquet(path: Path) -> Table:
-    pa = _pyarrow()
+    pa = require_pyarrow()
     try:
         schema = pa.parquet.ParquetFile(path).schema_arrow
     except Exception as exc:  # pyarrow.ArrowInvalid for a file that is no Parquet
@@ -331,190 +330,9 @@ def _open_parquet(path: Path) -> Table:
 
 
 def _parquet_rows(table: Table) -> Iterator[Row]:
-    pa = _pyarrow()
+    pa = require_pyarrow()
     number = 0
     for batch in pa.parquet.ParquetFile(table.path).iter_batches(batch_size=1024):
         for record in batch.to_pylist():
             number += 1
             yield Row(number, {k: _cell_text(v) for k, v in record.items()})
-
-
-# ------------------------------------------------------------------ writers
-
-
-class TableWriter:
-    """Writes rows of a fixed column list to ``path`` in the format its extension names.
-
-    ``types`` maps columns to ``"int"``, ``"float"`` or ``"bool"`` (the rest are text);
-    Parquet keeps them typed, CSV writes ``true``/``false`` and floats as Python prints
-    them. CSV and TSV are UTF-8 with a byte-order mark, which Excel needs to show å ä ö.
-    Use as a context manager; :meth:`close` fsyncs the file.
-    """
-
-    def __init__(self, path: str | Path, columns: Sequence[str], types: dict[str, str] | None = None) -> None:
-        self.path = Path(path)
-        self.format = format_of(self.path)
-        self.columns = list(columns)
-        self.types = dict(types or {})
-        self._handle: Any = None
-        self._writer: Any = None
-        if self.format in ("csv", "tsv"):
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._handle, delimiter="," if self.format == "csv" else "\t",
-                                      lineterminator="\r\n" if self.format == "csv" else "\n")
-            self._writer.writerow(self.columns)
-        elif self.format == "jsonl":
-            self._handle = self.path.open("w", encoding="utf-8", newline="\n")
-        elif self.format == "xlsx":
-            self._book = _openpyxl().Workbook(write_only=True)
-            self._sheet = self._book.create_sheet("scores")
-            self._sheet.append(self.columns)
-        else:
-            pa = _pyarrow()
-            kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
-            self._schema = pa.schema([(c, kinds.get(self.types.get(c, ""), pa.string())) for c in self.columns])
-            self._writer = pa.parquet.ParquetWriter(self.path, self._schema)
-            self._pending: list[dict[str, Any]] = []
-
-    def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        rows = list(rows)
-        if self.format in ("csv", "tsv"):
-            self._writer.writerows([[_csv_cell(r.get(c)) for c in self.columns] for r in rows])
-        elif self.format == "jsonl":
-            for r in rows:
-                self._handle.write(json.dumps({c: r.get(c) for c in self.columns}, ensure_ascii=False) + "\n")
-        elif self.format == "xlsx":
-            for r in rows:
-                self._sheet.append([_xlsx_cell(r.get(c)) for c in self.columns])
-        else:
-            self._pending += [{c: _typed(r.get(c), self.types.get(c)) for c in self.columns} for r in rows]
-            if len(self._pending) >= PARQUET_ROW_GROUP:
-                self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._writer.write_table(_pyarrow().Table.from_pylist(self._pending, schema=self._schema))
-            self._pending = []
-
-    def close(self) -> None:
-        if self.format == "xlsx":
-            self._book.save(self.path)
-        elif self.format == "parquet":
-            self._flush()
-            self._writer.close()
-        else:
-            try:
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
-            finally:
-                self._handle.close()
-            return
-        with self.path.open("rb+") as handle:
-            os.fsync(handle.fileno())
-
-    def abort(self) -> None:
-        """Close after a failed write without finishing the file (the caller removes it); errors are ignored."""
-        try:
-            if self.format == "parquet":
-                self._writer.close()
-            elif self.format == "xlsx":
-                abandon_workbook(self._book)
-            elif self._handle is not None:
-                self._handle.close()
-        except Exception:  # the write already failed; that error is the one to report
-            logger.debug("%s: closing after a failed write", self.path, exc_info=True)
-
-    def __enter__(self) -> TableWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # a spreadsheet opening the CSV would run it as a formula (CSV injection)
-    return str(value)
-
-
-def abandon_workbook(book: Any) -> None:
-    """Close a write-only workbook whose write failed, quietly, and remove its sheets' temporary files.
-
-    openpyxl keeps each write-only sheet in a generator writing to a temporary file; left
-    to the garbage collector after a failed write, they print tracebacks ("Exception
-    ignored in …") on standard error and leave the files until exit.
-    """
-    for sheet in getattr(book, "worksheets", []):
-        writer = getattr(sheet, "_writer", None)
-        for stream in (getattr(sheet, "_rows", None), getattr(writer, "xf", None)):
-            try:
-                if stream is not None:
-                    stream.close()
-            except Exception:  # the write already failed; that error is the one to report
-                logger.debug("closing a sheet after a failed write", exc_info=True)
-        try:
-            if writer is not None and isinstance(writer.out, str):
-                writer.cleanup()
-        except (OSError, ValueError):
-            pass
-
-
-def _xlsx_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("="):
-        return "'" + value  # openpyxl would store it as a formula
-    return value
-
-
-def _typed(value: Any, kind: str | None) -> Any:
-    if value is None or kind in ("int", "float", "bool"):
-        return value
-    return str(value)
-
-
-# ------------------------------------------------------------------ atomic files
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a UTF-8 text file so that it is either absent, the old file or the whole new one.
-
-    A write that fails (disk full, file too large) leaves the old file, no temporary file,
-    and raises :class:`TableError` naming ``path``.
-    """
-    try:
-        atomic_write(path, text)
-    except OSError as exc:
-        raise cannot_write(path, exc) from None
-
-
-def cannot_write(path: str | Path, exc: OSError) -> TableError:
-    """The error for a file that could not be written: it names the file and the reason, and says it is unchanged."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    return TableError(f"{path}: cannot write it ({reason}); the file was left as it was")
-
-
-def publish(dest: str | Path, columns: Sequence[str], batches: Iterable[Iterable[dict[str, Any]]],
-            types: dict[str, str] | None = None) -> Path:
-    """Write a table beside ``dest`` and rename it into place: ``dest`` is never half written.
-
-    A write that fails (disk full, file too large) leaves ``dest`` as it was, removes the
-    temporary file and raises :class:`TableError` naming ``dest``. Temporary files left by
-    an earlier write that was killed are removed.
-    """
-    dest = Path(dest)
-    try:
-        with replacing(dest) as tmp, TableWriter(tmp, columns, types) as writer:
-            for rows in batches:
-                writer.write(rows)
-    except OSError as exc:
-        raise cannot_write(dest, exc) from None
-    return dest
