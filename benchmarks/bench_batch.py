@@ -64,7 +64,7 @@ def fake_model(folder: Path) -> Path:
     from goalmatch.model.matcher import Matcher
 
     if not (folder / "manifest.json").is_file():
-        Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder(dim=384)).save(folder)
+        Matcher.train(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder(dim=384)).save(folder)
     return folder
 
 

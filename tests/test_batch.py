@@ -56,7 +56,7 @@ def fit_matcher(folder: Path) -> Matcher:
         data = {"id": fid, "name": fid.upper(), "language": "sv", "multi_label": multi,
                 "source": {"document": "synthetic"}, "goals": GOALS}
         (folder / f"{fid}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return Matcher.fit(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
+    return Matcher.train(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
 
 
 @pytest.fixture(scope="session")

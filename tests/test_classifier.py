@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
 
 from goalmatch.data.frameworks import Framework
 from goalmatch.embed.encoder import FakeEncoder
@@ -197,7 +198,7 @@ def test_abstains_below_the_probability_threshold_and_never_when_switched_off() 
     zero = _fit()
     _, support = _features.pair_features(
         zero.embed([GIBBERISH, OBVIOUS["t-kultur"]]), zero.prototypes_, zero.prototype_goal_,
-        zero.labelled_, zero.labelled_targets_, zero.top_k,
+        zero.labelled_, zero.labelled_targets_, zero.n_nearest,
     )
     assert support[0] < support[1]
     explicit = _fit(min_similarity=float(support.mean()))
@@ -264,8 +265,8 @@ def test_unknown_goal_id_names_the_label_and_the_row() -> None:
 
 
 def test_parameters_are_checked_in_fit_not_in_init() -> None:
-    bad = GoalClassifier(FW, FakeEncoder(), top_k=0)  # no error yet
-    with pytest.raises(ValueError, match="top_k must be a positive integer"):
+    bad = GoalClassifier(FW, FakeEncoder(), n_nearest=0)  # no error yet
+    with pytest.raises(ValueError, match="n_nearest must be a positive integer"):
         bad.fit()
     with pytest.raises(ValueError, match="abstain_threshold"):
         GoalClassifier(FW, FakeEncoder(), abstain_threshold=1.5).fit()
@@ -291,17 +292,26 @@ def test_deterministic_and_independent_of_row_order() -> None:
 
 
 def test_clone_get_params_set_params_and_pickle() -> None:
-    clf = GoalClassifier(FW, FakeEncoder(dim=32), top_k=2, abstain_threshold=0.3)
+    clf = GoalClassifier(FW, FakeEncoder(dim=32), n_nearest=2, abstain_threshold=0.3)
     params = clf.get_params()
-    assert params["framework"] is FW and params["top_k"] == 2 and params["encoder__dim"] == 32
+    assert params["framework"] is FW and params["n_nearest"] == 2 and params["encoder__dim"] == 32
     twin = clone(clf)
-    assert twin is not clf and twin.get_params()["top_k"] == 2 and twin.encoder is not clf.encoder
+    assert twin is not clf and twin.get_params()["n_nearest"] == 2 and twin.encoder is not clf.encoder
     assert not hasattr(twin, "classes_")
-    twin.set_params(top_k=1, encoder__dim=16).fit()
+    twin.set_params(n_nearest=1, encoder__dim=16).fit()
     assert twin.n_features_in_ == 16 and clf.encoder.dim == 32
     fitted = clf.fit([], [])
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.predict_proba([SNOW_QUERY]), fitted.predict_proba([SNOW_QUERY]))
+
+
+def test_the_old_name_top_k_is_refused_naming_n_nearest() -> None:
+    with pytest.raises(TypeError, match="top_k"):
+        GoalClassifier(FW, FakeEncoder(), top_k=2)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="top_k was renamed n_nearest"):
+        GoalClassifier(FW, FakeEncoder()).set_params(top_k=2)
+    with pytest.raises(ValueError, match="top_k was renamed n_nearest"):
+        make_pipeline(GoalClassifier(FW, FakeEncoder())).set_params(goalclassifier__top_k=2)
 
 
 def test_framework_by_shipped_id() -> None:

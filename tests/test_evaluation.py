@@ -256,7 +256,7 @@ def test_cli_worker_and_parser(tmp_path: Path, capsys: Any, monkeypatch: Any) ->
     from goalmatch.cli.main import BadInput
     from goalmatch.model.matcher import Matcher
 
-    model = Matcher.fit(load_frameworks(fw_dir), load_corpus(data), encoder=FakeEncoder(dim=32)).save(tmp_path / "m")
+    model = Matcher.train(load_frameworks(fw_dir), load_corpus(data), encoder=FakeEncoder(dim=32)).save(tmp_path / "m")
     args = parser.parse_args(["evaluate", "--frameworks", str(fw_dir), "--data", str(data), "--model", str(model),
                               "--out", str(tmp_path / "out2"), "--quick", "--no-progress"])
     assert run_evaluate(args) == 0  # the model's encoder (a 32-dimensional fake) and head settings

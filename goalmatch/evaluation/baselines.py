@@ -174,7 +174,7 @@ def nearest_description(ctx: Context, train: Part, test: Part) -> Prediction:
 
 def goalmatch_method(zero_shot: bool = False, extra: bool = False, **override: Any) -> Method:
     """GoalClassifier fitted on the training part (plus the unlabelled project texts for its
-    support floor; with ``extra``, the context's extra texts as in ``Matcher.fit``, adapted
+    support floor; with ``extra``, the context's extra texts as in ``Matcher.train``, adapted
     to the training part by ``_adapt_to_corpus``). Zero-shot: the strategy texts alone."""
 
     def method(ctx: Context, train: Part, test: Part) -> Prediction:

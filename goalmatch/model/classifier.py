@@ -38,6 +38,9 @@ __all__ = ["GoalClassifier", "goal_texts"]
 
 logger = logging.getLogger(__name__)
 
+RENAMED_PARAMETERS = {"top_k": "n_nearest"}
+"""Old parameter name → new one; ``set_params`` refuses the old names, naming the new."""
+
 
 def goal_texts(framework: Framework) -> tuple[list[str], np.ndarray, list[str]]:
     """Every strategy text of a framework: ``(texts, top-level goal index, kind)``.
@@ -74,8 +77,8 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     encoder:
         Anything with ``encode(texts) -> (n, d) array`` (:class:`goalmatch.embed.encoder.Encoder`,
         ``FakeEncoder``); ``None`` means ``Encoder()`` (multilingual-e5-small).
-    top_k:
-        A text's closeness to a goal is the mean of its ``top_k`` highest cosine
+    n_nearest:
+        A text's closeness to a goal is the mean of its ``n_nearest`` highest cosine
         similarities to that goal's strategy texts.
     project_weight:
         The labelled projects together weigh this much relative to the framework's
@@ -86,7 +89,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         Rows whose highest probability is below this get no goal: ``None`` (single-label)
         or ``[]`` (multi-label). ``0`` never abstains.
     min_similarity:
-        Rows whose *support* (the mean of the ``top_k`` best cosine similarities to the
+        Rows whose *support* (the mean of the ``n_nearest`` best cosine similarities to the
         closest goal's strategy texts) is below this get no goal either. ``"auto"``: the
         lowest support among the project texts given to ``fit`` (labelled or not), so a
         text less related to the strategy than every known project abstains; without
@@ -103,7 +106,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     How it decides, and why (measured, ``scripts/measure_classifier.py``)
     -------------------------------------------------------------------------
     For every (text, goal) pair two similarity features are computed
-    (:mod:`goalmatch.model.features`): *strategy*, the mean of the ``top_k`` best cosine
+    (:mod:`goalmatch.model.features`): *strategy*, the mean of the ``n_nearest`` best cosine
     similarities to the goal's strategy texts (its own and its sub-goals' names, aliases,
     descriptions and examples), and *projects*, the mean similarity to the labelled
     projects of that goal minus the mean similarity to all labelled projects. A softmax
@@ -186,7 +189,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         framework: Framework | str | None = None,
         encoder: Any = None,
         *,
-        top_k: int = 3,
+        n_nearest: int = 3,
         project_weight: float = 1.0,
         alpha: float = 1e-4,
         abstain_threshold: float = 0.4,
@@ -196,7 +199,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.framework = framework
         self.encoder = encoder
-        self.top_k = top_k
+        self.n_nearest = n_nearest
         self.project_weight = project_weight
         self.alpha = alpha
         self.abstain_threshold = abstain_threshold
@@ -266,7 +269,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         if not len(E) or not len(self.prototypes_):
             return -np.inf
         _, support = _features.pair_features(
-            E, self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, self.top_k
+            E, self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, self.n_nearest
         )
         return float(support.min())
 
@@ -276,7 +279,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         own_p = np.concatenate([np.arange(len(P)), np.full(len(L), -1)])
         own_l = np.concatenate([np.full(len(P), -1), np.arange(len(L))])
         F, _ = _features.pair_features(
-            np.vstack([P, L]), P, self.prototype_goal_, L, T, self.top_k, own_prototype=own_p, own_labelled=own_l
+            np.vstack([P, L]), P, self.prototype_goal_, L, T, self.n_nearest, own_prototype=own_p, own_labelled=own_l
         )
         y = np.concatenate([self.prototype_goal_, primary])
         Y = np.vstack([np.eye(k)[self.prototype_goal_], T])
@@ -358,7 +361,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         E = self._embed(X, reset=False)
         F, support = _features.pair_features(
-            E, self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, self.top_k
+            E, self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, self.n_nearest
         )
         return np.asarray(F @ self.coef_ + self.intercept_, dtype=np.float64), support
 
@@ -431,8 +434,8 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------- checks
 
     def _check_params(self) -> None:
-        if not isinstance(self.top_k, int | np.integer) or isinstance(self.top_k, bool) or self.top_k < 1:
-            raise ValueError(f"top_k must be a positive integer, got {self.top_k!r}")
+        if not isinstance(self.n_nearest, int | np.integer) or isinstance(self.n_nearest, bool) or self.n_nearest < 1:
+            raise ValueError(f"n_nearest must be a positive integer, got {self.n_nearest!r}")
         if self.temperature_prior is not None and not (_is_number(self.temperature_prior)
                                                        and self.temperature_prior >= 0):
             raise ValueError(f"temperature_prior must be a number >= 0 or None, got {self.temperature_prior!r}")
@@ -461,6 +464,14 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"framework {self.framework!r} is not shipped; known: {', '.join(sorted(shipped))}")
             return shipped[self.framework]
         raise TypeError(f"framework must be a Framework, a framework id or None, got {type(self.framework).__name__}")
+
+    def set_params(self, **params: Any) -> GoalClassifier:
+        """scikit-learn's ``set_params``; a parameter's old name is refused with its new one."""
+        renamed = sorted(params.keys() & RENAMED_PARAMETERS.keys())
+        if renamed:
+            old, new = renamed[0], RENAMED_PARAMETERS[renamed[0]]
+            raise ValueError(f"GoalClassifier's parameter {old} was renamed {new}: set {new} instead")
+        return super().set_params(**params)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -3,7 +3,7 @@
 Two numbers per (text, goal) pair, both from cosine similarities of unit-length embeddings:
 
 ``strategy``
-    the mean of the ``top_k`` highest similarities between the text and the goal's own
+    the mean of the ``n_nearest`` highest similarities between the text and the goal's own
     strategy texts (name, aliases, description, examples, and those of its sub-goals);
 ``projects``
     the mean similarity to the labelled projects of that goal minus the mean similarity to
@@ -45,7 +45,7 @@ def pair_features(
     prototype_goal: np.ndarray,
     labelled: np.ndarray,
     targets: np.ndarray,
-    top_k: int,
+    n_nearest: int,
     *,
     own_prototype: np.ndarray | None = None,
     own_labelled: np.ndarray | None = None,
@@ -68,7 +68,7 @@ def pair_features(
         for g in range(k):
             cols = S[:, prototype_goal == g]
             if cols.shape[1]:
-                top = -np.sort(-cols, axis=1)[:, :top_k]
+                top = -np.sort(-cols, axis=1)[:, :n_nearest]
                 finite = np.isfinite(top)
                 count = finite.sum(axis=1)
                 total = np.where(finite, top, 0.0).sum(axis=1)

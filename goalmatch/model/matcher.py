@@ -13,7 +13,7 @@ encoder and the reference projects, answering "which goals does this text serve,
 ...          "examples": ["musikfestival", "teater för barn"]},
 ...     ],
 ... })
->>> matcher = Matcher.fit([fw], [], encoder=FakeEncoder())
+>>> matcher = Matcher.train([fw], [], encoder=FakeEncoder())
 >>> result = matcher.suggest("Vi drar fiber till byarna. Bredbandet når alla hushåll på landsbygden.")
 >>> top = result["demo"].suggestions[0]
 >>> top.goal_id, top.evidence.key_terms
@@ -95,10 +95,24 @@ class _Read:
 # ------------------------------------------------------------------ matcher
 
 
+class _Renamed:
+    """A class attribute that was renamed: reading it raises an AttributeError naming the new one.
+
+    So ``Matcher.train(...)`` says what to call instead, and ``hasattr(Matcher, "fit")`` is
+    False (a Matcher is not a scikit-learn estimator; its ``train`` builds a new one).
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        raise AttributeError(self.message)
+
+
 class Matcher:
     """Suggests the goals of several strategy frameworks for a text, with evidence.
 
-    Build one with :meth:`fit`, or load a saved one with :func:`goalmatch.load`.
+    Build one with :meth:`train`, or load a saved one with :func:`goalmatch.load`.
 
     Attributes: ``heads`` (framework id → fitted GoalClassifier), ``encoder``,
     ``references`` (:class:`References`), ``info`` (training facts; the manifest when loaded).
@@ -123,8 +137,11 @@ class Matcher:
         """The frameworks the matcher was trained for, by id."""
         return {fid: _framework(clf) for fid, clf in self.heads.items()}
 
+    fit = _Renamed("Matcher.fit was renamed Matcher.train (it builds a new Matcher from frameworks and "
+                   "records); call Matcher.train(frameworks, records, encoder, extra, ...)")
+
     @classmethod
-    def fit(
+    def train(
         cls,
         frameworks: Mapping[str, Framework] | Iterable[Framework],
         records: Iterable[Record],
@@ -318,7 +335,7 @@ class Matcher:
         sims_all = stack @ clf.prototypes_.T  # every text's and sentence's similarity to every strategy text
         decisions = clf.predict(docs)
         support_all = _features.pair_features(
-            docs, clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.top_k
+            docs, clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.n_nearest
         )[1]
         goal_ids, kinds, texts, goal_terms = self._goal_texts(fid)
         goal_cols, goal_refs, names = self._goal_index(fid)
@@ -489,7 +506,7 @@ def _adapt_to_corpus(clf: GoalClassifier, E: np.ndarray, labels: list[tuple[str,
     if len(E):
         support = _features.pair_features(
             _features.unit_rows(E), clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_,
-            clf.top_k,
+            clf.n_nearest,
         )[1]
         clf.set_params(min_similarity=float(support.min()))
         clf.min_similarity_ = out["min_similarity"] = float(support.min())

@@ -23,7 +23,7 @@ holding any type outside :data:`TRUSTED_TYPES`. Arrays are read with
 >>> from goalmatch.embed.encoder import FakeEncoder
 >>> from goalmatch.model.matcher import Matcher
 >>> rus = goalmatch.frameworks()["rus-norrbotten-2030"]
->>> matcher = Matcher.fit([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
+>>> matcher = Matcher.train([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
 >>> folder = save(matcher, Path(tempfile.mkdtemp()) / "model", command="doctest")
 >>> sorted(p.name for p in folder.iterdir())
 ['README.md', 'frameworks', 'heads', 'manifest.json', 'references.json', 'references.npy']
