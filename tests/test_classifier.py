@@ -242,6 +242,49 @@ def test_multi_label_accepts_an_empty_label_list_single_label_does_not() -> None
         GoalClassifier(FW, FakeEncoder()).fit([SNOW[0]], [[]])
 
 
+# ---------------------------------------------------------- further texts, precision
+
+FURTHER = ["Fiber to the farm", "Choir and concerts", "Export advice for firms", "Mobile masts along the road"]
+FURTHER_Y = [["t-bredband"], ["t-kultur"], ["t-foretag"], ["t-bredband"]]  # one goal each, another language
+CORPUS = [OBVIOUS["t-bredband"], "Fiber och bredband till kulturhuset, teater och musik", SNOW[0]]
+CORPUS_Y = [["t-bredband"], ["t-bredband", "t-kultur"], None]
+
+
+def test_further_texts_fit_the_head_which_then_adapts_to_the_corpus_rows() -> None:
+    X, y, corpus = [*CORPUS, *FURTHER], [*CORPUS_Y, *FURTHER_Y], [True] * 3 + [False] * 4
+    plain = GoalClassifier(MULTI, FakeEncoder()).fit(X, y)
+    adapted = GoalClassifier(MULTI, FakeEncoder()).fit(X, y, corpus=corpus)
+    change = adapted.corpus_adjustment_
+    assert set(change) == {"min_similarity", "intercept_shift"} and plain.corpus_adjustment_ == {}
+    np.testing.assert_array_equal(adapted.coef_, plain.coef_)
+    assert adapted.intercept_ == pytest.approx(plain.intercept_ + change["intercept_shift"])
+    # the labelled corpus rows' expected label count is their real one (3)
+    assert adapted.predict_proba(CORPUS[:2]).sum() == pytest.approx(3.0, rel=1e-6)
+    # the floor comes from the corpus rows alone, so it is no lower than over all rows
+    assert adapted.min_similarity_ == change["min_similarity"] >= plain.min_similarity_
+    assert adapted.get_params()["min_similarity"] == "auto"  # fit leaves the parameters alone
+    explicit = GoalClassifier(MULTI, FakeEncoder(), min_similarity=0.05).fit(X, y, corpus=corpus)
+    assert explicit.min_similarity_ == 0.05 and set(explicit.corpus_adjustment_) == {"intercept_shift"}
+    only_corpus = GoalClassifier(MULTI, FakeEncoder()).fit(X, y, corpus=[True] * 7)
+    assert only_corpus.corpus_adjustment_ == {}
+    np.testing.assert_array_equal(only_corpus.predict_proba(CORPUS), plain.predict_proba(CORPUS))
+    with pytest.raises(ValueError, match=r"corpus must hold one bool per row of X \(7\)"):
+        GoalClassifier(MULTI, FakeEncoder()).fit(X, y, corpus=[True])
+
+
+def test_float32_embeddings_are_kept_as_a_saved_model_keeps_them() -> None:
+    X, y = [*OBVIOUS.values()], list(OBVIOUS)
+    wide = GoalClassifier(FW, FakeEncoder()).fit(X, y)
+    narrow = GoalClassifier(FW, FakeEncoder(), embedding_dtype="float32").fit(X, y)
+    np.testing.assert_array_equal(narrow.coef_, wide.coef_)  # fitted before rounding
+    for name in ("prototypes_", "labelled_"):
+        got = getattr(narrow, name)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, getattr(wide, name).astype(np.float32))
+    with pytest.raises(ValueError, match="embedding_dtype must be"):
+        GoalClassifier(FW, FakeEncoder(), embedding_dtype="float16").fit()
+
+
 # ------------------------------------------------------------- errors and contract
 
 

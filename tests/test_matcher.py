@@ -166,7 +166,8 @@ def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(framewo
     E = fitted.references.embeddings[[0, 2]]
     assert head.predict_proba(E).sum() == pytest.approx(3.0, rel=1e-4)
     # the floor comes from the corpus records, not the extra texts
-    assert head.min_similarity_ == adjusted["test-multi"]["min_similarity"] == head.min_similarity
+    assert head.min_similarity_ == adjusted["test-multi"]["min_similarity"]
+    assert head.min_similarity == "auto" and head.corpus_adjustment_ == adjusted["test-multi"]  # fit keeps params
     assert head.min_similarity_ == pytest.approx(plain.heads["test-multi"].min_similarity_)
 
 

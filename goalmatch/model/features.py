@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import brentq, minimize
 from scipy.special import expit, log_expit, log_softmax, softmax
 
 N_FEATURES = 2
@@ -163,6 +163,13 @@ def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarra
     elif counts[0] == 0:
         theta[d] = theta[d + 1]
     return theta
+
+
+def fit_intercept_shift(Z: np.ndarray, Y: np.ndarray) -> float:
+    """The shift ``d`` of log-odds ``Z`` (rows, goals) at which the expected number of labels,
+    ``expit(Z + d).sum()``, equals the real one, ``Y.sum()`` (0/1, same shape): the
+    maximum-likelihood change of a shared intercept. ``Y`` must hold some 1s and some 0s."""
+    return float(brentq(lambda d: expit(Z + d).sum() - Y.sum(), -30.0, 30.0))
 
 
 def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray) -> np.ndarray:
