@@ -97,12 +97,12 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
     if backend != "torch":
         from goalmatch.embed.encoder import Encoder
 
-        matcher = batch._with_encoder(matcher, Encoder(backend=backend))
+        matcher = matcher.with_encoder(Encoder(backend=backend))
     matcher.suggest(warm)
     cold = time.perf_counter() - started
     rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     timed = _Timed(matcher.encoder)
-    twin = batch._with_encoder(matcher, timed)
+    twin = matcher.with_encoder(timed)
     reading = {"s": 0.0}
     rows_of = tabular.Table.rows
 

@@ -105,7 +105,7 @@ class CountingEncoder(FakeEncoder):
 
 def _counting(matcher: Matcher) -> tuple[Matcher, CountingEncoder]:
     encoder = CountingEncoder()
-    return batch._with_encoder(matcher, encoder), encoder
+    return matcher.with_encoder(encoder), encoder
 
 
 # ------------------------------------------------------------------ suggest_many

@@ -234,6 +234,23 @@ def test_suggest_respects_top_k_and_frameworks(matcher: Matcher) -> None:
         matcher.suggest(BREDBAND, top_k=0)
 
 
+def test_framework_ids_are_checked_in_one_place(matcher: Matcher) -> None:
+    assert matcher.framework_ids() == list(matcher.heads)
+    assert matcher.framework_ids("test") == matcher.framework_ids(["test"]) == ["test"]
+    with pytest.raises(ValueError, match=r"unknown framework\(s\) nope; this model has: "):
+        matcher.framework_ids(["test", "nope"])
+    with pytest.raises(ValueError, match="unknown framework"):
+        matcher.predict_proba([BREDBAND], "nope")
+
+
+def test_with_encoder_gives_the_same_answers_through_another_encoder(matcher: Matcher) -> None:
+    encoder = CountingEncoder()
+    twin = matcher.with_encoder(encoder)
+    assert twin.encoder is encoder and twin.heads == matcher.heads and twin.references is matcher.references
+    assert twin.suggest(BREDBAND).to_dict() == matcher.suggest(BREDBAND).to_dict()
+    assert len(encoder.calls) == 1
+
+
 @pytest.mark.parametrize("text", [BREDBAND, "  \n" + BREDBAND.replace(" ", "\u00a0", 3), PDF_BROKEN])
 def test_evidence_offsets_slice_the_original_text_back_to_the_sentence(matcher: Matcher, text: str) -> None:
     result = matcher.suggest(text)

@@ -123,7 +123,7 @@ def score_partition(df: Any, model: Any = None, *, text_columns: list[str], id_c
         raise KeyError(f"no column(s) {', '.join(map(repr, missing))} in the partition; "
                        f"its columns are: {', '.join(map(str, df.columns))}")
     matcher = _worker_matcher(_model_path(model))
-    ids = matcher._ids(frameworks)
+    ids = matcher.framework_ids(frameworks)
     meta = partition_meta(model, ids, top_k)
     table = Table(Path("partition"), "jsonl", [str(c) for c in df.columns])
     cols = choose_columns(table, id_column, text_columns)

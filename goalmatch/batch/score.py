@@ -114,12 +114,6 @@ class _CachedEncoder:
         return getattr(self._encoder, name)
 
 
-def _with_encoder(matcher: Any, encoder: Any) -> Any:
-    twin = type(matcher)(matcher.heads, encoder, matcher.references, matcher.info)
-    twin._memo = matcher._memo  # the strategy texts' lemmas are built once
-    return twin
-
-
 # ------------------------------------------------------------------ output rows
 
 
@@ -286,7 +280,7 @@ def score_file(
     try:
         format_of(output)
         table = open_table(input)
-        ids = matcher._ids(frameworks)
+        ids = matcher.framework_ids(frameworks)
     except (TableError, ValueError) as exc:
         raise BatchError(str(exc)) from None
     if output.resolve() == input.resolve():
@@ -386,7 +380,7 @@ def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cach
 
         key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
         cache = EmbeddingCache(matcher.encoder, Path(cache_dir) / "batch" / key)
-        matcher = _with_encoder(matcher, _CachedEncoder(matcher.encoder, cache))
+        matcher = matcher.with_encoder(_CachedEncoder(matcher.encoder, cache))
     try:
         results: list[Any] = suggest_many(matcher, texts, top_k, ids, sentences)
     except OSError:

@@ -245,7 +245,7 @@ class Matcher:
             if len(self.heads) != 1:
                 raise ValueError(f"name the framework: one of {', '.join(self.heads)}")
             framework = next(iter(self.heads))
-        clf = self.heads[self._ids([framework])[0]]
+        clf = self.heads[self.framework_ids([framework])[0]]
         prepared = [_prepare(text, f"texts[{i}]") for i, text in enumerate(texts)]
         reads = self._read(prepared, with_sentences=False)
         if not reads:
@@ -267,9 +267,11 @@ class Matcher:
 
         return load(path, **kwargs)
 
-    # -------------------------------------------------------------- internals
+    # -------------------------------------------------------------- views
 
-    def _ids(self, frameworks: Sequence[str] | None) -> list[str]:
+    def framework_ids(self, frameworks: Sequence[str] | str | None = None) -> list[str]:
+        """The ids of ``frameworks`` (all of the model's when None), checked: an id the model
+        lacks is a ``ValueError`` naming it and the ids it has."""
         if frameworks is None:
             return list(self.heads)
         if isinstance(frameworks, str):
@@ -278,6 +280,15 @@ class Matcher:
         if unknown:
             raise ValueError(f"unknown framework(s) {', '.join(unknown)}; this model has: {', '.join(self.heads)}")
         return list(frameworks)
+
+    def with_encoder(self, encoder: Any) -> Matcher:
+        """This matcher encoding with ``encoder`` (e.g. one behind an embedding cache): the
+        same heads, references and info, sharing what it has built of the strategy texts."""
+        twin = type(self)(self.heads, encoder, self.references, self.info)
+        twin._memo = self._memo
+        return twin
+
+    # -------------------------------------------------------------- internals
 
     def _read(self, prepared: Sequence[PreparedText], *, with_sentences: bool) -> list[_Read]:
         """Encode every text (its passages when over the window) and its sentences in one call."""
@@ -305,7 +316,7 @@ class Matcher:
     def _suggest(self, prepared: Sequence[PreparedText], top_k: int, frameworks: Sequence[str] | None,
                  sentences: bool = True) -> list[Suggestions]:
         """Suggestions for prepared texts: one encoder call, then each head once over all texts."""
-        ids = self._ids(frameworks)
+        ids = self.framework_ids(frameworks)
         reads = self._read(prepared, with_sentences=sentences)
         if not reads:
             return []
