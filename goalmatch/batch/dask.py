@@ -115,8 +115,9 @@ def score_partition(df: Any, model: Any = None, *, text_columns: list[str], id_c
     """
     import pandas as pd
 
-    from goalmatch.batch.score import _check_row, _rejected_row, _scored_row, choose_columns, score_texts
+    from goalmatch.batch.score import _check_row, _rejected_row, choose_columns, score_texts
     from goalmatch.batch.tables import Row, Table
+    from goalmatch.model import render
 
     missing = [c for c in [*text_columns, *([id_column] if id_column else [])] if c not in df.columns]
     if missing:
@@ -143,7 +144,7 @@ def score_partition(df: Any, model: Any = None, *, text_columns: list[str], id_c
     results = score_texts(matcher, [t for *_, t in todo], top_k, ids, sentences=sentences)
     for (i, number, row_id, text), result in zip(todo, results, strict=True):
         out[i] = _rejected_row(number, row_id, "scoring failed") if isinstance(result, Exception) \
-            else _scored_row(number, row_id, text, result, top_k)
+            else render.row(number, row_id, text, result, top_k)
     frame = pd.DataFrame(out, columns=list(meta.columns), index=df.index)
     return frame.astype(meta.dtypes.to_dict())
 

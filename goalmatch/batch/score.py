@@ -50,6 +50,8 @@ from goalmatch.batch.journal import Journal as _Journal
 from goalmatch.batch.journal import Progress as _Progress
 from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table, publish, undecodable
 from goalmatch.errors import BatchError
+from goalmatch.model.render import columns as output_columns  # the table renderer, under its batch names
+from goalmatch.model.render import row as _scored_row
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 
 __all__ = ["MAX_CHARS", "BatchError", "Summary", "score_file", "suggest_many"]
@@ -63,7 +65,6 @@ CHUNK_ROWS = 64
 TEXT_COLUMNS = ("text", "description", "beskrivning", "projektbeskrivning", "sammanfattning", "summary")
 TITLE_COLUMNS = ("title", "titel", "projektnamn", "name", "namn")
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_REJECTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-_EVIDENCE_CHARS, _EXCERPT_CHARS = 160, 100
 
 
 @dataclass
@@ -112,58 +113,6 @@ class _CachedEncoder:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._encoder, name)
-
-
-# ------------------------------------------------------------------ output rows
-
-
-def output_columns(framework_ids: Sequence[str], top_k: int) -> tuple[list[str], dict[str, str]]:
-    """The output's columns and their types (see the module docstring)."""
-    columns = ["row", "id", "status", "excerpt", "language", "repaired", "too_short"]
-    types = {"row": "int", "repaired": "bool", "too_short": "bool"}
-    for fid in framework_ids:
-        columns += [f"{fid}.abstained", f"{fid}.confident"]
-        types[f"{fid}.abstained"] = "bool"
-        for k in range(1, top_k + 1):
-            columns += [f"{fid}.goal_{k}", f"{fid}.name_{k}", f"{fid}.p_{k}"]
-            types[f"{fid}.p_{k}"] = "float"
-        columns += [f"{fid}.evidence", f"{fid}.reason"]
-    return columns, types
-
-
-def _scored_row(number: int, row_id: str, text: str, result: Any, top_k: int) -> dict[str, Any]:
-    flags = result.flags
-    out: dict[str, Any] = {"row": number, "id": row_id, "status": "scored", "excerpt": _clip(text, _EXCERPT_CHARS),
-                           "language": flags["language"],
-                           "repaired": bool(flags["repaired"]), "too_short": bool(flags["too_short"])}
-    for fw in result.frameworks:
-        fid = fw.framework_id
-        out[f"{fid}.abstained"] = bool(fw.abstained)
-        out[f"{fid}.confident"] = ";".join(s.goal_id for s in fw.confident)
-        for k, s in enumerate(fw.suggestions[:top_k], start=1):
-            out[f"{fid}.goal_{k}"], out[f"{fid}.name_{k}"] = s.goal_id, s.name
-            out[f"{fid}.p_{k}"] = round(float(s.probability), 4)
-        out[f"{fid}.evidence"] = _evidence(fw)
-        out[f"{fid}.reason"] = fw.reason
-    return out
-
-
-def _evidence(fw: Any) -> str | None:
-    if not fw.suggestions:
-        return None
-    ev = fw.suggestions[0].evidence
-    parts = []
-    if ev.sentences:
-        parts.append(f"«{_clip(ev.sentences[0].text)}»")
-    if ev.passage is not None:
-        parts.append(f"matches {ev.passage.kind} {ev.passage.goal_id} ({ev.passage.similarity:.2f}): "
-                     f"{_clip(ev.passage.text)}")
-    return " ".join(parts) or None
-
-
-def _clip(text: str, width: int = _EVIDENCE_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ------------------------------------------------------------------ rows in

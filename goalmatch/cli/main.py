@@ -22,6 +22,7 @@ from typing import Any
 from goalmatch.data.corpus import Record, load_corpora, load_corpus
 from goalmatch.data.frameworks import Framework, load_frameworks
 from goalmatch.errors import BadInput, GoalmatchError
+from goalmatch.model import render  # standard library only
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -203,43 +204,6 @@ def model_info(model: Path) -> dict[str, Any]:
     return {"verified": True, **verify(model)}
 
 
-def format_suggestions(result: dict[str, Any]) -> list[str]:
-    """The readable table of :func:`suggest_text`'s result: per framework, bars and evidence."""
-    flags = result["flags"]
-    notes = [f"language {flags['language']}"]
-    notes += ["repaired PDF text"] if flags["repaired"] else []
-    notes += ["TOO SHORT to judge well"] if flags["too_short"] else []
-    lines = [f"text: {', '.join(notes)}"]
-    for fw in result["frameworks"]:
-        lines += ["", f"{fw['name']}  [{fw['framework_id']}]"]
-        if fw["abstained"]:
-            lines.append(f"  ingen säker träff (no confident match): {fw['reason']}")
-        for s in fw["suggestions"]:
-            p = s["probability"]
-            bar = "█" * round(p * 20) + "░" * (20 - round(p * 20))
-            mark = "✓" if s["confident"] else " "
-            lines.append(f"  {mark} {bar} {p:5.2f}  {s['goal_id']}: {s['name']}")
-            ev = s["evidence"]
-            for sent in ev["sentences"][:1]:
-                lines.append(f"        text [{sent['start']}:{sent['end']}]: {_clip(sent['text'])}")
-            if ev["passage"]:
-                ps = ev["passage"]
-                where = f"{ps['kind']} {ps['goal_id']} ({ps['similarity']:.2f})"
-                lines.append(f"        matches {where}: {_clip(ps['text'])}")
-            if ev["projects"]:
-                pr = ev["projects"][0]
-                title = _clip(pr["title"] or "", 60)
-                lines.append(f"        like project {pr['id']} ({pr['similarity']:.2f}): {title}")
-            if ev["key_terms"]:
-                lines.append(f"        shared terms: {', '.join(ev['key_terms'])}")
-    return lines
-
-
-def _clip(text: str, width: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _read_text(text: str | None, file: Path | None) -> str:
     from goalmatch.batch.score import MAX_CHARS
 
@@ -327,10 +291,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _subgoals(row: dict[str, Any]) -> str:
-    return f" (+{row['sub_goals']} sub-goals)" if row["sub_goals"] else ""
-
-
 def _run(args: argparse.Namespace) -> Any:
     if args.command == "serve":
         from goalmatch.cli.serve import run_serve
@@ -347,11 +307,7 @@ def _run(args: argparse.Namespace) -> Any:
         rows = list_frameworks(args.dir)
         if args.json:
             return rows
-        return [
-            f"{r['id']:<26} {r['goals']:>3} goals{_subgoals(r)}"
-            f"{'  multi-label' if r['multi_label'] else ''}  {r['name']}"
-            for r in rows
-        ]
+        return [render.framework_line(r) for r in rows]
     if args.command == "corpora":
         return corpus_summary(args.dir, args.frameworks)
     if args.command == "build-corpora":
@@ -366,7 +322,7 @@ def _run(args: argparse.Namespace) -> Any:
     if args.command == "suggest":
         chosen = [f.strip() for f in args.frameworks.split(",") if f.strip()] if args.frameworks else None
         result = suggest_text(_read_text(args.text, args.file), args.model, args.top_k, chosen)
-        return result if args.json else format_suggestions(result)
+        return result if args.json else render.text_lines(result)
     if args.command == "train":
         if args.trail22_per_goal < 1:
             raise BadInput(f"--trail22-per-goal must be at least 1, got {args.trail22_per_goal}")
