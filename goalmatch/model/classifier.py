@@ -24,15 +24,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import assert_all_finite
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from goalmatch.data.frameworks import Framework
 from goalmatch.model import features as _features
+from goalmatch.model.inputs import corpus_rows, framework_targets, goal_texts, is_texts, label_targets, n_rows
 
 __all__ = ["GoalClassifier", "goal_texts"]
 
@@ -40,28 +38,6 @@ logger = logging.getLogger(__name__)
 
 RENAMED_PARAMETERS = {"top_k": "n_nearest"}
 """Old parameter name → new one; ``set_params`` refuses the old names, naming the new."""
-
-
-def goal_texts(framework: Framework) -> tuple[list[str], np.ndarray, list[str]]:
-    """Every strategy text of a framework: ``(texts, top-level goal index, kind)``.
-
-    A top-level goal's texts are its own :meth:`~goalmatch.data.frameworks.Goal.texts` and those
-    of its descendants (kinds ``name``, ``alias``, ``description``, ``example``), in file
-    order. A text repeated within a goal is kept once.
-    """
-    texts: list[str] = []
-    index: list[int] = []
-    kinds: list[str] = []
-    for g, top in enumerate(framework.goals):
-        seen: set[str] = set()
-        for goal in (top, *top.walk()):
-            for kind, text in goal.texts():
-                if text not in seen:
-                    seen.add(text)
-                    texts.append(text)
-                    index.append(g)
-                    kinds.append(kind)
-    return texts, np.asarray(index, dtype=np.intp), kinds
 
 
 class GoalClassifier(ClassifierMixin, BaseEstimator):
@@ -246,12 +222,12 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         framework = self._resolve_framework()
         self.framework_ = framework
         self.encoder_ = self.encoder if self.encoder is not None else _default_encoder()
-        n = 0 if X is None else _length(X)
+        n = 0 if X is None else n_rows(X)
         if framework is None and n == 0:
             raise ValueError("nothing to learn from: give a framework, or labelled texts X with labels y")
-        if n == 0 and y is not None and _length(y) > 0:
-            raise ValueError(f"got {_length(y)} labels but no texts")
-        in_corpus = _corpus_rows(corpus, n)
+        if n == 0 and y is not None and n_rows(y) > 0:
+            raise ValueError(f"got {n_rows(y)} labels but no texts")
+        in_corpus = corpus_rows(corpus, n)
         if framework is not None:
             self.classes_ = np.asarray(framework.goal_ids, dtype=object)
             self.multi_label_ = framework.multi_label
@@ -262,13 +238,14 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
             self.n_features_in_ = self.prototypes_.shape[1]
         E = self._embed(X, reset=framework is None) if n else np.zeros((0, self.n_features_in_))
         if framework is None:
-            primary, targets = self._generic_targets(y, n)
+            self.classes_, primary, targets = label_targets(y, n)
+            self.multi_label_ = False
             labelled = np.ones(n, dtype=bool)
             self.prototypes_ = np.zeros((0, E.shape[1]))
             self.prototype_goal_ = np.zeros(0, dtype=np.intp)
             self.prototype_kinds_ = ()
         elif n:
-            primary, targets, labelled = self._framework_targets(y, n, framework)
+            primary, targets, labelled = framework_targets(y, n, framework)
         else:
             k = len(self.classes_)
             primary, targets, labelled = np.zeros(0, np.intp), np.zeros((0, k)), np.zeros(0, dtype=bool)
@@ -321,7 +298,8 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         )
         y = np.concatenate([self.prototype_goal_, primary])
         Y = np.vstack([np.eye(k)[self.prototype_goal_], T])
-        weight = np.concatenate([_balanced(self.prototype_goal_, k), _balanced(primary, k)])
+        weight = np.concatenate([_features.balanced_weights(self.prototype_goal_, k),
+                                 _features.balanced_weights(primary, k)])
         if len(P) and len(L):
             weight[len(P):] *= self.project_weight
         scale = F.reshape(-1, F.shape[2]).std(axis=0)
@@ -412,7 +390,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self.encoder_.encode(texts), dtype=np.float64)
 
     def _embed(self, X: Any, *, reset: bool) -> np.ndarray:
-        if _is_texts(X):
+        if is_texts(X):
             E = self._encode(list(X) if not isinstance(X, np.ndarray) else X.ravel().tolist())
             if reset:
                 self.n_features_in_ = E.shape[1]
@@ -425,52 +403,6 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
                 "(the encoder's embedding dimension)"
             )
         return _features.unit_rows(E)
-
-    def _framework_targets(self, y: Any, n: int, framework: Framework) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = _label_rows(y, n)
-        index = {goal_id: g for g, goal_id in enumerate(framework.goal_ids)}
-        primary = np.zeros(n, dtype=np.intp)
-        targets = np.zeros((n, len(index)))
-        labelled = np.ones(n, dtype=bool)
-        for i, item in enumerate(rows):
-            if item is None:
-                labelled[i] = False
-                continue
-            ids = [item] if isinstance(item, str) else item
-            if not isinstance(ids, list | tuple | np.ndarray):
-                raise ValueError(f"y[{i}]: expected a goal id, a list of goal ids or None, got {item!r}")
-            ids = list(ids)
-            if not ids and not framework.multi_label:
-                raise ValueError(
-                    f"y[{i}]: no goal id; {framework.id} is single-label and needs one (None: unlabelled)"
-                )
-            for label in ids if framework.multi_label else ids[:1]:
-                if label not in index:
-                    resolved = framework.resolve(label) if isinstance(label, str) else None
-                    hint = f" (did you mean {resolved!r}?)" if resolved else ""
-                    raise ValueError(
-                        f"y[{i}]: {label!r} is not a goal of {framework.id}{hint}; "
-                        f"expected one of {', '.join(framework.goal_ids)}"
-                    )
-                targets[i, index[label]] = 1.0
-            primary[i] = index[ids[0]] if ids else 0
-        return primary, targets, labelled
-
-    def _generic_targets(self, y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if y is None:
-            raise ValueError(
-                "GoalClassifier requires y to be passed, but the target y is None (without a framework it learns "
-                "from labels only)"
-            )
-        y = column_or_1d(y, warn=True)
-        if y.dtype.kind == "f":
-            assert_all_finite(y, input_name="y")
-        check_classification_targets(y)
-        if len(y) != n:
-            raise ValueError(f"X has {n} rows but y has {len(y)} labels")
-        self.classes_, primary = np.unique(y, return_inverse=True)
-        self.multi_label_ = False
-        return primary.astype(np.intp), np.eye(len(self.classes_))[primary]
 
     # ------------------------------------------------------------------- checks
 
@@ -533,56 +465,5 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool)
 
 
-def _length(X: Any) -> int:
-    if isinstance(X, list | tuple):
-        return len(X)
-    return int(_num_samples(X))
-
-
-def _is_texts(X: Any) -> bool:
-    """Texts (a list of str, a 1-D string/object array) rather than numeric embeddings."""
-    if isinstance(X, str | bytes):
-        raise TypeError("expected a list of texts, got a single string; wrap it in a list: [text]")
-    if sp.issparse(X):
-        return False
-    if isinstance(X, list | tuple):
-        return bool(X) and isinstance(X[0], str)
-    arr = np.asarray(X) if hasattr(X, "__array__") else None
-    if arr is None:
-        return True
-    if arr.ndim == 2 and arr.shape[1] == 1:  # one column of texts
-        return arr.dtype.kind in "US"
-    return arr.ndim == 1 and arr.dtype.kind in "USO"
-
-
-def _corpus_rows(corpus: Any, n: int) -> np.ndarray | None:
-    if corpus is None:
-        return None
-    rows = np.asarray(corpus)
-    if rows.shape != (n,) or (n and rows.dtype.kind != "b"):
-        raise ValueError(f"corpus must hold one bool per row of X ({n}), got {corpus!r:.80}")
-    return rows.astype(bool)
-
-
 def _float32(E: np.ndarray) -> np.ndarray:
     return np.asarray(E, dtype=np.float32).astype(np.float64)
-
-
-def _label_rows(y: Any, n: int) -> list[Any]:
-    if y is None:
-        raise ValueError(f"labels y are needed for the {n} texts in X")
-    if isinstance(y, str):
-        raise TypeError("y must be a list with one goal id (or list of ids) per text, got a single string")
-    rows = y.tolist() if isinstance(y, np.ndarray) else list(y)
-    if len(rows) != n:
-        raise ValueError(f"X has {n} rows but y has {len(rows)} labels")
-    return rows
-
-
-def _balanced(classes: np.ndarray, k: int) -> np.ndarray:
-    """Row weights making every class present weigh the same; the weights sum to 1."""
-    if not len(classes):
-        return np.zeros(0)
-    counts = np.bincount(classes, minlength=k).astype(np.float64)
-    weight = 1.0 / counts[classes]
-    return weight / weight.sum()

@@ -104,6 +104,15 @@ def _centre(F: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(F), 0.0, F - mean)
 
 
+def balanced_weights(classes: np.ndarray, k: int) -> np.ndarray:
+    """Row weights making every class present weigh the same; the weights sum to 1."""
+    if not len(classes):
+        return np.zeros(0)
+    counts = np.bincount(classes, minlength=k).astype(np.float64)
+    weight = 1.0 / counts[classes]
+    return weight / weight.sum()
+
+
 def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
     """Weights ``w`` maximising the weighted log-likelihood of ``softmax(F @ w)`` (L2 ``alpha``)."""
     k = F.shape[1]
