@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 from goalmatch.model import render
-from goalmatch.model.suggestions import (
-    Evidence,
-    FrameworkSuggestions,
-    PassageEvidence,
-    ProjectEvidence,
-    SentenceEvidence,
-    Suggestion,
-    Suggestions,
-)
+from goalmatch.model import suggestions as s
 
 SENTENCE = "Vi drar   fiber till byarna."
-EVIDENCE = Evidence(
-    sentences=(SentenceEvidence(0, 29, SENTENCE, 0.9, 0.61),),
-    passage=PassageEvidence("t-bredband", "example", "fiber till byarna " * 12, 0.734),
-    projects=(ProjectEvidence("p/fiber", "Fiber i byn", 0.5, ("t-bredband",)),),
+EVIDENCE = s.Evidence(
+    sentences=(s.SentenceEvidence(0, 29, SENTENCE, 0.9, 0.61),),
+    passage=s.PassageEvidence("t-bredband", "example", "fiber till byarna " * 12, 0.734),
+    projects=(s.ProjectEvidence("p/fiber", "Fiber i byn", 0.5, ("t-bredband",)),),
     key_terms=("fiber", "by"),
 )
-RESULT = Suggestions(
+RESULT = s.Suggestions(
     flags={"language": "sv", "repaired": False, "too_short": False},
     frameworks=(
-        FrameworkSuggestions("test", "Test", False, False, None, 0.7, 0.2, (
-            Suggestion("t-bredband", "Bredband", 0.8, True, EVIDENCE),
-            Suggestion("t-kultur", "Kultur", 0.15, False, Evidence((), None, (), ())),
+        s.FrameworkSuggestions("test", "Test", False, False, None, 0.7, 0.2, (
+            s.Suggestion("t-bredband", "Bredband", 0.8, True, EVIDENCE),
+            s.Suggestion("t-kultur", "Kultur", 0.15, False, s.Evidence((), None, (), ())),
         )),
-        FrameworkSuggestions("other", "Other", True, True, "no goal reaches probability 0.4", 0.3, 0.2, ()),
+        s.FrameworkSuggestions("other", "Other", True, True, "no goal reaches probability 0.4", 0.3, 0.2, ()),
     ),
     similar_projects=(),
 )

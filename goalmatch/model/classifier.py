@@ -191,16 +191,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         temperature_prior: float | None = 1.0,
         embedding_dtype: str = "float64",
     ) -> None:
-        self.framework = framework
-        self.encoder = encoder
-        self.n_nearest = n_nearest
-        self.project_weight = project_weight
-        self.alpha = alpha
-        self.abstain_threshold = abstain_threshold
-        self.min_similarity = min_similarity
-        self.threshold = threshold
-        self.temperature_prior = temperature_prior
-        self.embedding_dtype = embedding_dtype
+        # stored as given (the scikit-learn contract), grouped by what they steer
+        self.framework, self.encoder = framework, encoder
+        self.n_nearest, self.project_weight, self.alpha = n_nearest, project_weight, alpha  # the fit
+        self.abstain_threshold, self.min_similarity, self.threshold = abstain_threshold, min_similarity, threshold
+        self.temperature_prior, self.embedding_dtype = temperature_prior, embedding_dtype
 
     # ------------------------------------------------------------------ fitting
 
