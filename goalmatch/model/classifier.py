@@ -270,19 +270,6 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
             return -np.inf
         return float(self._scores(E)[1].min())
 
-    def _adapt_to_corpus(self, E: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        """Fit the support floor and a multi-label intercept to the corpus rows ``E`` (unit
-        embeddings; ``targets`` their 0/1 goal rows, zeros where unlabelled); returns what changed."""
-        out: dict[str, float] = {}
-        if len(E) and self.min_similarity == "auto":
-            self.min_similarity_ = out["min_similarity"] = float(self._scores(E)[1].min())
-        rows = targets.sum(axis=1) > 0
-        if self.multi_label_ and rows.sum() >= 2 and 0 < targets[rows].sum() < targets[rows].size:
-            shift = _features.fit_intercept_shift(self._scores(E[rows])[0], targets[rows])
-            self.intercept_ = float(self.intercept_) + shift
-            out["intercept_shift"] = shift
-        return out
-
     def _fit_weights(self, primary: np.ndarray) -> None:
         k = len(self.classes_)
         P, L, T = self.prototypes_, self.labelled_, self.labelled_targets_
@@ -311,6 +298,19 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
                 self.temperature_ = _features.fit_temperature(F[len(P):] @ self.coef_, primary,
                                                               float(self.temperature_prior))
                 self.coef_ = self.coef_ / self.temperature_
+
+    def _adapt_to_corpus(self, E: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """Fit the support floor and a multi-label intercept to the corpus rows ``E`` (unit
+        embeddings; ``targets`` their 0/1 goal rows, zeros where unlabelled); returns what changed."""
+        out: dict[str, float] = {}
+        if len(E) and self.min_similarity == "auto":
+            self.min_similarity_ = out["min_similarity"] = float(self._scores(E)[1].min())
+        rows = targets.sum(axis=1) > 0
+        if self.multi_label_ and rows.sum() >= 2 and 0 < targets[rows].sum() < targets[rows].size:
+            shift = _features.fit_intercept_shift(self._scores(E[rows])[0], targets[rows])
+            self.intercept_ = float(self.intercept_) + shift
+            out["intercept_shift"] = shift
+        return out
 
     def _thresholds(self) -> np.ndarray:
         if isinstance(self.threshold, Mapping):
