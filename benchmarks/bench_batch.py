@@ -64,7 +64,7 @@ def fake_model(folder: Path) -> Path:
     from goalmatch.model.matcher import Matcher
 
     if not (folder / "manifest.json").is_file():
-        Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder(dim=384)).save(folder)
+        Matcher.train(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder(dim=384)).save(folder)
     return folder
 
 
@@ -87,7 +87,6 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
           compare: list[str] | None = None, sentences: bool = True) -> dict[str, Any]:
     """One run, in this process: cold start, scoring with stage times, and peak RSS."""
     import goalmatch
-    from goalmatch.batch import engine
     from goalmatch.batch import score as batch
     from goalmatch.batch import tables as tabular
 
@@ -98,12 +97,12 @@ def child(input: Path, model: Path | None, raw: bool, frameworks: list[str] | No
     if backend != "torch":
         from goalmatch.embed.encoder import Encoder
 
-        matcher = engine._with_encoder(matcher, Encoder(backend=backend))
+        matcher = matcher.with_encoder(Encoder(backend=backend))
     matcher.suggest(warm)
     cold = time.perf_counter() - started
     rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     timed = _Timed(matcher.encoder)
-    twin = engine._with_encoder(matcher, timed)
+    twin = matcher.with_encoder(timed)
     reading = {"s": 0.0}
     rows_of = tabular.Table.rows
 

@@ -41,7 +41,7 @@ def _matcher(fake: bool) -> Any:
         return goalmatch.load()
     from goalmatch.embed.encoder import FakeEncoder
 
-    return goalmatch.Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
+    return goalmatch.Matcher.train(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
 
 
 def _percentiles(times: list[float]) -> str:

@@ -98,7 +98,7 @@ def serve(database_url: str, port: int, model: str) -> None:
     if model == "fake":
         from goalmatch.embed.encoder import FakeEncoder
 
-        matcher = goalmatch.Matcher.fit(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
+        matcher = goalmatch.Matcher.train(goalmatch.frameworks(), goalmatch.load_corpora(), encoder=FakeEncoder())
     else:
         matcher = goalmatch.load(None if model == "default" else Path(model))
     matcher.suggest(TEXTS[0])  # load the language tools now, not on the first request

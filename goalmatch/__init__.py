@@ -11,7 +11,7 @@ A matcher suggests goals with evidence. ``goalmatch.load()`` opens the shipped m
 
 >>> from goalmatch.embed.encoder import FakeEncoder
 >>> rus = goalmatch.frameworks()["rus-norrbotten-2030"]
->>> matcher = goalmatch.Matcher.fit([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
+>>> matcher = goalmatch.Matcher.train([rus], goalmatch.load_corpora(), encoder=FakeEncoder())
 >>> result = matcher.suggest("Vi bygger ut fiber, bredband och mobilnät i byarna och till företagen.")
 >>> rus_result = result["rus-norrbotten-2030"]
 >>> len(rus_result.suggestions), rus_result.suggestions[0].goal_id in rus.goal_ids

@@ -28,6 +28,7 @@ __all__ = [
     "LexiconError",
     "ModelError",
     "TableError",
+    "UnknownFramework",
 ]
 
 
@@ -67,6 +68,14 @@ class E5FormatError(GoalmatchError, ValueError):
 
 class EncoderError(GoalmatchError, RuntimeError):
     """The encoder cannot be built or loaded (missing package, damaged weights or build)."""
+
+
+class UnknownFramework(GoalmatchError, ValueError):
+    """Frameworks asked for that a model does not have; ``unknown`` and ``known`` list the ids."""
+
+    def __init__(self, unknown: list[str], known: list[str]) -> None:
+        self.unknown, self.known = list(unknown), list(known)
+        super().__init__(f"unknown framework(s) {', '.join(unknown)}; this model has: {', '.join(known)}")
 
 
 class ModelError(GoalmatchError, ValueError):

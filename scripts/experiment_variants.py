@@ -11,11 +11,11 @@ the same), so the rows are comparable with each other and with ``docs/evaluation
     goalmatch as shipped.
 ``proto-goal``
     goal-level prototypes: one prototype per goal, the mean of all its texts (its own and
-    its targets'), instead of the ``top_k`` best single texts.
+    its targets'), instead of the ``n_nearest`` best single texts.
 ``proto-target``, ``proto-target-top1``
     target-level prototypes: one prototype per target (the mean of its name and
     description) plus one for the goal's own texts; a goal scores by the mean of its
-    ``top_k`` (or its single) best-matching prototypes.
+    ``n_nearest`` (or its single) best-matching prototypes.
 ``cal-projects``
     the softmax temperature (single-label) or the projects' slope and intercept
     (multi-label) refitted on the labelled projects' leave-one-out features, shrunk
@@ -86,7 +86,7 @@ class _Prototypes(GoalClassifier):
             super()._fit_weights(primary)  # no targets: the default prototypes
             return
         if self.mode == "none":
-            super()._fit_weights(primary)  # individual texts, only top_k differs
+            super()._fit_weights(primary)  # individual texts, only n_nearest differs
             return
         owners = _sub_goal_of_texts(self)
         P, G = self.prototypes_, self.prototype_goal_
@@ -107,14 +107,14 @@ class _Prototypes(GoalClassifier):
         super()._fit_weights(primary)
 
 
-def _proto_class(mode: str, top_k: int | None = None) -> type[GoalClassifier]:
+def _proto_class(mode: str, n_nearest: int | None = None) -> type[GoalClassifier]:
     attrs: dict[str, Any] = {"mode": mode}
-    if top_k is not None:
+    if n_nearest is not None:
         def fit(self: Any, X: Any = None, y: Any = None) -> Any:
-            self.top_k = top_k
+            self.n_nearest = n_nearest
             return GoalClassifier.fit(self, X, y)
         attrs["fit"] = fit
-    return type(f"Proto_{mode}_{top_k}", (_Prototypes,), attrs)
+    return type(f"Proto_{mode}_{n_nearest}", (_Prototypes,), attrs)
 
 
 # ------------------------------------------------------------------ calibration on projects
@@ -130,7 +130,7 @@ class _ProjectCalibrated(GoalClassifier):
         L, T = self.labelled_, self.labelled_targets_
         if len(L) < 2 or not len(self.prototypes_):
             return
-        F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.top_k,
+        F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.n_nearest,
                                        own_labelled=np.arange(len(L)))
         Z = F @ self.coef_
         n, prior = len(L), self.prior
@@ -172,7 +172,7 @@ class _ProjectThreshold(GoalClassifier):
         self._loo = None
         L, T = self.labelled_, self.labelled_targets_
         if self.multi_label_ and len(L) >= 2 and len(self.prototypes_):
-            F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.top_k,
+            F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.n_nearest,
                                            own_labelled=np.arange(len(L)))
             self._loo = (expit(F @ self.coef_ + self.intercept_), T)
 

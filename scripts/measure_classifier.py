@@ -11,7 +11,7 @@ RUS (24 records), the national strategy (15), Leader Polaris (8). Multi-label: A
 2. TF-IDF over lemmas (goalmatch.text.prepare.lemmatize) + logistic regression, labelled projects only;
 3. embeddings + logistic regression, labelled projects only; and with the framework's
    texts as extra rows, alone or with prototype similarities / TF-IDF beside the embeddings;
-4. GoalClassifier variants (zero-shot, default, top_k=1, heavier projects).
+4. GoalClassifier variants (zero-shot, default, n_nearest=1, heavier projects).
 
 Every distinct text is encoded once with the real encoder (``goalmatch.embed.encoder.Encoder``)
 and cached in memory and in ``--cache-dir`` (a ``.npz`` keyed by the encoder's checksum).
@@ -178,9 +178,9 @@ METHODS: dict[str, Method] = {
     "embeddings ⊕ TF-IDF + LR, strategy + projects": with_framework_rows("tfidf"),
     "GoalClassifier zero-shot (fit([], []))": goal_classifier(zero_shot=True),
     "GoalClassifier (default)": goal_classifier(),
-    "GoalClassifier top_k=1": goal_classifier(top_k=1),
+    "GoalClassifier n_nearest=1": goal_classifier(n_nearest=1),
     "GoalClassifier project_weight=3": goal_classifier(project_weight=3.0),
-    "GoalClassifier top_k=3, alpha=0.1": goal_classifier(alpha=0.1),
+    "GoalClassifier n_nearest=3, alpha=0.1": goal_classifier(alpha=0.1),
 }
 
 
@@ -256,7 +256,8 @@ def _uncalibrated_nll(clf: GoalClassifier, E: np.ndarray, y: list[Any]) -> float
 
     from goalmatch.model import features as _features
     F, _ = _features.pair_features(
-        _features.unit_rows(E), clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.top_k
+        _features.unit_rows(E), clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_,
+        clf.n_nearest,
     )
     index = [list(clf.classes_).index(label) for label in y]
     return float(-np.mean(log_softmax(F[..., 0], axis=1)[np.arange(len(y)), index]))

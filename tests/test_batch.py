@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import yaml
 
-from goalmatch.batch import engine
 from goalmatch.batch import rows as batch_rows
 from goalmatch.batch.score import BatchError, score_file, suggest_many
 from goalmatch.batch.tables import detect_encoding, open_table
@@ -57,7 +56,7 @@ def fit_matcher(folder: Path) -> Matcher:
         data = {"id": fid, "name": fid.upper(), "language": "sv", "multi_label": multi,
                 "source": {"document": "synthetic"}, "goals": GOALS}
         (folder / f"{fid}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return Matcher.fit(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
+    return Matcher.train(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +105,7 @@ class CountingEncoder(FakeEncoder):
 
 def _counting(matcher: Matcher) -> tuple[Matcher, CountingEncoder]:
     encoder = CountingEncoder()
-    return engine._with_encoder(matcher, encoder), encoder
+    return matcher.with_encoder(encoder), encoder
 
 
 # ------------------------------------------------------------------ suggest_many

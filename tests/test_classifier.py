@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
 
 from goalmatch.data.frameworks import Framework
 from goalmatch.embed.encoder import FakeEncoder
@@ -197,7 +198,7 @@ def test_abstains_below_the_probability_threshold_and_never_when_switched_off() 
     zero = _fit()
     _, support = _features.pair_features(
         zero.embed([GIBBERISH, OBVIOUS["t-kultur"]]), zero.prototypes_, zero.prototype_goal_,
-        zero.labelled_, zero.labelled_targets_, zero.top_k,
+        zero.labelled_, zero.labelled_targets_, zero.n_nearest,
     )
     assert support[0] < support[1]
     explicit = _fit(min_similarity=float(support.mean()))
@@ -241,6 +242,49 @@ def test_multi_label_accepts_an_empty_label_list_single_label_does_not() -> None
         GoalClassifier(FW, FakeEncoder()).fit([SNOW[0]], [[]])
 
 
+# ---------------------------------------------------------- further texts, precision
+
+FURTHER = ["Fiber to the farm", "Choir and concerts", "Export advice for firms", "Mobile masts along the road"]
+FURTHER_Y = [["t-bredband"], ["t-kultur"], ["t-foretag"], ["t-bredband"]]  # one goal each, another language
+CORPUS = [OBVIOUS["t-bredband"], "Fiber och bredband till kulturhuset, teater och musik", SNOW[0]]
+CORPUS_Y = [["t-bredband"], ["t-bredband", "t-kultur"], None]
+
+
+def test_further_texts_fit_the_head_which_then_adapts_to_the_corpus_rows() -> None:
+    X, y, corpus = [*CORPUS, *FURTHER], [*CORPUS_Y, *FURTHER_Y], [True] * 3 + [False] * 4
+    plain = GoalClassifier(MULTI, FakeEncoder()).fit(X, y)
+    adapted = GoalClassifier(MULTI, FakeEncoder()).fit(X, y, corpus=corpus)
+    change = adapted.corpus_adjustment_
+    assert set(change) == {"min_similarity", "intercept_shift"} and plain.corpus_adjustment_ == {}
+    np.testing.assert_array_equal(adapted.coef_, plain.coef_)
+    assert adapted.intercept_ == pytest.approx(plain.intercept_ + change["intercept_shift"])
+    # the labelled corpus rows' expected label count is their real one (3)
+    assert adapted.predict_proba(CORPUS[:2]).sum() == pytest.approx(3.0, rel=1e-6)
+    # the floor comes from the corpus rows alone, so it is no lower than over all rows
+    assert adapted.min_similarity_ == change["min_similarity"] >= plain.min_similarity_
+    assert adapted.get_params()["min_similarity"] == "auto"  # fit leaves the parameters alone
+    explicit = GoalClassifier(MULTI, FakeEncoder(), min_similarity=0.05).fit(X, y, corpus=corpus)
+    assert explicit.min_similarity_ == 0.05 and set(explicit.corpus_adjustment_) == {"intercept_shift"}
+    only_corpus = GoalClassifier(MULTI, FakeEncoder()).fit(X, y, corpus=[True] * 7)
+    assert only_corpus.corpus_adjustment_ == {}
+    np.testing.assert_array_equal(only_corpus.predict_proba(CORPUS), plain.predict_proba(CORPUS))
+    with pytest.raises(ValueError, match=r"corpus must hold one bool per row of X \(7\)"):
+        GoalClassifier(MULTI, FakeEncoder()).fit(X, y, corpus=[True])
+
+
+def test_float32_embeddings_are_kept_as_a_saved_model_keeps_them() -> None:
+    X, y = [*OBVIOUS.values()], list(OBVIOUS)
+    wide = GoalClassifier(FW, FakeEncoder()).fit(X, y)
+    narrow = GoalClassifier(FW, FakeEncoder(), embedding_dtype="float32").fit(X, y)
+    np.testing.assert_array_equal(narrow.coef_, wide.coef_)  # fitted before rounding
+    for name in ("prototypes_", "labelled_"):
+        got = getattr(narrow, name)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, getattr(wide, name).astype(np.float32))
+    with pytest.raises(ValueError, match="embedding_dtype must be"):
+        GoalClassifier(FW, FakeEncoder(), embedding_dtype="float16").fit()
+
+
 # ------------------------------------------------------------- errors and contract
 
 
@@ -264,8 +308,8 @@ def test_unknown_goal_id_names_the_label_and_the_row() -> None:
 
 
 def test_parameters_are_checked_in_fit_not_in_init() -> None:
-    bad = GoalClassifier(FW, FakeEncoder(), top_k=0)  # no error yet
-    with pytest.raises(ValueError, match="top_k must be a positive integer"):
+    bad = GoalClassifier(FW, FakeEncoder(), n_nearest=0)  # no error yet
+    with pytest.raises(ValueError, match="n_nearest must be a positive integer"):
         bad.fit()
     with pytest.raises(ValueError, match="abstain_threshold"):
         GoalClassifier(FW, FakeEncoder(), abstain_threshold=1.5).fit()
@@ -291,17 +335,26 @@ def test_deterministic_and_independent_of_row_order() -> None:
 
 
 def test_clone_get_params_set_params_and_pickle() -> None:
-    clf = GoalClassifier(FW, FakeEncoder(dim=32), top_k=2, abstain_threshold=0.3)
+    clf = GoalClassifier(FW, FakeEncoder(dim=32), n_nearest=2, abstain_threshold=0.3)
     params = clf.get_params()
-    assert params["framework"] is FW and params["top_k"] == 2 and params["encoder__dim"] == 32
+    assert params["framework"] is FW and params["n_nearest"] == 2 and params["encoder__dim"] == 32
     twin = clone(clf)
-    assert twin is not clf and twin.get_params()["top_k"] == 2 and twin.encoder is not clf.encoder
+    assert twin is not clf and twin.get_params()["n_nearest"] == 2 and twin.encoder is not clf.encoder
     assert not hasattr(twin, "classes_")
-    twin.set_params(top_k=1, encoder__dim=16).fit()
+    twin.set_params(n_nearest=1, encoder__dim=16).fit()
     assert twin.n_features_in_ == 16 and clf.encoder.dim == 32
     fitted = clf.fit([], [])
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.predict_proba([SNOW_QUERY]), fitted.predict_proba([SNOW_QUERY]))
+
+
+def test_the_old_name_top_k_is_refused_naming_n_nearest() -> None:
+    with pytest.raises(TypeError, match="top_k"):
+        GoalClassifier(FW, FakeEncoder(), top_k=2)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="top_k was renamed n_nearest"):
+        GoalClassifier(FW, FakeEncoder()).set_params(top_k=2)
+    with pytest.raises(ValueError, match="top_k was renamed n_nearest"):
+        make_pipeline(GoalClassifier(FW, FakeEncoder())).set_params(goalclassifier__top_k=2)
 
 
 def test_framework_by_shipped_id() -> None:

@@ -34,7 +34,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(inputs: Path) -> Path:
-    matcher = Matcher.fit(load_frameworks(inputs / "frameworks"), RECORDS, encoder=FakeEncoder())
+    matcher = Matcher.train(load_frameworks(inputs / "frameworks"), RECORDS, encoder=FakeEncoder())
     return matcher.save(inputs / "model", command="pytest")
 
 

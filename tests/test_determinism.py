@@ -82,7 +82,7 @@ def test_source_date_epoch_sets_the_build_time(tmp_path: Path, monkeypatch: pyte
     from goalmatch.model.matcher import Matcher
 
     _write(tmp_path / "fw", _framework_data())
-    matcher = Matcher.fit(load_frameworks(tmp_path / "fw"), RECORDS, encoder=FakeEncoder())
+    matcher = Matcher.train(load_frameworks(tmp_path / "fw"), RECORDS, encoder=FakeEncoder())
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     matcher.save(tmp_path / "a")
     matcher.save(tmp_path / "b")

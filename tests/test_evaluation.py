@@ -259,7 +259,7 @@ def test_cli_worker_and_wiring(tmp_path: Path, capsys: Any, monkeypatch: Any) ->
     assert main([*argv, "--folds", "1"]) == 2
     assert "goalmatch: error: --folds must be at least 2" in capsys.readouterr().err
 
-    model = Matcher.fit(load_frameworks(fw_dir), load_corpus(data), encoder=FakeEncoder(dim=32)).save(tmp_path / "m")
+    model = Matcher.train(load_frameworks(fw_dir), load_corpus(data), encoder=FakeEncoder(dim=32)).save(tmp_path / "m")
     report = evaluate_corpora(tmp_path / "out2", frameworks_dir=fw_dir, data=[data], model=model, quick=True,
                               progress=False)
     assert report.metrics["settings"]["encoder"] == "fake-32"  # the model's encoder (a 32-dimensional fake)

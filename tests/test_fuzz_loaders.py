@@ -295,7 +295,7 @@ def matcher() -> Matcher:
     fw = Framework.from_dict(_valid())
     records = [Record("p/1", "Fiber och bredband till byarna.", "s", {"fuzz": ("f-a",)}),
                Record("p/2", "Musik och teater för unga.", "s", {"fuzz": ("f-b",)})]
-    return Matcher.fit({"fuzz": fw}, records, encoder=FakeEncoder())
+    return Matcher.train({"fuzz": fw}, records, encoder=FakeEncoder())
 
 
 SUGGEST_TEXT = st.one_of(

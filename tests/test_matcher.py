@@ -6,6 +6,7 @@ The ``slow`` tests at the end load the shipped ``models/default`` with the real 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def frameworks(framework_dir: Path) -> dict[str, Framework]:
 
 @pytest.fixture(scope="session")
 def matcher(frameworks: dict[str, Framework]) -> Matcher:
-    return Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+    return Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
 
 
 class CountingEncoder(FakeEncoder):
@@ -108,10 +109,10 @@ class CountingEncoder(FakeEncoder):
         return super().encode(texts)
 
 
-# ------------------------------------------------------------------ fit
+# ------------------------------------------------------------------ train
 
 
-def test_fit_builds_one_head_per_framework_and_keeps_the_records(matcher: Matcher) -> None:
+def test_train_builds_one_head_per_framework_and_keeps_the_records(matcher: Matcher) -> None:
     assert sorted(matcher.heads) == ["test", "test-multi"]
     assert list(matcher.heads["test"].classes_) == ["t-bredband", "t-kultur", "t-foretag"]
     assert matcher.references.ids == tuple(r.id for r in RECORDS)
@@ -120,10 +121,10 @@ def test_fit_builds_one_head_per_framework_and_keeps_the_records(matcher: Matche
     assert np.isfinite(matcher.heads["test"].min_similarity_)  # unlabelled records set the support floor
 
 
-def test_fit_encodes_every_distinct_text_once_in_one_call(frameworks: dict[str, Framework]) -> None:
+def test_train_encodes_every_distinct_text_once_in_one_call(frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
     extra = [Record("x/1", RECORDS[0].text, "x", {"test": ("t-bredband",)})]  # a text seen twice
-    Matcher.fit(frameworks, RECORDS, encoder=encoder, extra=extra)
+    Matcher.train(frameworks, RECORDS, encoder=encoder, extra=extra)
     real = [call for call in encoder.calls if call]
     assert len(real) == 1
     assert len(real[0]) == len(set(real[0]))
@@ -140,7 +141,7 @@ def test_single_label_heads_learn_the_primary_label_only(matcher: Matcher) -> No
 
 def test_extra_records_train_but_are_not_references(frameworks: dict[str, Framework]) -> None:
     extra = [Record("x/kultur", "Körsång och konserter i kyrkan.", "x", {"test": ("t-kultur",)})]
-    fitted = Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
+    fitted = Matcher.train(frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
     assert len(fitted.heads["test"].labelled_) == 5
     assert len(fitted.heads["test-multi"].labelled_) == 2
     assert "x/kultur" not in fitted.references.ids
@@ -155,8 +156,8 @@ def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(framewo
             ("Exportrådgivning för företag", "t-foretag"), ("Mobilmaster längs vägen", "t-bredband"),
         ])
     ]
-    fitted = Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
-    plain = Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+    fitted = Matcher.train(frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
+    plain = Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
     adjusted = fitted.info["training_data"]["adjusted_for_extra"]
     assert set(adjusted) == {"test-multi"}
     head = fitted.heads["test-multi"]
@@ -165,14 +166,40 @@ def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(framewo
     E = fitted.references.embeddings[[0, 2]]
     assert head.predict_proba(E).sum() == pytest.approx(3.0, rel=1e-4)
     # the floor comes from the corpus records, not the extra texts
-    assert head.min_similarity_ == adjusted["test-multi"]["min_similarity"] == head.min_similarity
+    assert head.min_similarity_ == adjusted["test-multi"]["min_similarity"]
+    assert head.min_similarity == "auto" and head.corpus_adjustment_ == adjusted["test-multi"]  # fit keeps params
     assert head.min_similarity_ == pytest.approx(plain.heads["test-multi"].min_similarity_)
 
 
-def test_fit_names_the_record_with_a_bad_label(frameworks: dict[str, Framework]) -> None:
+def test_train_names_the_record_with_a_bad_label(frameworks: dict[str, Framework]) -> None:
     bad = [Record("p/bad", "En text.", "x", {"test": ("t-nope",)})]
     with pytest.raises(ValueError, match=r"record p/bad: label 't-nope' is not a goal of test"):
-        Matcher.fit(frameworks, bad, encoder=FakeEncoder())
+        Matcher.train(frameworks, bad, encoder=FakeEncoder())
+
+
+def test_the_old_name_fit_is_refused_naming_train(frameworks: dict[str, Framework]) -> None:
+    with pytest.raises(AttributeError, match=r"Matcher\.fit was renamed Matcher\.train"):
+        Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+    assert not hasattr(Matcher, "fit")  # a Matcher is no scikit-learn estimator
+
+
+def test_a_saved_head_with_the_old_parameter_top_k_is_refused_naming_n_nearest(matcher: Matcher,
+                                                                                tmp_path: Path) -> None:
+    import skops.io as sio
+
+    from goalmatch.errors import ModelError
+
+    folder = matcher.save(tmp_path / "m")
+    rel = "heads/test.skops"
+    head = sio.load(folder / rel, trusted=["goalmatch.model.classifier.GoalClassifier"])
+    head.__dict__["top_k"] = head.__dict__.pop("n_nearest")  # as saved before the rename
+    sio.dump(head, folder / rel)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    data = (folder / rel).read_bytes()
+    manifest["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"heads/test\.skops: the head lacks the parameter\(s\) n_nearest"):
+        goalmatch.load(folder)
 
 
 # ------------------------------------------------------------------ suggest
@@ -205,6 +232,23 @@ def test_suggest_respects_top_k_and_frameworks(matcher: Matcher) -> None:
         matcher.suggest(BREDBAND, frameworks=["nope"])
     with pytest.raises(ValueError, match="top_k"):
         matcher.suggest(BREDBAND, top_k=0)
+
+
+def test_framework_ids_are_checked_in_one_place(matcher: Matcher) -> None:
+    assert matcher.framework_ids() == list(matcher.heads)
+    assert matcher.framework_ids("test") == matcher.framework_ids(["test"]) == ["test"]
+    with pytest.raises(ValueError, match=r"unknown framework\(s\) nope; this model has: "):
+        matcher.framework_ids(["test", "nope"])
+    with pytest.raises(ValueError, match="unknown framework"):
+        matcher.predict_proba([BREDBAND], "nope")
+
+
+def test_with_encoder_gives_the_same_answers_through_another_encoder(matcher: Matcher) -> None:
+    encoder = CountingEncoder()
+    twin = matcher.with_encoder(encoder)
+    assert twin.encoder is encoder and twin.heads == matcher.heads and twin.references is matcher.references
+    assert twin.suggest(BREDBAND).to_dict() == matcher.suggest(BREDBAND).to_dict()
+    assert len(encoder.calls) == 1
 
 
 @pytest.mark.parametrize("text", [BREDBAND, "  \n" + BREDBAND.replace(" ", "\u00a0", 3), PDF_BROKEN])
@@ -263,7 +307,7 @@ def test_to_dict_is_strict_json(matcher: Matcher) -> None:
 
 def test_suggest_encodes_text_and_sentences_in_one_call(frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.fit(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
     encoder.calls.clear()
     fitted.suggest(BREDBAND)
     assert len(encoder.calls) == 1
@@ -275,7 +319,7 @@ def test_suggest_encodes_text_and_sentences_in_one_call(frameworks: dict[str, Fr
 
 def test_long_text_is_pooled_over_passages_within_the_window(frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.fit(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
     encoder.calls.clear()
     long_text = " ".join([BREDBAND] * 60)  # about 1,500 words
     assert encoder.count_tokens(long_text) > 512
@@ -291,7 +335,7 @@ def test_long_text_is_pooled_over_passages_within_the_window(frameworks: dict[st
 
 def test_suggest_many_equals_suggest_one_by_one_with_one_encoder_call(frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.fit(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
     texts = [BREDBAND, PDF_BROKEN, GIBBERISH, "Fiber.", " ".join([BREDBAND] * 60),
              "Teater och musik för unga. Nya företag inom kultur."]
     encoder.calls.clear()
@@ -306,7 +350,7 @@ def test_suggest_many_equals_suggest_one_by_one_with_one_encoder_call(frameworks
 
 def test_suggest_many_without_sentences_encodes_less_and_decides_the_same(frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.fit(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
     texts = [BREDBAND, "Teater och musik för unga. Nya företag inom kultur.", GIBBERISH]
     encoder.calls.clear()
     full = fitted.suggest_many(texts)

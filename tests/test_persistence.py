@@ -37,7 +37,7 @@ def frameworks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Framework]
 
 @pytest.fixture(scope="module")
 def fitted(frameworks: dict[str, Framework]) -> Matcher:
-    return Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+    return Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(fitted: Matcher, s
 
 def test_save_needs_framework_files(tmp_path: Path) -> None:
     fw = Framework.from_dict(_framework_data())
-    matcher = Matcher.fit([fw], RECORDS, encoder=FakeEncoder())
+    matcher = Matcher.train([fw], RECORDS, encoder=FakeEncoder())
     with pytest.raises(ModelError, match="framework test was not loaded from a file"):
         matcher.save(tmp_path / "m")
     assert not (tmp_path / "m").exists()

@@ -77,7 +77,7 @@ def frameworks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Framework]
 
 @pytest.fixture(scope="module")
 def matcher(frameworks: dict[str, Framework]) -> Matcher:
-    return Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+    return Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
 
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("GOALMATCH_TEST_POSTGRES_URL") else [])

@@ -65,7 +65,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = {"id": "test", "name": "Test", "language": "sv", "multi_label": False,
             "source": {"document": "synthetic"}, "goals": GOALS}
     (folder / "test.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    matcher = Matcher.fit(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
+    matcher = Matcher.train(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
     app = create_app(matcher=matcher, database_url=f"sqlite:///{folder / 'review.sqlite3'}",
                      secret="e2e-secret-0123456789abcdef")
     app.state.review.store.create_user(USER, PASSWORD)

@@ -28,8 +28,8 @@ from typing import Any
 from goalmatch._paths import models_dir
 from goalmatch.batch.engine import score_texts, worker_matcher
 from goalmatch.batch.rows import check_chunk, choose_columns
-from goalmatch.batch.score import output_columns, scored_row
 from goalmatch.batch.tables import Row, Table
+from goalmatch.model import render
 
 __all__ = ["partition_meta", "score_partition"]
 
@@ -43,7 +43,7 @@ def partition_meta(model: Any = None, frameworks: list[str] | None = None, top_k
     import pandas as pd
 
     ids = list(frameworks) if frameworks else list(worker_matcher(_model_path(model)).heads)
-    columns, types = output_columns(ids, top_k)
+    columns, types = render.columns(ids, top_k)
     dtype = {"int": "Int64", "float": "float64", "bool": "boolean"}
     return pd.DataFrame({c: pd.Series(dtype=dtype.get(types.get(c, ""), "object")) for c in columns})
 
@@ -65,14 +65,14 @@ def score_partition(df: Any, model: Any = None, *, text_columns: list[str], id_c
         raise KeyError(f"no column(s) {', '.join(map(repr, missing))} in the partition; "
                        f"its columns are: {', '.join(map(str, df.columns))}")
     matcher = worker_matcher(_model_path(model))
-    ids = matcher._ids(frameworks)
+    ids = matcher.framework_ids(frameworks)
     meta = partition_meta(model, ids, top_k)
     table = Table(Path("partition"), "jsonl", [str(c) for c in df.columns])
     cols = choose_columns(table, id_column, text_columns)
     rows = (Row(number, {str(k): (None if _missing(v) else str(v)) for k, v in record.items()})
             for number, record in enumerate(df.to_dict("records"), start=1))
     chunk = check_chunk(rows, cols, {})
-    chunk.fill(score_texts(matcher, chunk.texts, top_k, ids, sentences=sentences), partial(scored_row, top_k=top_k))
+    chunk.fill(score_texts(matcher, chunk.texts, top_k, ids, sentences=sentences), partial(render.row, top_k=top_k))
     frame = pd.DataFrame(chunk.out, columns=list(meta.columns), index=df.index)
     return frame.astype(meta.dtypes.to_dict())
 

@@ -57,12 +57,6 @@ class _CachedEncoder:
         return getattr(self._encoder, name)
 
 
-def _with_encoder(matcher: Any, encoder: Any) -> Any:
-    twin = type(matcher)(matcher.heads, encoder, matcher.references, matcher.info)
-    twin._memo = matcher._memo  # the strategy texts' lemmas are built once
-    return twin
-
-
 def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cache_dir: str | Path | None = None,
                 sentences: bool = True) -> list[Any]:
     """Suggestions for one chunk's texts (one encoder call); a text the matcher fails on gets its exception."""
@@ -74,7 +68,7 @@ def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cach
 
         key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
         cache = EmbeddingCache(matcher.encoder, Path(cache_dir) / "batch" / key)
-        matcher = _with_encoder(matcher, _CachedEncoder(matcher.encoder, cache))
+        matcher = matcher.with_encoder(_CachedEncoder(matcher.encoder, cache))
     try:
         results: list[Any] = suggest_many(matcher, texts, top_k, ids, sentences)
     except OSError:

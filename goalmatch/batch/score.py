@@ -52,6 +52,7 @@ from goalmatch.batch.rows import MAX_CHARS, Columns, check_chunk, choose_columns
 from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table
 from goalmatch.batch.writers import publish
 from goalmatch.errors import BatchError
+from goalmatch.model import render
 
 __all__ = ["MAX_CHARS", "BatchError", "Summary", "score_file", "suggest_many"]
 
@@ -59,7 +60,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 64
 """Rows per chunk: one encoder call and one journal commit each."""
-_EVIDENCE_CHARS, _EXCERPT_CHARS = 160, 100
 
 
 @dataclass
@@ -79,61 +79,6 @@ class Summary:
         return {"output": str(self.output), "rejects": str(self.rejects), "rows": self.rows, "scored": self.scored,
                 "rejected": self.rejected, "resumed": self.resumed, "seconds": round(self.seconds, 2),
                 "reasons": dict(sorted(self.reasons.items()))}
-
-
-# ------------------------------------------------------------------ output rows
-
-
-def output_columns(framework_ids: Sequence[str], top_k: int) -> tuple[list[str], dict[str, str]]:
-    """The output's columns and their types (see the module docstring)."""
-    columns = ["row", "id", "status", "excerpt", "language", "repaired", "too_short"]
-    types = {"row": "int", "repaired": "bool", "too_short": "bool"}
-    for fid in framework_ids:
-        columns += [f"{fid}.abstained", f"{fid}.confident"]
-        types[f"{fid}.abstained"] = "bool"
-        for k in range(1, top_k + 1):
-            columns += [f"{fid}.goal_{k}", f"{fid}.name_{k}", f"{fid}.p_{k}"]
-            types[f"{fid}.p_{k}"] = "float"
-        columns += [f"{fid}.evidence", f"{fid}.reason"]
-    return columns, types
-
-
-def _scored_row(number: int, row_id: str, text: str, result: Any, top_k: int) -> dict[str, Any]:
-    flags = result.flags
-    out: dict[str, Any] = {"row": number, "id": row_id, "status": "scored", "excerpt": _clip(text, _EXCERPT_CHARS),
-                           "language": flags["language"],
-                           "repaired": bool(flags["repaired"]), "too_short": bool(flags["too_short"])}
-    for fw in result.frameworks:
-        fid = fw.framework_id
-        out[f"{fid}.abstained"] = bool(fw.abstained)
-        out[f"{fid}.confident"] = ";".join(s.goal_id for s in fw.confident)
-        for k, s in enumerate(fw.suggestions[:top_k], start=1):
-            out[f"{fid}.goal_{k}"], out[f"{fid}.name_{k}"] = s.goal_id, s.name
-            out[f"{fid}.p_{k}"] = round(float(s.probability), 4)
-        out[f"{fid}.evidence"] = _evidence(fw)
-        out[f"{fid}.reason"] = fw.reason
-    return out
-
-
-scored_row = _scored_row  # public for goalmatch.batch.dask until the rendering moves to goalmatch.model
-
-
-def _evidence(fw: Any) -> str | None:
-    if not fw.suggestions:
-        return None
-    ev = fw.suggestions[0].evidence
-    parts = []
-    if ev.sentences:
-        parts.append(f"«{_clip(ev.sentences[0].text)}»")
-    if ev.passage is not None:
-        parts.append(f"matches {ev.passage.kind} {ev.passage.goal_id} ({ev.passage.similarity:.2f}): "
-                     f"{_clip(ev.passage.text)}")
-    return " ".join(parts) or None
-
-
-def _clip(text: str, width: int = _EVIDENCE_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ------------------------------------------------------------------ the run
@@ -189,7 +134,7 @@ def score_file(
     finally:
         meter.close()
         scorer.close()
-    run.publish(*output_columns(ids, top_k))
+    run.publish(*render.columns(ids, top_k))
     summary = run.summary
     summary.seconds = time.monotonic() - started
     logger.info("%s: %d rows, %d scored, %d rejected in %.1f s", output, summary.rows, summary.scored,
@@ -211,7 +156,7 @@ def _open_input(
     try:
         format_of(output)
         table = open_table(input)
-        ids = matcher._ids(frameworks)
+        ids = matcher.framework_ids(frameworks)
     except (TableError, ValueError) as exc:
         raise BatchError(str(exc)) from None
     if output.resolve() == input.resolve():
@@ -276,9 +221,9 @@ class _Run:
         """Check the rows of ``batches`` in order, score their texts (one call), commit each chunk in order."""
         chunks = [check_chunk(rows, self.cols, self.seen) for rows in batches]
         results = scorer([chunk.texts for chunk in chunks]) if chunks else []
-        render = partial(_scored_row, top_k=self.top_k)
+        fill = partial(render.row, top_k=self.top_k)
         for chunk, texts_results in zip(chunks, results, strict=True):
-            chunk.fill(texts_results, render)
+            chunk.fill(texts_results, fill)
             self.journal.commit(chunk.rows[0].number, chunk.rows[-1].number, chunk.out, chunk.rejects)
             self._tally(chunk.out, chunk.rejects)
             meter.update(len(chunk.rows))

@@ -11,6 +11,7 @@ from typing import Any
 from goalmatch.data.corpus import load_corpora
 from goalmatch.data.frameworks import Framework, load_frameworks
 from goalmatch.errors import BadInput
+from goalmatch.model import render
 
 __all__ = ["add_parsers", "build", "check_frameworks", "corpus_summary", "list_frameworks", "run_build",
            "run_corpora", "run_frameworks"]
@@ -87,11 +88,11 @@ def add_parsers(sub: Any) -> None:
 
 
 def run_frameworks(args: argparse.Namespace) -> Any:
-    """The checked files, or the frameworks' rows (as JSON, or as lines through ``args.show``)."""
+    """The checked files, or the frameworks' rows (as JSON, or as readable lines)."""
     if args.check:
         return [f"ok  {fw.path}  ({fw.id}, {len(fw.goals)} goals)" for fw in check_frameworks(args.check)]
     rows = list_frameworks(args.dir)
-    return rows if args.json else args.show(rows)
+    return rows if args.json else [render.framework_line(row) for row in rows]
 
 
 def run_corpora(args: argparse.Namespace) -> dict[str, Any]:

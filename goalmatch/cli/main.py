@@ -38,10 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.add_parsers(sub)
-    # the readable views are still written here, and a group cannot import this module (a
-    # cycle): suggest's and frameworks' runs reach them as args.show
-    sub.choices["suggest"].set_defaults(show=format_suggestions)
-    sub.choices["frameworks"].set_defaults(show=format_frameworks)
     return parser
 
 
@@ -95,59 +91,6 @@ def _print(output: Any) -> None:
     except BrokenPipeError:
         # the reader went away (`goalmatch suggest … | head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-# ------------------------------------------------------------------ readable views
-
-
-def format_frameworks(rows: list[dict[str, Any]]) -> list[str]:
-    """The readable list of :func:`goalmatch.cli.data.list_frameworks`' rows."""
-    return [
-        f"{r['id']:<26} {r['goals']:>3} goals{_subgoals(r)}"
-        f"{'  multi-label' if r['multi_label'] else ''}  {r['name']}"
-        for r in rows
-    ]
-
-
-def format_suggestions(result: dict[str, Any]) -> list[str]:
-    """The readable table of :func:`suggest_text`'s result: per framework, bars and evidence."""
-    flags = result["flags"]
-    notes = [f"language {flags['language']}"]
-    notes += ["repaired PDF text"] if flags["repaired"] else []
-    notes += ["TOO SHORT to judge well"] if flags["too_short"] else []
-    lines = [f"text: {', '.join(notes)}"]
-    for fw in result["frameworks"]:
-        lines += ["", f"{fw['name']}  [{fw['framework_id']}]"]
-        if fw["abstained"]:
-            lines.append(f"  ingen säker träff (no confident match): {fw['reason']}")
-        for s in fw["suggestions"]:
-            p = s["probability"]
-            bar = "█" * round(p * 20) + "░" * (20 - round(p * 20))
-            mark = "✓" if s["confident"] else " "
-            lines.append(f"  {mark} {bar} {p:5.2f}  {s['goal_id']}: {s['name']}")
-            ev = s["evidence"]
-            for sent in ev["sentences"][:1]:
-                lines.append(f"        text [{sent['start']}:{sent['end']}]: {_clip(sent['text'])}")
-            if ev["passage"]:
-                ps = ev["passage"]
-                where = f"{ps['kind']} {ps['goal_id']} ({ps['similarity']:.2f})"
-                lines.append(f"        matches {where}: {_clip(ps['text'])}")
-            if ev["projects"]:
-                pr = ev["projects"][0]
-                title = _clip(pr["title"] or "", 60)
-                lines.append(f"        like project {pr['id']} ({pr['similarity']:.2f}): {title}")
-            if ev["key_terms"]:
-                lines.append(f"        shared terms: {', '.join(ev['key_terms'])}")
-    return lines
-
-
-def _clip(text: str, width: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _subgoals(row: dict[str, Any]) -> str:
-    return f" (+{row['sub_goals']} sub-goals)" if row["sub_goals"] else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from goalmatch.cli.command import comma_list, load_matcher
-from goalmatch.errors import BadInput
+from goalmatch.errors import BadInput, UnknownFramework
+from goalmatch.model import render
 
 __all__ = ["add_parsers", "prepare_text", "read_text", "run_prepare", "run_suggest", "suggest_text"]
 
@@ -22,10 +23,11 @@ def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence
     if top_k < 1:
         raise BadInput(f"--top-k must be at least 1, got {top_k}")
     matcher = load_matcher(model)
-    if frameworks:
-        unknown = [f for f in frameworks if f not in matcher.heads]
-        if unknown:
-            raise BadInput(f"--frameworks: unknown {', '.join(unknown)}; the model has {', '.join(matcher.heads)}")
+    try:
+        matcher.framework_ids(frameworks)
+    except UnknownFramework as exc:
+        unknown, known = ", ".join(exc.unknown), ", ".join(exc.known)
+        raise BadInput(f"--frameworks: unknown {unknown}; the model has {known}") from None
     return matcher.suggest(text, top_k=top_k, frameworks=frameworks).to_dict()
 
 
@@ -104,6 +106,6 @@ def run_prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_suggest(args: argparse.Namespace) -> Any:
-    """The suggestions as JSON, or as the readable table ``args.show`` makes of them."""
+    """The suggestions as JSON, or as the readable table (:func:`goalmatch.model.render.text_lines`)."""
     result = suggest_text(read_text(args.text, args.file), args.model, args.top_k, comma_list(args.frameworks))
-    return result if args.json else args.show(result)
+    return result if args.json else render.text_lines(result)

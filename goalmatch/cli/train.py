@@ -44,7 +44,7 @@ def train_model(
             figures = json.loads(metrics.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise BadInput(f"{metrics}: cannot read metrics JSON ({exc})") from None
-    matcher = Matcher.fit(frameworks, records, extra=extra, cache_dir=cache)
+    matcher = Matcher.train(frameworks, records, extra=extra, cache_dir=cache)
     matcher.save(out, command=command, metrics=figures, sources=sources, overwrite=force)
     return {"model": str(out), "frameworks": list(matcher.heads), **matcher.info["training_data"]}
 

@@ -174,8 +174,9 @@ def nearest_description(ctx: Context, train: Part, test: Part) -> Prediction:
 
 def goalmatch_method(zero_shot: bool = False, extra: bool = False, **override: Any) -> Method:
     """GoalClassifier fitted on the training part (plus the unlabelled project texts for its
-    support floor; with ``extra``, the context's extra texts as in ``Matcher.fit``, adapted
-    to the training part by ``_adapt_to_corpus``). Zero-shot: the strategy texts alone."""
+    support floor; with ``extra``, the context's extra texts as in ``Matcher.train``, the head
+    adapting itself to the project texts: ``GoalClassifier.fit``'s ``corpus``). Zero-shot: the
+    strategy texts alone."""
 
     def method(ctx: Context, train: Part, test: Part) -> Prediction:
         clf = fit_goalmatch(ctx, train, zero_shot=zero_shot, extra=extra, **override)
@@ -205,17 +206,13 @@ def fit_goalmatch(ctx: Context, train: Part, *, zero_shot: bool = False, extra: 
     labels = train.labels(fw.goal_ids, ctx.multi)
     X.append(train.E)
     y += [None] * len(train) if zero_shot else labels
+    corpus = None
     if extra and ctx.extra is not None and not zero_shot:
         X.append(ctx.extra.E)
+        corpus = np.arange(len(y) + len(ctx.extra)) < len(y)  # the head adapts itself to the corpus rows
         y += ctx.extra.labels(fw.goal_ids, ctx.multi)
     E = np.vstack([np.asarray(a, dtype=np.float64).reshape(-1, train.E.shape[1]) for a in X])
-    clf = GoalClassifier(fw, ctx.embed, **params).fit(E, y)
-    if extra and ctx.extra is not None and not zero_shot:
-        from goalmatch.model.matcher import _adapt_to_corpus
-
-        corpus = np.vstack([np.asarray(ctx.unlabelled, dtype=np.float64).reshape(-1, train.E.shape[1]), train.E])
-        _adapt_to_corpus(clf, corpus, [()] * len(ctx.unlabelled) + [tuple(lab) for lab in labels])
-    return clf
+    return GoalClassifier(fw, ctx.embed, **params).fit(E, y, corpus=corpus)
 
 
 def goalmatch_recalibrated(inner_folds: int = 5) -> Method:

@@ -3,7 +3,7 @@
 Two numbers per (text, goal) pair, both from cosine similarities of unit-length embeddings:
 
 ``strategy``
-    the mean of the ``top_k`` highest similarities between the text and the goal's own
+    the mean of the ``n_nearest`` highest similarities between the text and the goal's own
     strategy texts (name, aliases, description, examples, and those of its sub-goals);
 ``projects``
     the mean similarity to the labelled projects of that goal minus the mean similarity to
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import brentq, minimize
 from scipy.special import expit, log_expit, log_softmax, softmax
 
 N_FEATURES = 2
@@ -45,7 +45,7 @@ def pair_features(
     prototype_goal: np.ndarray,
     labelled: np.ndarray,
     targets: np.ndarray,
-    top_k: int,
+    n_nearest: int,
     *,
     own_prototype: np.ndarray | None = None,
     own_labelled: np.ndarray | None = None,
@@ -68,7 +68,7 @@ def pair_features(
         for g in range(k):
             cols = S[:, prototype_goal == g]
             if cols.shape[1]:
-                top = -np.sort(-cols, axis=1)[:, :top_k]
+                top = -np.sort(-cols, axis=1)[:, :n_nearest]
                 finite = np.isfinite(top)
                 count = finite.sum(axis=1)
                 total = np.where(finite, top, 0.0).sum(axis=1)
@@ -102,6 +102,15 @@ def _centre(F: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         mean = np.nanmean(np.where(np.isnan(F).all(axis=1, keepdims=True), 0.0, F), axis=1, keepdims=True)
     return np.where(np.isnan(F), 0.0, F - mean)
+
+
+def balanced_weights(classes: np.ndarray, k: int) -> np.ndarray:
+    """Row weights making every class present weigh the same; the weights sum to 1."""
+    if not len(classes):
+        return np.zeros(0)
+    counts = np.bincount(classes, minlength=k).astype(np.float64)
+    weight = 1.0 / counts[classes]
+    return weight / weight.sum()
 
 
 def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
@@ -163,6 +172,13 @@ def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarra
     elif counts[0] == 0:
         theta[d] = theta[d + 1]
     return theta
+
+
+def fit_intercept_shift(Z: np.ndarray, Y: np.ndarray) -> float:
+    """The shift ``d`` of log-odds ``Z`` (rows, goals) at which the expected number of labels,
+    ``expit(Z + d).sum()``, equals the real one, ``Y.sum()`` (0/1, same shape): the
+    maximum-likelihood change of a shared intercept. ``Y`` must hold some 1s and some 0s."""
+    return float(brentq(lambda d: expit(Z + d).sum() - Y.sum(), -30.0, 30.0))
 
 
 def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray) -> np.ndarray:

@@ -1,23 +1,13 @@
 """The matcher: a fitted :class:`~goalmatch.model.classifier.GoalClassifier` per framework, the
 encoder and the reference projects, answering "which goals does this text serve, and why?".
 
+>>> from goalmatch.data.frameworks import shipped_frameworks
 >>> from goalmatch.embed.encoder import FakeEncoder
->>> from goalmatch.data.frameworks import Framework
->>> fw = Framework.from_dict({
-...     "id": "demo", "name": "Demo", "language": "sv", "multi_label": False,
-...     "source": {"document": "exempel"},
-...     "goals": [
-...         {"id": "demo-bredband", "name": "Bredband", "description": "Bredband och fiber till byarna.",
-...          "examples": ["utbyggnad av fiber", "bredband på landsbygden"]},
-...         {"id": "demo-kultur", "name": "Kultur", "description": "Kultur, musik och teater för unga.",
-...          "examples": ["musikfestival", "teater för barn"]},
-...     ],
-... })
->>> matcher = Matcher.fit([fw], [], encoder=FakeEncoder())
->>> result = matcher.suggest("Vi drar fiber till byarna. Bredbandet når alla hushåll på landsbygden.")
->>> top = result["demo"].suggestions[0]
->>> top.goal_id, top.evidence.key_terms
-('demo-bredband', ('bredband', 'fiber', 'landsbygd'))
+>>> rus = shipped_frameworks()["rus-norrbotten-2030"]
+>>> matcher = Matcher.train([rus], [], encoder=FakeEncoder())  # zero-shot: no labelled projects
+>>> top = matcher.suggest("Bättre kollektivtrafik och bredband i byarna.")["rus-norrbotten-2030"].suggestions[0]
+>>> top.goal_id, top.evidence.key_terms, top.evidence.passage.text
+('rus-transporter', ('kollektivtrafik',), 'kollektivtrafik och hållbart resande i hela länet')
 """
 
 from __future__ import annotations
@@ -25,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +24,10 @@ import numpy as np
 
 from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import Framework
+from goalmatch.errors import UnknownFramework
 from goalmatch.model import features as _features
 from goalmatch.model.classifier import GoalClassifier, goal_texts
+from goalmatch.model.evidence import References, StrategyIndex, ranked
 from goalmatch.model.suggestions import (
     Evidence,
     FrameworkSuggestions,
@@ -57,32 +48,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK_TOKENS = 500
 """Texts over the encoder's window are cut into passages of at most this many tokens."""
-N_SENTENCES, N_PROJECTS, N_TERMS = 2, 3, 8
-_QUIET_KINDS = frozenset({"alias"})  # "SDG 9", "Mål 9": they map labels, they explain nothing
-
-
-@dataclass(frozen=True, eq=False)
-class References:
-    """The reference projects: ids, titles, labels per framework and unit-length embeddings."""
-
-    ids: tuple[str, ...]
-    titles: tuple[str | None, ...]
-    labels: tuple[Mapping[str, tuple[str, ...]], ...]
-    embeddings: np.ndarray
-
-    def evidence(
-        self, similarity: np.ndarray, rows: np.ndarray, framework_id: str | None
-    ) -> tuple[ProjectEvidence, ...]:
-        """The ``N_PROJECTS`` most similar of ``rows``; labels of one framework (all frameworks' if None)."""
-        best = rows[np.argsort(-similarity[rows], kind="stable")[:N_PROJECTS]]
-        return tuple(
-            ProjectEvidence(
-                self.ids[i], self.titles[i], float(similarity[i]),
-                self.labels[i].get(framework_id, ()) if framework_id else tuple(
-                    g for goals in self.labels[i].values() for g in goals),
-            )
-            for i in best
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,10 +60,24 @@ class _Read:
 # ------------------------------------------------------------------ matcher
 
 
+class _Renamed:
+    """A class attribute that was renamed: reading it raises an AttributeError naming the new one.
+
+    So ``Matcher.fit(...)`` says what to call instead, and ``hasattr(Matcher, "fit")`` is
+    False (a Matcher is not a scikit-learn estimator; its ``train`` builds a new one).
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        raise AttributeError(self.message)
+
+
 class Matcher:
     """Suggests the goals of several strategy frameworks for a text, with evidence.
 
-    Build one with :meth:`fit`, or load a saved one with :func:`goalmatch.load`.
+    Build one with :meth:`train`, or load a saved one with :func:`goalmatch.load`.
 
     Attributes: ``heads`` (framework id → fitted GoalClassifier), ``encoder``,
     ``references`` (:class:`References`), ``info`` (training facts; the manifest when loaded).
@@ -112,7 +91,7 @@ class Matcher:
         self.encoder = encoder
         self.references = references
         self.info = dict(info or {})
-        self._memo: dict[str, Any] = {}  # per framework: its strategy texts' owners, kinds and lemmas
+        self._memo: dict[str, StrategyIndex] = {}  # per framework, built on first use
 
     def __repr__(self) -> str:
         return f"Matcher(frameworks={list(self.heads)}, encoder={getattr(self.encoder, 'id', self.encoder)!r}, " \
@@ -123,8 +102,11 @@ class Matcher:
         """The frameworks the matcher was trained for, by id."""
         return {fid: _framework(clf) for fid, clf in self.heads.items()}
 
+    fit = _Renamed("Matcher.fit was renamed Matcher.train (it builds a new Matcher from frameworks and "
+                   "records); call Matcher.train(frameworks, records, encoder, extra, ...)")
+
     @classmethod
-    def fit(
+    def train(
         cls,
         frameworks: Mapping[str, Framework] | Iterable[Framework],
         records: Iterable[Record],
@@ -164,13 +146,12 @@ class Matcher:
             own = [i for i, r in enumerate(extra) if r.labels_for(fid)]
             X = np.vstack([E, X_extra[own]])
             y = [list(r.labels_for(fid)) or None for r in records] + [list(extra[i].labels_for(fid)) for i in own]
-            clf = GoalClassifier(fw, memo, **dict(params or {})).fit(X, y)
+            clf = GoalClassifier(fw, memo, **{"embedding_dtype": "float32", **dict(params or {})})
+            clf.fit(X, y, corpus=np.arange(len(X)) < len(records))  # the extra texts adapt it to the corpus
             clf.set_params(encoder=encoder)
             clf.encoder_ = encoder
-            for name in ("prototypes_", "labelled_"):  # kept as saved: float32, so a loaded model predicts the same
-                setattr(clf, name, np.asarray(getattr(clf, name), dtype=np.float32).astype(np.float64))
             if own:
-                adjusted[fid] = _adapt_to_corpus(clf, E, [r.labels_for(fid) for r in records])
+                adjusted[fid] = dict(clf.corpus_adjustment_)
             heads[fid] = clf
             labelled[fid] = sum(y_i is not None for y_i in y)
         memo.save()
@@ -229,7 +210,7 @@ class Matcher:
             if len(self.heads) != 1:
                 raise ValueError(f"name the framework: one of {', '.join(self.heads)}")
             framework = next(iter(self.heads))
-        clf = self.heads[self._ids([framework])[0]]
+        clf = self.heads[self.framework_ids([framework])[0]]
         prepared = [_prepare(text, f"texts[{i}]") for i, text in enumerate(texts)]
         reads = self._read(prepared, with_sentences=False)
         if not reads:
@@ -257,17 +238,29 @@ class Matcher:
             head.framework_, head.encoder_ = parts.frameworks[fid], parts.encoder
         return cls(parts.heads, parts.encoder, References(**parts.references), parts.info)
 
-    # -------------------------------------------------------------- internals
+    # -------------------------------------------------------------- views
 
-    def _ids(self, frameworks: Sequence[str] | None) -> list[str]:
+    def framework_ids(self, frameworks: Sequence[str] | str | None = None) -> list[str]:
+        """The ids of ``frameworks`` (all of the model's when None), checked: an id the model
+        lacks is an :class:`~goalmatch.errors.UnknownFramework` (a ``ValueError``) naming it
+        and the ids it has."""
         if frameworks is None:
             return list(self.heads)
         if isinstance(frameworks, str):
             frameworks = [frameworks]
         unknown = [f for f in frameworks if f not in self.heads]
         if unknown:
-            raise ValueError(f"unknown framework(s) {', '.join(unknown)}; this model has: {', '.join(self.heads)}")
+            raise UnknownFramework(unknown, list(self.heads))
         return list(frameworks)
+
+    def with_encoder(self, encoder: Any) -> Matcher:
+        """This matcher encoding with ``encoder`` (e.g. one behind an embedding cache): the
+        same heads, references and info, sharing what it has built of the strategy texts."""
+        twin = type(self)(self.heads, encoder, self.references, self.info)
+        twin._memo = self._memo
+        return twin
+
+    # -------------------------------------------------------------- internals
 
     def _read(self, prepared: Sequence[PreparedText], *, with_sentences: bool) -> list[_Read]:
         """Encode every text (its passages when over the window) and its sentences in one call."""
@@ -295,7 +288,7 @@ class Matcher:
     def _suggest(self, prepared: Sequence[PreparedText], top_k: int, frameworks: Sequence[str] | None,
                  sentences: bool = True) -> list[Suggestions]:
         """Suggestions for prepared texts: one encoder call, then each head once over all texts."""
-        ids = self._ids(frameworks)
+        ids = self.framework_ids(frameworks)
         reads = self._read(prepared, with_sentences=sentences)
         if not reads:
             return []
@@ -324,107 +317,34 @@ class Matcher:
         sims_all = stack @ clf.prototypes_.T  # every text's and sentence's similarity to every strategy text
         decisions = clf.predict(docs)
         support_all = _features.pair_features(
-            docs, clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.top_k
+            docs, clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_, clf.n_nearest
         )[1]
-        goal_ids, kinds, texts, goal_terms = self._goal_texts(fid)
-        goal_cols, goal_refs, names = self._goal_index(fid)
+        index = self._index(fid)
         floor = float(clf.min_similarity_)
         out = []
         for i, (p, read) in enumerate(zip(prepared, reads, strict=True)):
             rows = slice(starts[i], starts[i] + sizes[i] + 1)
             p_doc, P_sent = P_all[rows][0], P_all[rows][1:]
             sims_doc, sims_sent = sims_all[rows][0], sims_all[rows][1:]
-            decision = decisions[i]
-            chosen = set(decision) if clf.multi_label_ else ({decision} if decision is not None else set())
             support = float(support_all[i])
-            reason = None
-            if p.too_short:
-                chosen, reason = set(), "the text is too short to judge; the ranking is a guess"
-            elif not chosen:
-                if support < floor:
-                    reason = (f"the text is less related to this strategy than every project it was trained on "
-                              f"(support {support:.3f} < {floor:.3f})")
-                elif p_doc.max(initial=0.0) < clf.abstain_threshold:
-                    reason = f"no goal reaches probability {clf.abstain_threshold:g}"
-                else:
-                    reason = "no goal reaches its threshold"
-            suggestions = []
-            for g in _ranked(p_doc)[:top_k]:
-                goal_id = str(clf.classes_[g])
-                cols = goal_cols[g]
-                passage = None
-                if len(cols):
-                    M = np.vstack([sims_doc[cols][None], sims_sent[:, cols]])
-                    j = cols[int(np.argmax(M.max(axis=0)))]
-                    passage = PassageEvidence(goal_ids[j], kinds[j], texts[j], float(M.max()))
-                order = _ranked(P_sent[:, g])[:N_SENTENCES]
-                sent = tuple(
-                    _sentence_evidence(p, read.sentences[k], P_sent[k, g],
-                                       sims_sent[k, cols].max(initial=-1.0) if len(cols) else np.nan)
-                    for k in order
+            chosen, reason = _decision(clf, decisions[i], p, p_doc, support, floor)
+            suggestions = tuple(
+                Suggestion(
+                    str(clf.classes_[g]), index.names[g], float(p_doc[g]), str(clf.classes_[g]) in chosen,
+                    index.evidence(g, p, read.sentences, P_sent[:, g], sims_doc, sims_sent, terms[i],
+                                   self.references.evidence(ref_sims[i], index.references[g], fid)),
                 )
-                evidence = Evidence(
-                    sentences=sent, passage=passage, projects=self.references.evidence(ref_sims[i], goal_refs[g], fid),
-                    key_terms=tuple([t for t in terms[i] if t in goal_terms[g]][:N_TERMS]),
-                )
-                suggestions.append(
-                    Suggestion(goal_id, names[g], float(p_doc[g]), goal_id in chosen, evidence)
-                )
-            out.append(FrameworkSuggestions(
-                fid, fw.name, fw.multi_label, not chosen, reason, support, floor, tuple(suggestions)
-            ))
+                for g in ranked(p_doc)[:top_k]
+            )
+            out.append(FrameworkSuggestions(fid, fw.name, fw.multi_label, not chosen, reason, support, floor,
+                                            suggestions))
         return out
 
-    def _goal_index(self, fid: str) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
-        """Per goal of a head (``classes_`` order): the columns of its strategy texts that may be shown as
-        evidence (aliases only where it has nothing else), the rows of the reference projects labelled
-        with it, and its name. Built on first use and kept."""
-        key = f"{fid}\0index"
-        if key not in self._memo:
-            clf = self.heads[fid]
-            kinds = self._goal_texts(fid)[1]
-            fw = _framework(clf)
-            cols_of, refs_of, names = [], [], []
-            for g, goal in enumerate(clf.classes_):
-                cols = np.flatnonzero(clf.prototype_goal_ == g)
-                loud = np.array([kinds[j] not in _QUIET_KINDS for j in cols], dtype=bool)
-                cols_of.append(cols[loud] if loud.any() else cols)
-                refs_of.append(np.array([i for i, labels in enumerate(self.references.labels)
-                                         if str(goal) in labels.get(fid, ())], dtype=np.intp))
-                names.append(fw.goal(str(goal)).name)
-            self._memo[key] = (cols_of, refs_of, names)
-        return self._memo[key]  # type: ignore[no-any-return]
-
-    def _goal_texts(self, fid: str) -> tuple[list[str], list[str], list[str], list[frozenset[str]]]:
-        """Per strategy text of a head: its (sub-)goal id, evidence kind and text; per goal, its own lemmas
-        (those used by at most half of the framework's goals).
-
-        Built on first use and kept: the order is that of ``goal_texts``, as the head's prototypes.
-        """
+    def _index(self, fid: str) -> StrategyIndex:
+        """The evidence index of a head's strategy texts, built on first use and kept."""
         if fid not in self._memo:
-            clf = self.heads[fid]
-            fw = _framework(clf)
-            texts, index, kinds = goal_texts(fw)
-            if len(texts) != len(clf.prototypes_):
-                raise ValueError(
-                    f"framework {fid} has {len(texts)} strategy texts but its head was trained on "
-                    f"{len(clf.prototypes_)}; the framework changed since training"
-                )
-            owner: dict[tuple[int, str], str] = {}
-            for g, top in enumerate(fw.goals):
-                for goal in (top, *top.walk()):
-                    for _kind, text in goal.texts():
-                        owner.setdefault((g, text), goal.id)
-            goal_ids = [owner.get((int(g), t), fw.goals[int(g)].id) for g, t in zip(index, texts, strict=True)]
-            kinds = [
-                "target" if fw.goal(gid).parent is not None else kind for gid, kind in zip(goal_ids, kinds, strict=True)
-            ]
-            lemmas = [set(keywords("\n".join(t for t, i in zip(texts, index, strict=True) if i == g)))
-                      for g in range(len(fw.goals))]
-            spread = Counter(t for goal in lemmas for t in goal)  # a lemma most goals use explains nothing
-            terms = [frozenset(t for t in goal if spread[t] <= max(1, len(lemmas) // 2)) for goal in lemmas]
-            self._memo[fid] = (goal_ids, kinds, texts, terms)
-        return self._memo[fid]  # type: ignore[no-any-return]
+            self._memo[fid] = StrategyIndex.build(fid, _framework(self.heads[fid]), self.heads[fid], self.references)
+        return self._memo[fid]
 
 
 # ------------------------------------------------------------------ helpers
@@ -436,10 +356,21 @@ def _framework(clf: GoalClassifier) -> Framework:
     return clf.framework_  # type: ignore[no-any-return]
 
 
-def _ranked(values: np.ndarray) -> np.ndarray:
-    """Indices by decreasing value; values equal to 12 decimals (a sentence repeated in the text) keep
-    their order, so float noise of batched arithmetic never reorders them."""
-    return np.argsort(-np.round(values, 12), kind="stable")
+def _decision(
+    clf: GoalClassifier, decision: Any, p: PreparedText, p_doc: np.ndarray, support: float, floor: float,
+) -> tuple[set[str], str | None]:
+    """The goals a head stands behind for one text, and why there are none (``None``: there are)."""
+    chosen = set(decision) if clf.multi_label_ else ({decision} if decision is not None else set())
+    if p.too_short:
+        return set(), "the text is too short to judge; the ranking is a guess"
+    if chosen:
+        return chosen, None
+    if support < floor:
+        return chosen, (f"the text is less related to this strategy than every project it was trained on "
+                        f"(support {support:.3f} < {floor:.3f})")
+    if p_doc.max(initial=0.0) < clf.abstain_threshold:
+        return chosen, f"no goal reaches probability {clf.abstain_threshold:g}"
+    return chosen, "no goal reaches its threshold"
 
 
 def _check_top_k(top_k: Any) -> None:
@@ -453,11 +384,6 @@ def _prepare(text: Any, where: str) -> PreparedText:
     if not text.strip():
         raise ValueError(f"{where}: the text is empty; give a project description to match")
     return prepare(text)
-
-
-def _sentence_evidence(prepared: PreparedText, s: Passage, probability: float, similarity: float) -> SentenceEvidence:
-    start, end = prepared.original_span(s.start, s.end)
-    return SentenceEvidence(start, end, s.text, float(probability), float(similarity))
 
 
 def _check_records(records: list[Record], extra: list[Record], frameworks: Mapping[str, Framework]) -> None:
@@ -474,40 +400,6 @@ def _check_records(records: list[Record], extra: list[Record], frameworks: Mappi
                     f"record {record.id}: label {bad[0]!r} is not a goal of {fid}; expected one of "
                     f"{', '.join(fw.goal_ids)}"  # type: ignore[union-attr]
                 )
-
-
-def _adapt_to_corpus(clf: GoalClassifier, E: np.ndarray, labels: list[tuple[str, ...]]) -> dict[str, float]:
-    """Adapt a head trained with ``extra`` texts to the framework's own project texts.
-
-    Extra texts (TRAIL22: English UN snippets, one SDG each) teach *which* goal, but they
-    are less related to the Swedish strategy texts than real applications, so the support
-    floor is set from the corpus records only; and they carry one goal each where a
-    Swedish project serves several, so a multi-label head's intercept is shifted to the
-    maximum-likelihood value on the labelled corpus records (their label count, matched).
-    Measured leave-one-out on the 6 Agenda-labelled seed-003 projects with TRAIL22 (100
-    per SDG): unshifted no goal reached 0.5 (0 suggested); shifted micro-F1 0.62, the
-    top goal one of the project's own 6 times of 6.
-    """
-    from scipy.optimize import brentq
-    from scipy.special import expit
-
-    out: dict[str, float] = {}
-    if len(E):
-        support = _features.pair_features(
-            _features.unit_rows(E), clf.prototypes_, clf.prototype_goal_, clf.labelled_, clf.labelled_targets_,
-            clf.top_k,
-        )[1]
-        clf.set_params(min_similarity=float(support.min()))
-        clf.min_similarity_ = out["min_similarity"] = float(support.min())
-    rows = [i for i, goals in enumerate(labels) if goals]
-    if clf.multi_label_ and len(rows) >= 2:
-        Z = np.asarray(clf.decision_function(E[rows]))
-        Y = np.array([[g in labels[i] for g in clf.classes_] for i in rows], dtype=np.float64)
-        if 0 < Y.sum() < Y.size:
-            shift = float(brentq(lambda d: expit(Z + d).sum() - Y.sum(), -30.0, 30.0))
-            clf.intercept_ = float(clf.intercept_) + shift
-            out["intercept_shift"] = shift
-    return out
 
 
 def _data_hash(records: Sequence[Record]) -> str:

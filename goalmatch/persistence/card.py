@@ -45,7 +45,7 @@ def model_card(manifest: Mapping[str, Any]) -> str:
                       f"further labelled texts (sha256 `{str(data.get('sha256'))[:16]}…`)."]
         for fid, adjusted in (data.get("adjusted_for_extra") or {}).items():
             lines += ["", f"`{fid}` was trained with further texts, then adapted to the corpus records "
-                          "(`goalmatch.model.matcher._adapt_to_corpus`): " + ", ".join(
+                          "(`GoalClassifier.fit(..., corpus=...)`): " + ", ".join(
                               f"{k} {v:.3f}" for k, v in adjusted.items()) + "."]
     for source in manifest.get("sources") or []:
         lines += ["", f"## {source.get('name')}", ""]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 
-from goalmatch.errors import GoalmatchError
+from goalmatch.errors import GoalmatchError, UnknownFramework
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
@@ -122,10 +122,10 @@ class Review:
     def suggest(self, text: str, top_k: int = 3, frameworks: Sequence[str] | None = None) -> dict[str, Any]:
         if len(text) > MAX_TEXT_CHARS:
             raise StoreError(f"texten är för lång; högst {MAX_TEXT_CHARS} tecken")
-        if frameworks:
-            unknown = [f for f in frameworks if f not in self.frameworks]
-            if unknown:
-                raise StoreError(f"okänt ramverk: {', '.join(unknown)}; finns: {', '.join(self.frameworks)}")
+        try:
+            self.matcher.framework_ids(frameworks or None)
+        except UnknownFramework as exc:
+            raise StoreError(f"okänt ramverk: {', '.join(exc.unknown)}; finns: {', '.join(exc.known)}") from None
         with self._lock:  # one suggestion at a time: the model is shared and CPU-bound
             return dict(self.matcher.suggest(text, top_k=top_k, frameworks=frameworks or None).to_dict())
 
