@@ -16,10 +16,13 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BadInput",
     "BatchError",
     "BuildError",
+    "Conflict",
     "CorpusError",
     "E5FormatError",
     "EncoderError",
@@ -27,8 +30,10 @@ __all__ = [
     "GoalmatchError",
     "LexiconError",
     "ModelError",
+    "StoreError",
     "TableError",
     "UnknownFramework",
+    "UploadError",
 ]
 
 
@@ -88,3 +93,22 @@ class TableError(GoalmatchError, ValueError):
 
 class BatchError(GoalmatchError, ValueError):
     """A batch run that cannot start (bad input file, column, framework or option)."""
+
+
+# ------------------------------------------------------------------ the review app
+
+
+class StoreError(GoalmatchError, ValueError):
+    """A request the review store cannot carry out (unknown application, bad action or goal)."""
+
+
+class Conflict(StoreError):
+    """Someone else decided on the same application and framework since the form was read."""
+
+    def __init__(self, message: str, current: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class UploadError(GoalmatchError, ValueError):
+    """An uploaded file the review app does not take (type, size, encoding); the message is Swedish."""

@@ -33,9 +33,6 @@ LAYERS: list[set[str]] = [
     {"goalmatch.web"},
     {"goalmatch.cli"},
 ]
-# Removed when issue 12 lands: the violations this test lists are being cleared in steps.
-pytestmark = pytest.mark.xfail(reason="issue 12 in progress", strict=False)
-
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 

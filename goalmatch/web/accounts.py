@@ -28,7 +28,8 @@ require_web()
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from goalmatch.web.database import StoreError, as_utc, utcnow  # noqa: E402
+from goalmatch.errors import StoreError  # noqa: E402
+from goalmatch.web.database import as_utc, utcnow  # noqa: E402
 from goalmatch.web.schema import login_failures, sessions, users  # noqa: E402
 
 __all__ = ["Accounts", "LoginLimits", "hash_password", "verify_password"]

@@ -1,8 +1,8 @@
-"""The review database's connection, clock and error, shared by the store and the accounts.
+"""The review database's connection and clock, shared by the store and the accounts.
 
 :func:`connect` makes the SQLAlchemy engine (SQLite in WAL mode by default, PostgreSQL by
-URL); :func:`utcnow` is the one clock every stored time comes from; :class:`StoreError`
-is what the store raises for a request it cannot carry out.
+URL); :func:`utcnow` is the one clock every stored time comes from; the store raises
+:class:`goalmatch.errors.StoreError` for a request it cannot carry out.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from goalmatch.errors import GoalmatchError
+from goalmatch.errors import StoreError
 from goalmatch.web import require_web
 
 require_web()
@@ -19,10 +19,6 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 __all__ = ["StoreError", "as_utc", "connect", "default_database_url", "iso", "utcnow"]
-
-
-class StoreError(GoalmatchError, ValueError):
-    """A request the store cannot carry out (unknown application, bad action or goal); the reviewer can fix it."""
 
 
 def default_database_url(path: str = "goalmatch-review.sqlite3") -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 
-from goalmatch.errors import GoalmatchError, UnknownFramework
+from goalmatch.errors import UnknownFramework, UploadError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
@@ -28,10 +28,6 @@ MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 200
 IMPORT_TOP_K = 5  # goals kept per framework with a stored application
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-
-
-class UploadError(GoalmatchError, ValueError):
-    """An uploaded file the app does not take (type, size, encoding); the message is Swedish."""
 
 
 def read_upload(filename: str, data: bytes) -> str:

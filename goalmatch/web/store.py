@@ -33,8 +33,9 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
+from goalmatch.errors import Conflict, StoreError  # noqa: E402
 from goalmatch.web.accounts import Accounts, LoginLimits, hash_password, verify_password  # noqa: E402
-from goalmatch.web.database import StoreError, connect, default_database_url, iso, utcnow  # noqa: E402
+from goalmatch.web.database import connect, default_database_url, iso, utcnow  # noqa: E402
 from goalmatch.web.schema import (  # noqa: E402
     MIGRATIONS,
     applications,
@@ -52,14 +53,6 @@ __all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreErro
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "reject", "correct")
-
-
-class Conflict(StoreError):
-    """Someone else decided on the same application and framework since the form was read."""
-
-    def __init__(self, message: str, current: dict[str, Any] | None) -> None:
-        super().__init__(message)
-        self.current = current
 
 
 @dataclass(frozen=True)
