@@ -15,6 +15,7 @@ nothing inside the package imports it.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,10 +38,10 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 
 
-def _modules() -> dict[str, Path]:
+def _modules(package: Path = PACKAGE) -> dict[str, Path]:
     out = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         out[name] = path
     return out
@@ -180,3 +181,34 @@ def test_modules_and_functions_stay_readable(module: str) -> None:
             if length > MAX_FUNCTION_LINES:
                 problems.append(f"{path}:{node.lineno}: {node.name} is {length} lines (at most {MAX_FUNCTION_LINES})")
     assert not problems, "\n".join(problems)
+
+
+def test_the_checks_catch_what_they_are_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each check above fails on a small package that breaks its rule (so none passes vacuously)."""
+    long_function = "def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "    return x\n"
+    files = {
+        "__init__.py": "",
+        "errors.py": "import goalmatch\n",  # the public face, from inside
+        "data/__init__.py": "",
+        "data/a.py": "def late():\n    from goalmatch.model.m import X\n",  # upward, hidden in a function
+        "model/__init__.py": "",
+        "model/m.py": "from goalmatch.model.n import _hidden\nX = 1\n" + long_function,
+        "model/n.py": "from goalmatch.model import m\n_hidden = m.X\n",  # a cycle with m
+        "shop/__init__.py": "",  # in no layer
+    }
+    for name, source in files.items():
+        (tmp_path / "goalmatch" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "goalmatch" / name).write_text(source, encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", _modules(tmp_path / "goalmatch"))
+    expected = [
+        (test_every_module_is_in_a_layer, "goalmatch.shop: not in any layer"),
+        (test_imports_only_go_down, "goalmatch.data.a imports goalmatch.model.m"),
+        (test_imports_only_go_down, "imports the package root"),
+        (test_no_import_cycles, "goalmatch.model.m → goalmatch.model.n → goalmatch.model.m"),
+        (test_no_private_names_across_modules, "imports goalmatch.model.n._hidden"),
+    ]
+    for check, message in expected:
+        with pytest.raises(AssertionError, match=message):
+            check()
+    with pytest.raises(AssertionError, match=f"f is {MAX_FUNCTION_LINES + 2} lines"):
+        test_modules_and_functions_stay_readable("goalmatch.model.m")
