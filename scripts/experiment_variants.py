@@ -49,7 +49,6 @@ from goalmatch.evaluation.baselines import (
     Context,
     Part,
     Prediction,
-    fit_goalmatch,
     goalmatch_method,
     goalmatch_recalibrated,
 )
@@ -198,7 +197,6 @@ class _ProjectThreshold(GoalClassifier):
 def _posthoc(kind: str, inner_folds: int = 5) -> baselines.Method:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import KFold
 
     def fit_map(p: np.ndarray, right: np.ndarray) -> Any:
         if kind == "isotonic":
@@ -213,9 +211,7 @@ def _posthoc(kind: str, inner_folds: int = 5) -> baselines.Method:
         pred = goalmatch_method()(ctx, train, test)
         if len(train) < 4:
             return pred
-        oof = np.zeros((len(train), ctx.k))
-        for tr, te in KFold(min(inner_folds, len(train)), shuffle=True, random_state=0).split(train.E):
-            oof[te] = fit_goalmatch(ctx, train.take(tr)).predict_proba(np.asarray(train.E[te], dtype=np.float64))
+        oof = baselines.out_of_fold(ctx, train, inner_folds)
         if ctx.multi:
             f = fit_map(oof.ravel(), train.Y.ravel().astype(float))
             P = np.clip(f(pred.P.ravel()).reshape(pred.P.shape), EPS, 1 - EPS)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import importlib
 import json
 import logging
 import re
@@ -219,13 +220,17 @@ def _header(path: Path, names: list[str]) -> list[str]:
 # ------------------------------------------------------------------ Excel
 
 
+def _require(module: str, suffix: str, package: str) -> Any:
+    """``module`` imported, or a :class:`TableError` saying which package the format needs."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise TableError(f"reading or writing {suffix} needs {package}: pip install {package}") from None
+
+
 def require_openpyxl() -> Any:
     """The ``openpyxl`` module, or a :class:`TableError` saying how to install it."""
-    try:
-        import openpyxl
-    except ImportError:
-        raise TableError("reading or writing .xlsx needs openpyxl: pip install openpyxl") from None
-    return openpyxl
+    return _require("openpyxl", ".xlsx", "openpyxl")
 
 
 def _open_xlsx(path: Path) -> Table:
@@ -312,12 +317,8 @@ def _json_text(value: Any) -> str | None:
 
 def require_pyarrow() -> Any:
     """The ``pyarrow`` module with ``pyarrow.parquet`` loaded, or a :class:`TableError` saying how to install it."""
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise TableError("reading or writing .parquet needs pyarrow: pip install pyarrow") from None
-    return pyarrow
+    _require("pyarrow.parquet", ".parquet", "pyarrow")
+    return _require("pyarrow", ".parquet", "pyarrow")
 
 
 def _open_parquet(path: Path) -> Table:

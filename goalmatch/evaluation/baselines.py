@@ -215,6 +215,18 @@ def fit_goalmatch(ctx: Context, train: Part, *, zero_shot: bool = False, extra: 
     return GoalClassifier(fw, ctx.embed, **params).fit(E, y, corpus=corpus)
 
 
+def out_of_fold(ctx: Context, train: Part, inner_folds: int = 5) -> np.ndarray:
+    """goalmatch's probabilities for every training row from a model fitted without it
+    (``inner_folds``-fold cross-validation inside the training part: what a post-hoc
+    calibration may be fitted on without touching the test fold)."""
+    from sklearn.model_selection import KFold
+
+    oof = np.zeros((len(train), ctx.k))
+    for tr, te in KFold(min(inner_folds, len(train)), shuffle=True, random_state=0).split(train.E):
+        oof[te] = fit_goalmatch(ctx, train.take(tr)).predict_proba(np.asarray(train.E[te], dtype=np.float64))
+    return oof
+
+
 def goalmatch_recalibrated(inner_folds: int = 5) -> Method:
     """Experimental (issue 4, part 2): goalmatch, then a post-hoc calibration fitted on the
     training fold's own out-of-fold goalmatch probabilities (nested cross-validation, so
@@ -224,14 +236,11 @@ def goalmatch_recalibrated(inner_folds: int = 5) -> Method:
     def method(ctx: Context, train: Part, test: Part) -> Prediction:
         from scipy.optimize import minimize
         from scipy.special import expit, log_softmax, logit
-        from sklearn.model_selection import KFold
 
         pred = goalmatch_method()(ctx, train, test)
         if len(train) < 3:
             return pred
-        oof = np.zeros((len(train), ctx.k))
-        for tr, te in KFold(min(inner_folds, len(train)), shuffle=True, random_state=0).split(train.E):
-            oof[te] = fit_goalmatch(ctx, train.take(tr)).predict_proba(np.asarray(train.E[te], dtype=np.float64))
+        oof = out_of_fold(ctx, train, inner_folds)
         eps = 1e-6
         if ctx.multi:
             z, Y = logit(np.clip(oof, eps, 1 - eps)), train.Y.astype(float)
