@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_batch import TEXTS, fit_matcher
 
 from goalmatch import load
 from goalmatch.batch import portfolio as report
@@ -37,6 +36,7 @@ from goalmatch.errors import ModelError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence import files
 from goalmatch.persistence.files import file_sha256 as _sha256
+from tests.batch.test_batch import TEXTS, fit_matcher
 
 openpyxl = pytest.importorskip("openpyxl")
 

@@ -25,9 +25,9 @@ pytest.importorskip("sqlalchemy")
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from test_web import TEXT, add, app, database_url, decide, frameworks, login, matcher  # noqa: F401 (fixtures)
 
 from goalmatch.web.schema import decisions, reviews
+from tests.web.test_web import TEXT, add, app, database_url, decide, frameworks, login, matcher  # noqa: F401 (fixtures)
 
 POSTGRES = os.environ.get("GOALMATCH_TEST_POSTGRES_URL")
 

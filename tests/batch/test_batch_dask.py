@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from test_batch import fit_matcher
 
 from goalmatch.batch.score import BatchError, score_file
 from goalmatch.model.matcher import Matcher
+from tests.batch.test_batch import fit_matcher
 
 distributed = pytest.importorskip("distributed")
 

@@ -28,9 +28,9 @@ import itsdangerous
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
-from test_web import PASSWORD, SECRET, TOKEN, add, app, database_url, frameworks, login, matcher  # noqa: F401
 
 from goalmatch.web.auth import COOKIE
+from tests.web.test_web import PASSWORD, SECRET, TOKEN, add, app, database_url, frameworks, login, matcher  # noqa: F401
 
 PUBLIC = {("GET", "/login"), ("POST", "/login")}  # POST /login still needs the login form's CSRF token
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

@@ -57,9 +57,9 @@ def _missing(what: str) -> None:
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     uvicorn = pytest.importorskip("uvicorn")
     import yaml
-    from test_web import GOALS, RECORDS  # the synthetic frameworks and projects of the web tests
 
     from goalmatch.web.app import create_app
+    from tests.web.test_web import GOALS, RECORDS  # the synthetic frameworks and projects of the web tests
 
     folder = tmp_path_factory.mktemp("e2e")
     data = {"id": "test", "name": "Test", "language": "sv", "multi_label": False,

@@ -74,12 +74,11 @@ def test_training_twice_gives_byte_identical_model_files(tmp_path: Path) -> None
 
 
 def test_source_date_epoch_sets_the_build_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_persistence import RECORDS, _framework_data, _write
-
     from goalmatch.data.frameworks import load_frameworks
     from goalmatch.embed.encoder import FakeEncoder
     from goalmatch.errors import ModelError
     from goalmatch.model.matcher import Matcher
+    from tests.persistence.test_persistence import RECORDS, _framework_data, _write
 
     _write(tmp_path / "fw", _framework_data())
     matcher = Matcher.train(load_frameworks(tmp_path / "fw"), RECORDS, encoder=FakeEncoder())

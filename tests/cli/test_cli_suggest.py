@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
 from goalmatch.cli.main import build_parser, main
 from goalmatch.data.corpus import write_corpus
@@ -18,8 +17,9 @@ from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.errors import CorpusError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.folder import read_manifest
+from tests.model.test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ansokan-bredband.txt"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ansokan-bredband.txt"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import skops.io as sio
 import yaml
-from test_matcher import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, _framework_data, _write
 
 import goalmatch
 from goalmatch.data.frameworks import Framework, load_frameworks
@@ -23,6 +22,7 @@ from goalmatch.errors import ModelError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.files import file_sha256
 from goalmatch.persistence.folder import read_manifest, read_model, verify
+from tests.model.test_matcher import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, _framework_data, _write
 
 TEXTS = [BREDBAND, PDF_BROKEN, GIBBERISH, "Teater och musik för barn och unga i byarna."]
 

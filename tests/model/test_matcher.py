@@ -395,7 +395,7 @@ def test_predict_proba_batches_and_matches_one_at_a_time(matcher: Matcher) -> No
 
 # ------------------------------------------------------------------ the shipped model (slow)
 
-BROADBAND_APPLICATION = (Path(__file__).resolve().parent.parent / "examples" / "ansokan-bredband.txt")
+BROADBAND_APPLICATION = (Path(__file__).resolve().parents[2] / "examples" / "ansokan-bredband.txt")
 
 
 @pytest.fixture(scope="session")
