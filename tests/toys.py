@@ -8,6 +8,10 @@ Two toys, each shared by several test files through the fixtures of ``tests/conf
 * the batch toy (``batch_matcher``, ``batch_model_dir``): frameworks ``bt`` and ``bm`` with
   three plainer goals and four projects; the batch scoring and fault tests, whose
   assertions name these ids and files (``heads/bt.skops`` …).
+
+The review app's tests have a third, ``WEB_GOALS`` and ``WEB_RECORDS`` (fixtures in
+``tests/web/conftest.py``): the toy's goals without the alias and target, five projects, and
+a multi-label framework named "Test multi", which the app's pages are checked to show.
 """
 
 from __future__ import annotations
@@ -113,3 +117,37 @@ def write_batch_frameworks(folder: Path) -> Path:
         (folder / f"{fid}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return folder
 
+
+# ------------------------------------------------------------------ the review app's toy: test and test-multi
+
+WEB_GOALS: list[dict[str, Any]] = [
+    {"id": "t-bredband", "name": "Bredband och digital infrastruktur",
+     "description": "Utbyggnad av bredband, fiber och mobilnät så att hushåll och företag får snabb uppkoppling.",
+     "examples": ["fiber till byarna", "bredband på landsbygden", "mobiltäckning och digital uppkoppling"]},
+    {"id": "t-kultur", "name": "Kultur och fritid",
+     "description": "Musik, teater, konst och bibliotek för barn, unga och äldre i hela området.",
+     "examples": ["musikfestival och teater", "kulturhus och bibliotek", "konst och dans för barn och unga"]},
+    {"id": "t-foretag", "name": "Företagande och innovation",
+     "description": "Fler nya företag, entreprenörskap, innovation och export i små och medelstora företag.",
+     "examples": ["nya företag och entreprenörer", "innovation och produktutveckling", "export och tillväxt"]},
+]
+WEB_RECORDS = [
+    Record("p/fiber", "Fiberutbyggnad i byarna så att hushållen får bredband.", "test",
+           {"test": ("t-bredband",), "test-multi": ("t-bredband", "t-foretag")}, title="Fiber i byarna"),
+    Record("p/mobil", "Bättre mobiltäckning och uppkoppling längs vägarna på landsbygden.", "test",
+           {"test": ("t-bredband",)}, title="Mobilnät"),
+    Record("p/teater", "Teaterföreställningar och musik för barn och unga i byarna.", "test",
+           {"test": ("t-kultur",), "test-multi": ("t-kultur",)}, title="Teater för unga"),
+    Record("p/export", "Stöd till små företag som vill börja exportera sina produkter.", "test",
+           {"test": ("t-foretag",)}, title="Exportlyftet"),
+    Record("p/bibliotek", "Ett nytt bibliotek och kulturhus med konst och dans.", "test", {}, title="Kulturhuset"),
+]
+
+
+def write_web_frameworks(folder: Path) -> Path:
+    """The review app's toy frameworks ``test`` and ``test-multi`` ("Test multi") as files in ``folder``."""
+    for multi in (False, True):
+        data = {"id": "test-multi" if multi else "test", "name": "Test multi" if multi else "Test", "language": "sv",
+                "multi_label": multi, "source": {"document": "synthetic"}, "goals": WEB_GOALS}
+        (folder / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return folder
