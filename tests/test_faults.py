@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_batch import TEXTS, fit_matcher
 
 from goalmatch import load
 from goalmatch.batch import portfolio as report
@@ -37,20 +36,11 @@ from goalmatch.errors import ModelError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence import files
 from goalmatch.persistence.files import file_sha256 as _sha256
+from tests.toys import BATCH_TEXTS
 
 openpyxl = pytest.importorskip("openpyxl")
 
 _CLI = "import sys; from goalmatch.cli.main import main; sys.exit(main(sys.argv[1:]))"
-
-
-@pytest.fixture(scope="module")
-def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return fit_matcher(tmp_path_factory.mktemp("frameworks"))
-
-
-@pytest.fixture(scope="module")
-def model_dir(matcher: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return matcher.save(tmp_path_factory.mktemp("model") / "m")
 
 
 def _backlog(path: Path, n: int) -> Path:
@@ -59,7 +49,7 @@ def _backlog(path: Path, n: int) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["id", "titel", "beskrivning"])
         for i in range(1, n + 1):
-            title, text = f"Projekt {i}", f"{TEXTS[i % len(TEXTS)]} Del {i}: {' '.join(['byn'] * (i % 7))}."
+            title, text = f"Projekt {i}", f"{BATCH_TEXTS[i % len(BATCH_TEXTS)]} Del {i}: {' '.join(['byn'] * (i % 7))}."
             writer.writerow([f"A-{i - 1 if i % 53 == 0 else i:04d}", *(("", "") if i % 37 == 0 else (title, text))])
     return path
 
@@ -86,7 +76,7 @@ ROWS = 200
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_score_survives_repeated_sigkill_at_random_points(model_dir: Path, tmp_path: Path, fmt: str) -> None:
+def test_score_survives_repeated_sigkill_at_random_points(batch_model_dir: Path, tmp_path: Path, fmt: str) -> None:
     """5 SIGKILLs at seeded random moments (one in start-up, four after a random number of
     further committed chunks plus a random delay), then a run to completion: the output and
     rejects files equal an uninterrupted run's byte for byte, and nothing else is left."""
@@ -100,7 +90,7 @@ def test_score_survives_repeated_sigkill_at_random_points(model_dir: Path, tmp_p
     landed = []
     for kill in range(KILLS):
         before = _chunks(journal)
-        victim = subprocess.Popen([sys.executable, "-c", _CLI, *_score_argv(killed, model_dir, out)],
+        victim = subprocess.Popen([sys.executable, "-c", _CLI, *_score_argv(killed, batch_model_dir, out)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if kill == 0:  # somewhere in start-up: imports, loading the model, opening the journal
             time.sleep(rng.uniform(0.05, 1.0))
@@ -118,12 +108,12 @@ def test_score_survives_repeated_sigkill_at_random_points(model_dir: Path, tmp_p
     assert landed[-1][1] < ROWS // 2, "the kills did not land mid-run"
     # most kills land after fresh commits (one may hit start-up again where the machine is slow)
     assert sum(after > before for before, after in landed[1:]) >= KILLS - 2, landed
-    final = subprocess.run([sys.executable, "-c", _CLI, *_score_argv(killed, model_dir, out), "--json"],
+    final = subprocess.run([sys.executable, "-c", _CLI, *_score_argv(killed, batch_model_dir, out), "--json"],
                            capture_output=True, text=True, timeout=120)
     assert final.returncode == 3, final.stderr  # finished, with the rejected rows in the rejects file
     summary = json.loads(final.stdout)
     assert summary["rows"] == ROWS and 0 < summary["resumed"] < ROWS
-    assert main(_score_argv(whole, model_dir, out)) == 3  # the uninterrupted run, here in-process
+    assert main(_score_argv(whole, batch_model_dir, out)) == 3  # the uninterrupted run, here in-process
     assert (killed / out).read_bytes() == (whole / out).read_bytes()
     rejects = "out.rejects.csv"
     assert (killed / rejects).read_bytes() == (whole / rejects).read_bytes()
@@ -283,17 +273,17 @@ MODEL_FAULTS: dict[str, tuple[Callable[[Path], Any], str]] = {
 
 
 @pytest.mark.parametrize("fault", list(MODEL_FAULTS))
-def test_a_faulty_model_folder_is_refused_naming_the_file(model_dir: Path, tmp_path: Path, fault: str) -> None:
-    folder = Path(shutil.copytree(model_dir, tmp_path / "m"))
-    shutil.copytree(model_dir, tmp_path / "m2")  # what a path escaping the folder would reach
+def test_a_faulty_model_folder_is_refused_naming_the_file(batch_model_dir: Path, tmp_path: Path, fault: str) -> None:
+    folder = Path(shutil.copytree(batch_model_dir, tmp_path / "m"))
+    shutil.copytree(batch_model_dir, tmp_path / "m2")  # what a path escaping the folder would reach
     apply, message = MODEL_FAULTS[fault]
     apply(folder)
     with pytest.raises(ModelError, match=message):
         load(folder)
 
 
-def test_the_cli_refuses_a_faulty_model_with_one_line(model_dir: Path, tmp_path: Path) -> None:
-    folder = Path(shutil.copytree(model_dir, tmp_path / "m"))
+def test_the_cli_refuses_a_faulty_model_with_one_line(batch_model_dir: Path, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(batch_model_dir, tmp_path / "m"))
     _symlink_in(folder, "heads/bt.labelled.npy", "heads/bm.labelled.npy")
     done = subprocess.run([sys.executable, "-c", _CLI, "info", str(folder)], capture_output=True, text=True,
                           timeout=120)
@@ -329,34 +319,34 @@ def _run_limited(argv: list[str], limit: int, *, warm: bool = True,
                           timeout=180, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
-def test_score_fails_clearly_when_the_text_pipeline_cannot_write_its_temporary_file(model_dir: Path,
+def test_score_fails_clearly_when_the_text_pipeline_cannot_write_its_temporary_file(batch_model_dir: Path,
                                                                                      tmp_path: Path) -> None:
     _backlog(tmp_path / "in.csv", 10)
-    full = _run_limited(_score_argv(tmp_path, model_dir, "out.csv", chunk_rows=5), 16_000, warm=False)
+    full = _run_limited(_score_argv(tmp_path, batch_model_dir, "out.csv", chunk_rows=5), 16_000, warm=False)
     assert full.returncode in (1, 2), f"exit {full.returncode}: {full.stderr}"
     assert len(full.stderr.strip().splitlines()) == 1 and "File too large" in full.stderr
 
 
-def test_score_with_a_full_disk_fails_clearly_keeps_the_old_output_and_resumes(model_dir: Path,
+def test_score_with_a_full_disk_fails_clearly_keeps_the_old_output_and_resumes(batch_model_dir: Path,
                                                                                tmp_path: Path) -> None:
     _backlog(tmp_path / "in.csv", 60)
     (tmp_path / "out.csv").write_text("the previous output\n", encoding="utf-8")
-    full = _run_limited(_score_argv(tmp_path, model_dir, "out.csv", chunk_rows=8), 16_000)
+    full = _run_limited(_score_argv(tmp_path, batch_model_dir, "out.csv", chunk_rows=8), 16_000)
     assert full.returncode == 2, full.stderr
     _one_line_error(full.stderr)
     assert "out.csv: cannot write it (File too large); the file was left as it was" in full.stderr
     assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "the previous output\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert _chunks(tmp_path / "out.csv.partial") == 8  # every row is scored and kept
-    again = subprocess.run([sys.executable, "-c", _CLI, *_score_argv(tmp_path, model_dir, "out.csv", 8), "--json"],
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run([sys.executable, "-c", _CLI, *_score_argv(tmp_path, batch_model_dir, "out.csv", 8),
+                            "--json"], capture_output=True, text=True, timeout=120)
     assert again.returncode == 3 and json.loads(again.stdout)["resumed"] == 60
     assert len(tabular.open_table(tmp_path / "out.csv").columns) > 10
 
 
-def test_score_with_a_full_disk_for_the_journal_fails_clearly(model_dir: Path, tmp_path: Path) -> None:
+def test_score_with_a_full_disk_for_the_journal_fails_clearly(batch_model_dir: Path, tmp_path: Path) -> None:
     _backlog(tmp_path / "in.csv", 40)
-    full = _run_limited(_score_argv(tmp_path, model_dir, "out.jsonl", chunk_rows=40), 4_000)
+    full = _run_limited(_score_argv(tmp_path, batch_model_dir, "out.jsonl", chunk_rows=40), 4_000)
     assert full.returncode == 2, full.stderr
     _one_line_error(full.stderr)
     assert "out.jsonl.partial/chunk-00000001.json: cannot write it (File too large)" in full.stderr
@@ -373,9 +363,9 @@ def _scored_table(tmp_path: Path, matcher: Matcher, rows: int) -> Path:
 
 
 @pytest.mark.parametrize("what", ["markdown", "xlsx"])
-def test_report_with_a_full_disk_fails_clearly_and_keeps_the_old_files(matcher: Matcher, tmp_path: Path,
+def test_report_with_a_full_disk_fails_clearly_and_keeps_the_old_files(batch_matcher: Matcher, tmp_path: Path,
                                                                        what: str) -> None:
-    scored = _scored_table(tmp_path, matcher, 80)
+    scored = _scored_table(tmp_path, batch_matcher, 80)
     (tmp_path / "r.md").write_text("old report\n", encoding="utf-8")
     (tmp_path / "r.xlsx").write_bytes(b"old workbook")
     argv = ["report", str(scored), "-o", str(tmp_path / "r.md")]
@@ -390,10 +380,10 @@ def test_report_with_a_full_disk_fails_clearly_and_keeps_the_old_files(matcher: 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_train_with_a_full_disk_fails_clearly_and_keeps_the_old_model(model_dir: Path, tmp_path: Path) -> None:
+def test_train_with_a_full_disk_fails_clearly_and_keeps_the_old_model(batch_model_dir: Path, tmp_path: Path) -> None:
     from goalmatch._paths import corpora_dir
 
-    shutil.copytree(model_dir, tmp_path / "model")
+    shutil.copytree(batch_model_dir, tmp_path / "model")
     before = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     argv = ["train", "--frameworks", str(corpora_dir() / "frameworks"), "--data", str(corpora_dir() / "projects"),
             "--out", str(tmp_path / "model"), "--force"]
@@ -454,8 +444,8 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_text(tmp_path: Path, monkeypa
     assert (tmp_path / "a.md").read_text() == "old" and _no_stray(tmp_path) == []
 
 
-def test_report_xlsx_on_a_full_disk(matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    result = report.portfolio(_scored_table(tmp_path, matcher, 6))
+def test_report_xlsx_on_a_full_disk(batch_matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = report.portfolio(_scored_table(tmp_path, batch_matcher, 6))
     report.to_xlsx(result, tmp_path / "r.xlsx")
     old = (tmp_path / "r.xlsx").read_bytes()
 
@@ -469,9 +459,9 @@ def test_report_xlsx_on_a_full_disk(matcher: Matcher, tmp_path: Path, monkeypatc
     assert (tmp_path / "r.xlsx").read_bytes() == old and _no_stray(tmp_path) == []
 
 
-def test_save_on_a_full_disk_keeps_the_old_model(matcher: Matcher, model_dir: Path, tmp_path: Path,
+def test_save_on_a_full_disk_keeps_the_old_model(batch_matcher: Matcher, batch_model_dir: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    dest = Path(shutil.copytree(model_dir, tmp_path / "m"))
+    dest = Path(shutil.copytree(batch_model_dir, tmp_path / "m"))
     before = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     original, calls = files.save_array, iter(range(100))
 
@@ -483,18 +473,18 @@ def test_save_on_a_full_disk_keeps_the_old_model(matcher: Matcher, model_dir: Pa
 
     monkeypatch.setattr(files, "save_array", fill)
     with pytest.raises(ModelError, match=r"cannot write the model folder .*/m \(No space left on device\); nothing"):
-        matcher.save(dest, overwrite=True)
+        batch_matcher.save(dest, overwrite=True)
     assert {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     monkeypatch.setattr(os, "rename", _enospc)  # the last step: the new folder into place
     with pytest.raises(ModelError, match="No space left on device"):
-        matcher.save(dest, overwrite=True)
+        batch_matcher.save(dest, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
 
 
-def test_the_embedding_cache_on_a_full_disk(matcher: Matcher, tmp_path: Path,
+def test_the_embedding_cache_on_a_full_disk(batch_matcher: Matcher, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = EmbeddingCache(matcher.encoder, tmp_path)
+    cache = EmbeddingCache(batch_matcher.encoder, tmp_path)
     cache.encode(["en text"])
     monkeypatch.setattr(np, "savez", _enospc)
     with pytest.raises(OSError, match="No space left on device"):

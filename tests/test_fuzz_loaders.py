@@ -5,7 +5,7 @@ The framework loader (``Framework.from_file``/``from_dict``) and the corpus load
 ``FrameworkError``/``CorpusError`` naming the file, never anything else. YAML tags that
 construct Python objects are refused; an alias bomb ("billion laughs") is refused or
 validated without blowing up; oversize and deeply nested files are refused. ``Matcher.suggest``
-(FakeEncoder, a small synthetic framework) answers any text or raises ``ValueError`` for an
+(the FakeEncoder toy matcher of tests/conftest.py) answers any text or raises ``ValueError`` for an
 empty one, with evidence offsets inside the original text.
 """
 
@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from goalmatch.data.corpus import MAX_LINE_BYTES, CorpusError, load_corpus
 from goalmatch.data.frameworks import MAX_FILE_BYTES, Framework, FrameworkError
-from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher
 
 FUZZ = settings(
@@ -288,16 +287,6 @@ def test_corpus_oversize_and_deep_lines_are_refused(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ suggest
 
 
-@pytest.fixture(scope="module")
-def matcher() -> Matcher:
-    from goalmatch.data.corpus import Record
-
-    fw = Framework.from_dict(_valid())
-    records = [Record("p/1", "Fiber och bredband till byarna.", "s", {"fuzz": ("f-a",)}),
-               Record("p/2", "Musik och teater för unga.", "s", {"fuzz": ("f-b",)})]
-    return Matcher.train({"fuzz": fw}, records, encoder=FakeEncoder())
-
-
 SUGGEST_TEXT = st.one_of(
     st.text(max_size=200),
     st.lists(st.sampled_from(["fiber ", "a\u0308", "\u00ad", "\r\n", "👍", "שלום ", "fo rso rjning ", ". ", "\x00",
@@ -308,9 +297,9 @@ SUGGEST_TEXT = st.one_of(
 @settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(SUGGEST_TEXT)
-def test_suggest_answers_or_refuses_empty_text(matcher: Matcher, text: str) -> None:
+def test_suggest_answers_or_refuses_empty_text(toy_matcher: Matcher, text: str) -> None:
     try:
-        result = matcher.suggest(text, top_k=2)
+        result = toy_matcher.suggest(text, top_k=2)
     except ValueError:
         from goalmatch.text.prepare import prepare
 

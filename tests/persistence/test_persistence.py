@@ -14,36 +14,25 @@ import numpy as np
 import pytest
 import skops.io as sio
 import yaml
-from test_matcher import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, _framework_data, _write
 
 import goalmatch
-from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.data.frameworks import Framework
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.errors import ModelError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.files import file_sha256
 from goalmatch.persistence.folder import read_manifest, read_model, verify
+from tests.toys import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS, framework_data, write_framework
 
 TEXTS = [BREDBAND, PDF_BROKEN, GIBBERISH, "Teater och musik för barn och unga i byarna."]
 
 
+# This module's own save of the toy matcher: the tests read back its metrics and sources, and
+# one of them saves over it (overwrite=True) and back again.
 @pytest.fixture(scope="module")
-def frameworks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Framework]:
-    folder = tmp_path_factory.mktemp("frameworks")
-    _write(folder, _framework_data())
-    _write(folder, _framework_data(multi=True))
-    return load_frameworks(folder)
-
-
-@pytest.fixture(scope="module")
-def fitted(frameworks: dict[str, Framework]) -> Matcher:
-    return Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
-
-
-@pytest.fixture(scope="module")
-def saved(fitted: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fitted.save(tmp_path_factory.mktemp("models") / "m", command="pytest", metrics={"note": "none"},
-                sources=[{"name": "Synthetic", "licence": "CC0"}])
+def saved(toy_matcher: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return toy_matcher.save(tmp_path_factory.mktemp("models") / "m", command="pytest", metrics={"note": "none"},
+                            sources=[{"name": "Synthetic", "licence": "CC0"}])
 
 
 @pytest.fixture()
@@ -68,19 +57,19 @@ def _rehash(folder: Path, rel: str) -> None:
 # ------------------------------------------------------------------ round trip
 
 
-def test_save_then_load_gives_identical_predictions(fitted: Matcher, saved: Path) -> None:
+def test_save_then_load_gives_identical_predictions(toy_matcher: Matcher, saved: Path) -> None:
     loaded = Matcher.load(saved)
-    for fid in fitted.heads:
+    for fid in toy_matcher.heads:
         np.testing.assert_array_equal(loaded.predict_proba(TEXTS, framework=fid),
-                                      fitted.predict_proba(TEXTS, framework=fid))
+                                      toy_matcher.predict_proba(TEXTS, framework=fid))
     for text in TEXTS:
-        assert loaded.suggest(text).to_dict() == fitted.suggest(text).to_dict()
+        assert loaded.suggest(text).to_dict() == toy_matcher.suggest(text).to_dict()
     head = loaded.heads["test"]
-    assert head.framework_.content_hash == fitted.heads["test"].framework_.content_hash
+    assert head.framework_.content_hash == toy_matcher.heads["test"].framework_.content_hash
     assert head.encoder_ is loaded.encoder
 
 
-def test_manifest_lists_every_file_with_hash_and_size(saved: Path, fitted: Matcher) -> None:
+def test_manifest_lists_every_file_with_hash_and_size(saved: Path, toy_matcher: Matcher) -> None:
     manifest = read_manifest(saved)
     files = {p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == files
@@ -90,9 +79,9 @@ def test_manifest_lists_every_file_with_hash_and_size(saved: Path, fitted: Match
     assert manifest["goalmatch_version"] == goalmatch.__version__
     assert manifest["encoder"]["id"] == "fake-64" and manifest["encoder"]["checksum"] == FakeEncoder().checksum
     assert {e["id"]: e["content_hash"] for e in manifest["frameworks"]} == {
-        fid: clf.framework_.content_hash for fid, clf in fitted.heads.items()
+        fid: clf.framework_.content_hash for fid, clf in toy_matcher.heads.items()
     }
-    assert manifest["training_data"]["sha256"] == fitted.info["training_data"]["sha256"]
+    assert manifest["training_data"]["sha256"] == toy_matcher.info["training_data"]["sha256"]
     assert manifest["command"] == "pytest" and manifest["metrics"] == {"note": "none"}
     readme = (saved / "README.md").read_text(encoding="utf-8")
     assert "pytest" in readme and "## Synthetic" in readme and "licence: CC0" in readme
@@ -104,18 +93,18 @@ def test_large_arrays_are_plain_npy_and_heads_hold_only_the_allowlisted_type(sav
     assert sio.get_untrusted_types(file=saved / "heads" / "test.skops") == ["goalmatch.model.classifier.GoalClassifier"]
 
 
-def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(fitted: Matcher, saved: Path) -> None:
+def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(toy_matcher: Matcher, saved: Path) -> None:
     with pytest.raises(ModelError, match="already exists"):
-        fitted.save(saved)
-    fitted.save(saved, overwrite=True, command="again")
+        toy_matcher.save(saved)
+    toy_matcher.save(saved, overwrite=True, command="again")
     assert read_manifest(saved)["command"] == "again"
     assert [p.name for p in saved.parent.iterdir()] == ["m"]
-    fitted.save(saved, overwrite=True, command="pytest", metrics={"note": "none"},
+    toy_matcher.save(saved, overwrite=True, command="pytest", metrics={"note": "none"},
          sources=[{"name": "Synthetic", "licence": "CC0"}])
 
 
 def test_save_needs_framework_files(tmp_path: Path) -> None:
-    fw = Framework.from_dict(_framework_data())
+    fw = Framework.from_dict(framework_data())
     matcher = Matcher.train([fw], RECORDS, encoder=FakeEncoder())
     with pytest.raises(ModelError, match="framework test was not loaded from a file"):
         matcher.save(tmp_path / "m")
@@ -170,14 +159,14 @@ def test_framework_hash_mismatch_is_refused(copy: Path) -> None:
         Matcher.load(copy)
 
 
-def test_changed_framework_files_are_refused(saved: Path, tmp_path: Path, frameworks: dict[str, Framework]) -> None:
-    data = _framework_data()
+def test_changed_framework_files_are_refused(saved: Path, tmp_path: Path, toy_frameworks: dict[str, Framework]) -> None:
+    data = framework_data()
     data["goals"][0]["description"] += " Nu också satellit."
-    _write(tmp_path, data)
-    _write(tmp_path, _framework_data(multi=True))
+    write_framework(tmp_path, data)
+    write_framework(tmp_path, framework_data(multi=True))
     with pytest.raises(ModelError, match=r"test\.yaml: model trained for framework test version"):
         Matcher.load(saved, frameworks=tmp_path)
-    assert sorted(Matcher.load(saved, frameworks=frameworks).heads) == ["test", "test-multi"]
+    assert sorted(Matcher.load(saved, frameworks=toy_frameworks).heads) == ["test", "test-multi"]
 
 
 @pytest.mark.parametrize("bad", ["../outside.npy", "/etc/passwd", "heads/../../x", "./heads/x.npy", "manifest.json"])
@@ -232,9 +221,9 @@ def test_goalmatch_load_without_a_path_reads_the_shipped_default(monkeypatch: py
     assert sorted(goalmatch.load().heads) == ["test", "test-multi"]
 
 
-def test_framework_yaml_in_the_model_is_a_copy(saved: Path, frameworks: dict[str, Framework]) -> None:
+def test_framework_yaml_in_the_model_is_a_copy(saved: Path, toy_frameworks: dict[str, Framework]) -> None:
     copied = yaml.safe_load((saved / "frameworks" / "test.yaml").read_text(encoding="utf-8"))
-    assert copied == yaml.safe_load(Path(frameworks["test"].path).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    assert copied == yaml.safe_load(Path(toy_frameworks["test"].path).read_text(encoding="utf-8"))  # type: ignore[arg-type]
 
 
 def test_a_head_from_another_version_is_refused_naming_the_file(copy: Path) -> None:
@@ -250,14 +239,14 @@ def test_a_head_from_another_version_is_refused_naming_the_file(copy: Path) -> N
         Matcher.load(copy)
 
 
-def test_read_model_gives_parts_that_the_matcher_assembles(saved: Path, fitted: Matcher) -> None:
+def test_read_model_gives_parts_that_the_matcher_assembles(saved: Path, toy_matcher: Matcher) -> None:
     parts = read_model(saved)
     assert sorted(parts.heads) == sorted(parts.frameworks) == ["test", "test-multi"]
     head = parts.heads["test"]
     assert head.framework == "test" and "framework_" not in vars(head) and "encoder_" not in vars(head)
     assert parts.encoder.id == "fake-64" and parts.info["path"] == str(saved)
-    assert parts.references["ids"] == fitted.references.ids
-    np.testing.assert_array_equal(parts.references["embeddings"], fitted.references.embeddings)
+    assert parts.references["ids"] == toy_matcher.references.ids
+    np.testing.assert_array_equal(parts.references["embeddings"], toy_matcher.references.embeddings)
 
 
 def test_the_persistence_layer_loads_neither_the_model_layer_nor_scikit_learn() -> None:

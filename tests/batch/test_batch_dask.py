@@ -6,7 +6,6 @@ import csv
 from pathlib import Path
 
 import pytest
-from test_batch import fit_matcher
 
 from goalmatch.batch.score import BatchError, score_file
 from goalmatch.model.matcher import Matcher
@@ -17,18 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::R
                                         "ignore:.*:pytest.PytestUnraisableExceptionWarning")
 
 
-@pytest.fixture(scope="module")
-def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return fit_matcher(tmp_path_factory.mktemp("frameworks"))
-
-
-@pytest.fixture(scope="module")
-def model_dir(matcher: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return matcher.save(tmp_path_factory.mktemp("model") / "m")
-
-
 @pytest.mark.slow  # each worker process imports goalmatch and loads the model: ~20 s of cold start on 2 cores
-def test_dask_engine_writes_the_local_output(model_dir: Path, tmp_path: Path) -> None:
+def test_dask_engine_writes_the_local_output(batch_model_dir: Path, tmp_path: Path) -> None:
     import goalmatch
 
     rows = [{"id": f"D-{i}", "text": f"Vi bygger fiber och bredband till byarna {i}. Teater för unga {i}."}
@@ -38,7 +27,7 @@ def test_dask_engine_writes_the_local_output(model_dir: Path, tmp_path: Path) ->
         writer = csv.DictWriter(handle, fieldnames=["id", "text"])
         writer.writeheader()
         writer.writerows(rows)
-    matcher = goalmatch.load(model_dir)
+    matcher = goalmatch.load(batch_model_dir)
     local = score_file(tmp_path / "in.csv", tmp_path / "local.csv", matcher=matcher, id_column="id", chunk_rows=4,
                        progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -49,17 +38,19 @@ def test_dask_engine_writes_the_local_output(model_dir: Path, tmp_path: Path) ->
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
 
 
-def test_dask_engine_needs_a_saved_model_and_a_scheduler(matcher: Matcher, model_dir: Path, tmp_path: Path) -> None:
+def test_dask_engine_needs_a_saved_model_and_a_scheduler(batch_matcher: Matcher, batch_model_dir: Path,
+                                                         tmp_path: Path) -> None:
     import goalmatch
 
     (tmp_path / "in.csv").write_text("text\nfiber till byn\n", encoding="utf-8")
     with pytest.raises(BatchError, match="needs a model saved in a folder"):
-        score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=matcher, engine="dask", scheduler="tcp://x:1")
+        score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=batch_matcher, engine="dask", scheduler="tcp://x:1")
     with pytest.raises(BatchError, match="scheduler's address"):
-        score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=goalmatch.load(model_dir), engine="dask")
+        score_file(tmp_path / "in.csv", tmp_path / "o.csv", matcher=goalmatch.load(batch_model_dir), engine="dask")
 
 
-def test_score_partition_is_map_partitions_ready_and_matches_the_local_engine(model_dir: Path, tmp_path: Path) -> None:
+def test_score_partition_is_map_partitions_ready_and_matches_the_local_engine(batch_model_dir: Path,
+                                                                              tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")
     import goalmatch
@@ -74,25 +65,25 @@ def test_score_partition_is_map_partitions_ready_and_matches_the_local_engine(mo
         writer = csv.DictWriter(handle, fieldnames=["nr", "titel", "text"])
         writer.writeheader()
         writer.writerows([{k: v or "" for k, v in r.items()} for r in rows])
-    score_file(tmp_path / "in.csv", tmp_path / "local.csv", matcher=goalmatch.load(model_dir), id_column="nr",
+    score_file(tmp_path / "in.csv", tmp_path / "local.csv", matcher=goalmatch.load(batch_model_dir), id_column="nr",
                text_columns=["titel", "text"], progress=False)
     with (tmp_path / "local.csv").open(encoding="utf-8", newline="") as handle:
         local = list(csv.DictReader(handle))
 
-    out = score_partition(frame, model_dir, id_column="nr", text_columns=["titel", "text"])
+    out = score_partition(frame, batch_model_dir, id_column="nr", text_columns=["titel", "text"])
     assert list(out.index) == list(frame.index)
-    assert list(out.columns) == list(partition_meta(model_dir).columns)
+    assert list(out.columns) == list(partition_meta(batch_model_dir).columns)
     assert out["status"].tolist() == [r["status"] for r in local]
     assert out["status"].tolist()[2] == "rejected: empty text" and out["status"].tolist()[5] == "rejected: duplicate id"
-    for fid in goalmatch.load(model_dir).heads:
+    for fid in goalmatch.load(batch_model_dir).heads:
         assert out[f"{fid}.goal_1"].fillna("").tolist() == [r[f"{fid}.goal_1"] for r in local]
         assert out[f"{fid}.p_1"].round(4).fillna(-1).tolist() == \
             [float(r[f"{fid}.p_1"]) if r[f"{fid}.p_1"] else -1 for r in local]
 
     ddf = dd.from_pandas(frame, npartitions=2)
-    scored = ddf.map_partitions(score_partition, model=str(model_dir), id_column="nr",
-                                text_columns=["titel", "text"], meta=partition_meta(model_dir)).compute(
+    scored = ddf.map_partitions(score_partition, model=str(batch_model_dir), id_column="nr",
+                                text_columns=["titel", "text"], meta=partition_meta(batch_model_dir)).compute(
         scheduler="sync")
     assert len(scored) == 8 and scored.index.tolist() == frame.index.tolist()
     with pytest.raises(KeyError, match="no column\\(s\\) 'beskrivning' in the partition"):
-        score_partition(frame, model_dir, text_columns=["beskrivning"])
+        score_partition(frame, batch_model_dir, text_columns=["beskrivning"])

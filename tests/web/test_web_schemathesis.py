@@ -28,9 +28,9 @@ import itsdangerous
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
-from test_web import PASSWORD, SECRET, TOKEN, add, app, database_url, frameworks, login, matcher  # noqa: F401
 
 from goalmatch.web.auth import COOKIE
+from tests.web.helpers import TOKEN, add, login
 
 PUBLIC = {("GET", "/login"), ("POST", "/login")}  # POST /login still needs the login form's CSRF token
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -63,7 +63,7 @@ def refused(response: Any, path: str) -> bool:
 
 
 def test_every_route_but_login_and_static_refuses_without_a_live_session(
-        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     client, csrf = login(app)
     app_id = add(client, csrf)
     routes = app_routes(app.routes)
@@ -116,7 +116,7 @@ def test_every_route_but_login_and_static_refuses_without_a_live_session(
     assert client.get("/queue").status_code == 200  # the session itself is still fine
 
 
-def test_schemathesis_over_the_openapi_description(app: Any) -> None:  # noqa: F811
+def test_schemathesis_over_the_openapi_description(app: Any) -> None:
     schemathesis = pytest.importorskip("schemathesis")
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st

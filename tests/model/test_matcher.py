@@ -5,7 +5,6 @@ The ``slow`` tests at the end load the shipped ``models/default`` with the real 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from pathlib import Path
@@ -13,88 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 import goalmatch
 from goalmatch.data.corpus import Record
-from goalmatch.data.frameworks import Framework, load_frameworks
+from goalmatch.data.frameworks import Framework
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher, Suggestions
 from goalmatch.text.prepare import prepare
-
-GOALS: list[dict[str, Any]] = [
-    {
-        "id": "t-bredband", "name": "Bredband och digital infrastruktur",
-        "description": "Utbyggnad av bredband, fiber och mobilnät så att hushåll och företag får snabb uppkoppling.",
-        "examples": ["fiber till byarna", "bredband på landsbygden", "mobiltäckning och digital uppkoppling"],
-        "aliases": ["Digital infrastruktur"],
-    },
-    {
-        "id": "t-kultur", "name": "Kultur och fritid",
-        "description": "Musik, teater, konst och bibliotek för barn, unga och äldre i hela området.",
-        "examples": ["musikfestival och teater", "kulturhus och bibliotek", "konst och dans för barn och unga"],
-    },
-    {
-        "id": "t-foretag", "name": "Företagande och innovation",
-        "description": "Fler nya företag, entreprenörskap, innovation och export i små och medelstora företag.",
-        "examples": ["nya företag och entreprenörer", "innovation och produktutveckling", "export och tillväxt"],
-        "children": [{"id": "t-foretag.1", "name": "Rådgivning till företag",
-                      "description": "Rådgivning, coachning och affärsstöd till nystartade företag."}],
-    },
-]
-
-RECORDS = [
-    Record("p/fiber", "Fiberutbyggnad i byarna så att hushållen får bredband.", "test",
-           {"test": ("t-bredband",), "test-multi": ("t-bredband", "t-foretag")}, title="Fiber i byarna"),
-    Record("p/mobil", "Bättre mobiltäckning och uppkoppling längs vägarna på landsbygden.", "test",
-           {"test": ("t-bredband",)}, title="Mobilnät"),
-    Record("p/teater", "Teaterföreställningar och musik för barn och unga i byarna.", "test",
-           {"test": ("t-kultur", "t-foretag"), "test-multi": ("t-kultur",)}, title="Teater för unga"),
-    Record("p/export", "Stöd till små företag som vill börja exportera sina produkter.", "test",
-           {"test": ("t-foretag",)}, title="Exportlyftet"),
-    Record("p/bibliotek", "Ett nytt bibliotek och kulturhus med konst och dans.", "test", {}, title="Kulturhuset"),
-    Record("p/inkubator", "En inkubator för entreprenörer och nya företag med innovation.", "test", {}),
-]
-
-BREDBAND = (
-    "Fiber till Soutujärvi\n\nProjektet bygger fiber och bredband till byarna. Hushållen får snabb "
-    "uppkoppling och bättre mobiltäckning.  Företagen   i byn kan sälja på nätet."
-)
-PDF_BROKEN = (
-    "Projektet ska o ka kompetensfo rso rjningen i la net genom samverkan mellan fo retag.\n"
-    "Vi bygger fiber och bredband till byarna sa  att hushÅllen fa r snabb uppkoppling."
-)
-GIBBERISH = "qxzv plrk wmbt zzyq grrk vvlp mmtx krrb qoop"
-
-
-def _write(folder: Path, data: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-
-
-def _framework_data(multi: bool = False) -> dict[str, Any]:
-    return {
-        "id": "test-multi" if multi else "test", "name": "Test" + (" (multi)" if multi else ""),
-        "language": "sv", "multi_label": multi, "source": {"document": "synthetic"}, "goals": copy.deepcopy(GOALS),
-    }
-
-
-@pytest.fixture(scope="session")
-def framework_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("frameworks")
-    _write(folder, _framework_data())
-    _write(folder, _framework_data(multi=True))
-    return folder
-
-
-@pytest.fixture(scope="session")
-def frameworks(framework_dir: Path) -> dict[str, Framework]:
-    return load_frameworks(framework_dir)
-
-
-@pytest.fixture(scope="session")
-def matcher(frameworks: dict[str, Framework]) -> Matcher:
-    return Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
+from tests.toys import BREDBAND, GIBBERISH, PDF_BROKEN, RECORDS
 
 
 class CountingEncoder(FakeEncoder):
@@ -112,42 +37,42 @@ class CountingEncoder(FakeEncoder):
 # ------------------------------------------------------------------ train
 
 
-def test_train_builds_one_head_per_framework_and_keeps_the_records(matcher: Matcher) -> None:
-    assert sorted(matcher.heads) == ["test", "test-multi"]
-    assert list(matcher.heads["test"].classes_) == ["t-bredband", "t-kultur", "t-foretag"]
-    assert matcher.references.ids == tuple(r.id for r in RECORDS)
-    assert matcher.references.embeddings.shape == (len(RECORDS), 64)
-    assert matcher.info["training_data"]["labelled"] == {"test": 4, "test-multi": 2}
-    assert np.isfinite(matcher.heads["test"].min_similarity_)  # unlabelled records set the support floor
+def test_train_builds_one_head_per_framework_and_keeps_the_records(toy_matcher: Matcher) -> None:
+    assert sorted(toy_matcher.heads) == ["test", "test-multi"]
+    assert list(toy_matcher.heads["test"].classes_) == ["t-bredband", "t-kultur", "t-foretag"]
+    assert toy_matcher.references.ids == tuple(r.id for r in RECORDS)
+    assert toy_matcher.references.embeddings.shape == (len(RECORDS), 64)
+    assert toy_matcher.info["training_data"]["labelled"] == {"test": 4, "test-multi": 2}
+    assert np.isfinite(toy_matcher.heads["test"].min_similarity_)  # unlabelled records set the support floor
 
 
-def test_train_encodes_every_distinct_text_once_in_one_call(frameworks: dict[str, Framework]) -> None:
+def test_train_encodes_every_distinct_text_once_in_one_call(toy_frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
     extra = [Record("x/1", RECORDS[0].text, "x", {"test": ("t-bredband",)})]  # a text seen twice
-    Matcher.train(frameworks, RECORDS, encoder=encoder, extra=extra)
+    Matcher.train(toy_frameworks, RECORDS, encoder=encoder, extra=extra)
     real = [call for call in encoder.calls if call]
     assert len(real) == 1
     assert len(real[0]) == len(set(real[0]))
     assert set(r.text for r in RECORDS) <= set(real[0])
 
 
-def test_single_label_heads_learn_the_primary_label_only(matcher: Matcher) -> None:
-    head = matcher.heads["test"]
+def test_single_label_heads_learn_the_primary_label_only(toy_matcher: Matcher) -> None:
+    head = toy_matcher.heads["test"]
     # p/teater is labelled ("t-kultur", "t-foretag"): only t-kultur counts for a single-label framework
     assert head.labelled_targets_.sum(axis=1).tolist() == [1, 1, 1, 1]
     assert head.labelled_targets_[2].tolist() == [0, 1, 0]
-    assert matcher.heads["test-multi"].labelled_targets_.tolist() == [[1, 0, 1], [0, 1, 0]]
+    assert toy_matcher.heads["test-multi"].labelled_targets_.tolist() == [[1, 0, 1], [0, 1, 0]]
 
 
-def test_extra_records_train_but_are_not_references(frameworks: dict[str, Framework]) -> None:
+def test_extra_records_train_but_are_not_references(toy_frameworks: dict[str, Framework]) -> None:
     extra = [Record("x/kultur", "Körsång och konserter i kyrkan.", "x", {"test": ("t-kultur",)})]
-    fitted = Matcher.train(frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
     assert len(fitted.heads["test"].labelled_) == 5
     assert len(fitted.heads["test-multi"].labelled_) == 2
     assert "x/kultur" not in fitted.references.ids
 
 
-def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(frameworks: dict[str, Framework]) -> None:
+def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(toy_frameworks: dict[str, Framework]) -> None:
     # one goal per extra text (like TRAIL22), several per corpus project
     extra = [
         Record(f"x/{i}", text, "x", {"test-multi": (goal,)})
@@ -156,8 +81,8 @@ def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(framewo
             ("Exportrådgivning för företag", "t-foretag"), ("Mobilmaster längs vägen", "t-bredband"),
         ])
     ]
-    fitted = Matcher.train(frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
-    plain = Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=FakeEncoder(), extra=extra)
+    plain = Matcher.train(toy_frameworks, RECORDS, encoder=FakeEncoder())
     adjusted = fitted.info["training_data"]["adjusted_for_extra"]
     assert set(adjusted) == {"test-multi"}
     head = fitted.heads["test-multi"]
@@ -171,25 +96,25 @@ def test_heads_with_extra_texts_take_floor_and_base_rate_from_the_corpus(framewo
     assert head.min_similarity_ == pytest.approx(plain.heads["test-multi"].min_similarity_)
 
 
-def test_train_names_the_record_with_a_bad_label(frameworks: dict[str, Framework]) -> None:
+def test_train_names_the_record_with_a_bad_label(toy_frameworks: dict[str, Framework]) -> None:
     bad = [Record("p/bad", "En text.", "x", {"test": ("t-nope",)})]
     with pytest.raises(ValueError, match=r"record p/bad: label 't-nope' is not a goal of test"):
-        Matcher.train(frameworks, bad, encoder=FakeEncoder())
+        Matcher.train(toy_frameworks, bad, encoder=FakeEncoder())
 
 
-def test_the_old_name_fit_is_refused_naming_train(frameworks: dict[str, Framework]) -> None:
+def test_the_old_name_fit_is_refused_naming_train(toy_frameworks: dict[str, Framework]) -> None:
     with pytest.raises(AttributeError, match=r"Matcher\.fit was renamed Matcher\.train"):
-        Matcher.fit(frameworks, RECORDS, encoder=FakeEncoder())
+        Matcher.fit(toy_frameworks, RECORDS, encoder=FakeEncoder())
     assert not hasattr(Matcher, "fit")  # a Matcher is no scikit-learn estimator
 
 
-def test_a_saved_head_with_the_old_parameter_top_k_is_refused_naming_n_nearest(matcher: Matcher,
+def test_a_saved_head_with_the_old_parameter_top_k_is_refused_naming_n_nearest(toy_matcher: Matcher,
                                                                                 tmp_path: Path) -> None:
     import skops.io as sio
 
     from goalmatch.errors import ModelError
 
-    folder = matcher.save(tmp_path / "m")
+    folder = toy_matcher.save(tmp_path / "m")
     rel = "heads/test.skops"
     head = sio.load(folder / rel, trusted=["goalmatch.model.classifier.GoalClassifier"])
     head.__dict__["top_k"] = head.__dict__.pop("n_nearest")  # as saved before the rename
@@ -205,8 +130,8 @@ def test_a_saved_head_with_the_old_parameter_top_k_is_refused_naming_n_nearest(m
 # ------------------------------------------------------------------ suggest
 
 
-def test_suggest_ranks_goals_with_evidence(matcher: Matcher) -> None:
-    result = matcher.suggest(BREDBAND)
+def test_suggest_ranks_goals_with_evidence(toy_matcher: Matcher) -> None:
+    result = toy_matcher.suggest(BREDBAND)
     test = result["test"]
     probabilities = [s.probability for s in test.suggestions]
     assert probabilities == sorted(probabilities, reverse=True)
@@ -222,38 +147,38 @@ def test_suggest_ranks_goals_with_evidence(matcher: Matcher) -> None:
     assert len(result.similar_projects) == 3
 
 
-def test_suggest_respects_top_k_and_frameworks(matcher: Matcher) -> None:
-    result = matcher.suggest(BREDBAND, top_k=1, frameworks=["test-multi"])
+def test_suggest_respects_top_k_and_frameworks(toy_matcher: Matcher) -> None:
+    result = toy_matcher.suggest(BREDBAND, top_k=1, frameworks=["test-multi"])
     assert [r.framework_id for r in result.frameworks] == ["test-multi"]
     assert len(result["test-multi"].suggestions) == 1
     with pytest.raises(KeyError, match="no suggestions for framework 'test'"):
         result["test"]
     with pytest.raises(ValueError, match="unknown framework"):
-        matcher.suggest(BREDBAND, frameworks=["nope"])
+        toy_matcher.suggest(BREDBAND, frameworks=["nope"])
     with pytest.raises(ValueError, match="top_k"):
-        matcher.suggest(BREDBAND, top_k=0)
+        toy_matcher.suggest(BREDBAND, top_k=0)
 
 
-def test_framework_ids_are_checked_in_one_place(matcher: Matcher) -> None:
-    assert matcher.framework_ids() == list(matcher.heads)
-    assert matcher.framework_ids("test") == matcher.framework_ids(["test"]) == ["test"]
+def test_framework_ids_are_checked_in_one_place(toy_matcher: Matcher) -> None:
+    assert toy_matcher.framework_ids() == list(toy_matcher.heads)
+    assert toy_matcher.framework_ids("test") == toy_matcher.framework_ids(["test"]) == ["test"]
     with pytest.raises(ValueError, match=r"unknown framework\(s\) nope; this model has: "):
-        matcher.framework_ids(["test", "nope"])
+        toy_matcher.framework_ids(["test", "nope"])
     with pytest.raises(ValueError, match="unknown framework"):
-        matcher.predict_proba([BREDBAND], "nope")
+        toy_matcher.predict_proba([BREDBAND], "nope")
 
 
-def test_with_encoder_gives_the_same_answers_through_another_encoder(matcher: Matcher) -> None:
+def test_with_encoder_gives_the_same_answers_through_another_encoder(toy_matcher: Matcher) -> None:
     encoder = CountingEncoder()
-    twin = matcher.with_encoder(encoder)
-    assert twin.encoder is encoder and twin.heads == matcher.heads and twin.references is matcher.references
-    assert twin.suggest(BREDBAND).to_dict() == matcher.suggest(BREDBAND).to_dict()
+    twin = toy_matcher.with_encoder(encoder)
+    assert twin.encoder is encoder and twin.heads == toy_matcher.heads and twin.references is toy_matcher.references
+    assert twin.suggest(BREDBAND).to_dict() == toy_matcher.suggest(BREDBAND).to_dict()
     assert len(encoder.calls) == 1
 
 
 @pytest.mark.parametrize("text", [BREDBAND, "  \n" + BREDBAND.replace(" ", "\u00a0", 3), PDF_BROKEN])
-def test_evidence_offsets_slice_the_original_text_back_to_the_sentence(matcher: Matcher, text: str) -> None:
-    result = matcher.suggest(text)
+def test_evidence_offsets_slice_the_original_text_back_to_the_sentence(toy_matcher: Matcher, text: str) -> None:
+    result = toy_matcher.suggest(text)
     seen = 0
     for fw in result.frameworks:
         for suggestion in fw.suggestions:
@@ -264,50 +189,50 @@ def test_evidence_offsets_slice_the_original_text_back_to_the_sentence(matcher: 
     assert seen
 
 
-def test_pdf_broken_input_is_repaired_and_flagged(matcher: Matcher) -> None:
-    result = matcher.suggest(PDF_BROKEN)
+def test_pdf_broken_input_is_repaired_and_flagged(toy_matcher: Matcher) -> None:
+    result = toy_matcher.suggest(PDF_BROKEN)
     assert result.flags["repaired"] is True
     sentences = {s.text for fw in result.frameworks for sug in fw.suggestions for s in sug.evidence.sentences}
     assert any("kompetensförsörjningen i länet" in s for s in sentences)
     assert result["test"].suggestions[0].goal_id == "t-bredband"
 
 
-def test_gibberish_abstains_with_a_reason(matcher: Matcher) -> None:
-    result = matcher.suggest(GIBBERISH)
+def test_gibberish_abstains_with_a_reason(toy_matcher: Matcher) -> None:
+    result = toy_matcher.suggest(GIBBERISH)
     for fw in result.frameworks:
         assert fw.abstained and not fw.confident
         assert "less related to this strategy" in (fw.reason or "")
         assert fw.support < fw.min_similarity
 
 
-def test_empty_text_is_refused_and_a_short_one_flagged(matcher: Matcher) -> None:
+def test_empty_text_is_refused_and_a_short_one_flagged(toy_matcher: Matcher) -> None:
     for empty in ("", "   \n\t "):
         with pytest.raises(ValueError, match="the text is empty"):
-            matcher.suggest(empty)
-    short = matcher.suggest("Fiber till byn")
+            toy_matcher.suggest(empty)
+    short = toy_matcher.suggest("Fiber till byn")
     assert short.flags["too_short"] is True
     assert short["test"].suggestions[0].goal_id == "t-bredband"  # ranked, but not trusted
     assert short["test"].abstained and "too short" in (short["test"].reason or "")
 
 
-def test_multi_label_sub_goal_passages_are_targets(matcher: Matcher) -> None:
-    result = matcher.suggest("Rådgivning, coachning och affärsstöd till nystartade företag i byarna.")
+def test_multi_label_sub_goal_passages_are_targets(toy_matcher: Matcher) -> None:
+    result = toy_matcher.suggest("Rådgivning, coachning och affärsstöd till nystartade företag i byarna.")
     top = result["test-multi"].suggestions[0]
     assert top.goal_id == "t-foretag"
     assert top.evidence.passage is not None
     assert (top.evidence.passage.kind, top.evidence.passage.goal_id) == ("target", "t-foretag.1")
 
 
-def test_to_dict_is_strict_json(matcher: Matcher) -> None:
-    data = matcher.suggest(BREDBAND).to_dict()
+def test_to_dict_is_strict_json(toy_matcher: Matcher) -> None:
+    data = toy_matcher.suggest(BREDBAND).to_dict()
     text = json.dumps(data, allow_nan=False, ensure_ascii=False)
     assert json.loads(text)["frameworks"][0]["suggestions"][0]["evidence"]["sentences"]
-    assert isinstance(matcher.suggest(BREDBAND), Suggestions)
+    assert isinstance(toy_matcher.suggest(BREDBAND), Suggestions)
 
 
-def test_suggest_encodes_text_and_sentences_in_one_call(frameworks: dict[str, Framework]) -> None:
+def test_suggest_encodes_text_and_sentences_in_one_call(toy_frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=encoder)
     encoder.calls.clear()
     fitted.suggest(BREDBAND)
     assert len(encoder.calls) == 1
@@ -317,9 +242,9 @@ def test_suggest_encodes_text_and_sentences_in_one_call(frameworks: dict[str, Fr
 # ------------------------------------------------------------------ long texts and batches
 
 
-def test_long_text_is_pooled_over_passages_within_the_window(frameworks: dict[str, Framework]) -> None:
+def test_long_text_is_pooled_over_passages_within_the_window(toy_frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=encoder)
     encoder.calls.clear()
     long_text = " ".join([BREDBAND] * 60)  # about 1,500 words
     assert encoder.count_tokens(long_text) > 512
@@ -333,9 +258,9 @@ def test_long_text_is_pooled_over_passages_within_the_window(frameworks: dict[st
     assert max(encoder.count_tokens(t) for t in encoder.calls[0]) <= 512
 
 
-def test_suggest_many_equals_suggest_one_by_one_with_one_encoder_call(frameworks: dict[str, Framework]) -> None:
+def test_suggest_many_equals_suggest_one_by_one_with_one_encoder_call(toy_frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=encoder)
     texts = [BREDBAND, PDF_BROKEN, GIBBERISH, "Fiber.", " ".join([BREDBAND] * 60),
              "Teater och musik för unga. Nya företag inom kultur."]
     encoder.calls.clear()
@@ -348,9 +273,9 @@ def test_suggest_many_equals_suggest_one_by_one_with_one_encoder_call(frameworks
     assert fitted.suggest_many([]) == []
 
 
-def test_suggest_many_without_sentences_encodes_less_and_decides_the_same(frameworks: dict[str, Framework]) -> None:
+def test_suggest_many_without_sentences_encodes_less_and_decides_the_same(toy_frameworks: dict[str, Framework]) -> None:
     encoder = CountingEncoder()
-    fitted = Matcher.train(frameworks, RECORDS, encoder=encoder)
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=encoder)
     texts = [BREDBAND, "Teater och musik för unga. Nya företag inom kultur.", GIBBERISH]
     encoder.calls.clear()
     full = fitted.suggest_many(texts)
@@ -366,36 +291,36 @@ def test_suggest_many_without_sentences_encodes_less_and_decides_the_same(framew
             assert [s.evidence.projects for s in fa.suggestions] == [s.evidence.projects for s in fb.suggestions]
 
 
-def test_suggest_many_names_the_bad_text(matcher: Matcher) -> None:
+def test_suggest_many_names_the_bad_text(toy_matcher: Matcher) -> None:
     with pytest.raises(ValueError, match=r"texts\[1\]: the text is empty"):
-        matcher.suggest_many([BREDBAND, "  "])
+        toy_matcher.suggest_many([BREDBAND, "  "])
     with pytest.raises(TypeError, match="wrap it in a list"):
-        matcher.suggest_many(BREDBAND)  # type: ignore[arg-type]
+        toy_matcher.suggest_many(BREDBAND)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="top_k"):
-        matcher.suggest_many([BREDBAND], top_k=0)
+        toy_matcher.suggest_many([BREDBAND], top_k=0)
     with pytest.raises(ValueError, match="unknown framework"):
-        matcher.suggest_many([BREDBAND], frameworks=["nope"])
+        toy_matcher.suggest_many([BREDBAND], frameworks=["nope"])
 
 
-def test_predict_proba_batches_and_matches_one_at_a_time(matcher: Matcher) -> None:
+def test_predict_proba_batches_and_matches_one_at_a_time(toy_matcher: Matcher) -> None:
     texts = [BREDBAND, "Teater och musik för barn.", PDF_BROKEN]
-    batch = matcher.predict_proba(texts, framework="test")
+    batch = toy_matcher.predict_proba(texts, framework="test")
     assert batch.shape == (3, 3)
     np.testing.assert_allclose(batch.sum(axis=1), 1.0)
-    one = np.vstack([matcher.predict_proba([t], framework="test") for t in texts])
+    one = np.vstack([toy_matcher.predict_proba([t], framework="test") for t in texts])
     np.testing.assert_allclose(batch, one)
-    assert matcher.predict_proba([], framework="test").shape == (0, 3)
+    assert toy_matcher.predict_proba([], framework="test").shape == (0, 3)
     with pytest.raises(ValueError, match="name the framework"):
-        matcher.predict_proba(texts)
+        toy_matcher.predict_proba(texts)
     with pytest.raises(ValueError, match=r"texts\[1\]: the text is empty"):
-        matcher.predict_proba(["Fiber", " "], framework="test")
+        toy_matcher.predict_proba(["Fiber", " "], framework="test")
     with pytest.raises(TypeError, match="wrap it in a list"):
-        matcher.predict_proba(BREDBAND, framework="test")  # type: ignore[arg-type]
+        toy_matcher.predict_proba(BREDBAND, framework="test")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ the shipped model (slow)
 
-BROADBAND_APPLICATION = (Path(__file__).resolve().parent.parent / "examples" / "ansokan-bredband.txt")
+BROADBAND_APPLICATION = (Path(__file__).resolve().parents[2] / "examples" / "ansokan-bredband.txt")
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 
-from test_web import database_url  # noqa: F401 (fixture: a fresh SQLite file or an emptied PostgreSQL)
 
 pytestmark = pytest.mark.slow  # the server loads the language tools (about 15-30 s)
 
@@ -29,7 +28,7 @@ USERS, DURATION_S = 4, 5.0
 
 
 def load_web() -> Any:
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "load_web.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "load_web.py"
     spec = importlib.util.spec_from_file_location("load_web", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -38,7 +37,7 @@ def load_web() -> Any:
     return module
 
 
-def test_four_reviewers_for_five_seconds_lose_nothing(tmp_path: Path, database_url: str) -> None:  # noqa: F811
+def test_four_reviewers_for_five_seconds_lose_nothing(tmp_path: Path, database_url: str) -> None:
     bench = load_web()
     url = None if database_url.startswith("sqlite") else database_url
     server = bench.Server(tmp_path, "fake", users=USERS, database_url=url)

@@ -53,19 +53,21 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
+# its own matcher, not the web_matcher fixture: the review app's toy with the framework test only,
+# as the browser checks that every highlighted sentence backs a "Test: …" suggestion
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     uvicorn = pytest.importorskip("uvicorn")
     import yaml
-    from test_web import GOALS, RECORDS  # the synthetic frameworks and projects of the web tests
 
     from goalmatch.web.app import create_app
+    from tests.toys import WEB_GOALS, WEB_RECORDS  # the review app's toy goals and projects
 
     folder = tmp_path_factory.mktemp("e2e")
     data = {"id": "test", "name": "Test", "language": "sv", "multi_label": False,
-            "source": {"document": "synthetic"}, "goals": GOALS}
+            "source": {"document": "synthetic"}, "goals": WEB_GOALS}
     (folder / "test.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    matcher = Matcher.train(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
+    matcher = Matcher.train(load_frameworks(folder), WEB_RECORDS, encoder=FakeEncoder())
     app = create_app(matcher=matcher, database_url=f"sqlite:///{folder / 'review.sqlite3'}",
                      secret="e2e-secret-0123456789abcdef")
     app.state.review.store.create_user(USER, PASSWORD)

@@ -8,34 +8,31 @@ import json
 from pathlib import Path
 
 import pytest
-from test_matcher import BREDBAND, GIBBERISH, RECORDS, _framework_data, _write
 
 from goalmatch.cli.main import build_parser, main
 from goalmatch.data.corpus import write_corpus
-from goalmatch.data.frameworks import load_frameworks
 from goalmatch.data.trail22 import trail22_records
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.errors import CorpusError
 from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.folder import read_manifest
+from tests.toys import BREDBAND, GIBBERISH, RECORDS
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ansokan-bredband.txt"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ansokan-bredband.txt"
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with frameworks/ and data.jsonl for training."""
+    """A folder with data.jsonl, the toy projects, to train on (with the toy frameworks)."""
     folder = tmp_path_factory.mktemp("inputs")
-    _write(folder / "frameworks", _framework_data())
-    _write(folder / "frameworks", _framework_data(multi=True))
     write_corpus(RECORDS, folder / "data.jsonl")
     return folder
 
 
+# the toy matcher as a model folder, as the commands load it (no other file loads the toy from a folder)
 @pytest.fixture(scope="module")
-def model(inputs: Path) -> Path:
-    matcher = Matcher.train(load_frameworks(inputs / "frameworks"), RECORDS, encoder=FakeEncoder())
-    return matcher.save(inputs / "model", command="pytest")
+def model(toy_matcher: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return toy_matcher.save(tmp_path_factory.mktemp("cli") / "model", command="pytest")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -145,11 +142,11 @@ def test_info_shows_the_checked_manifest(capsys: pytest.CaptureFixture[str], mod
     assert "heads/test.skops" in data["files"]
 
 
-def test_train_writes_a_model_that_loads(capsys: pytest.CaptureFixture[str], inputs: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_writes_a_model_that_loads(capsys: pytest.CaptureFixture[str], inputs: Path, toy_framework_dir: Path,
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("goalmatch.embed.encoder.Encoder", FakeEncoder)  # the real one is for the slow tests
     out_dir = tmp_path / "trained"
-    argv = ["train", "--frameworks", str(inputs / "frameworks"), "--data", str(inputs / "data.jsonl"),
+    argv = ["train", "--frameworks", str(toy_framework_dir), "--data", str(inputs / "data.jsonl"),
             "--out", str(out_dir)]
     code, out, err = _run(capsys, *argv)
     assert code == 0, err

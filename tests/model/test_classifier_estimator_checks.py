@@ -11,7 +11,7 @@ Two configurations:
   cannot apply; they are listed in ``FRAMEWORK_CANNOT_APPLY`` with the reason, and run
   as strict expected failures (a check that starts passing fails the suite, so the list
   stays true). What they would test is covered for this configuration in
-  ``tests/test_classifier.py`` on texts and goal ids.
+  ``tests/model/test_classifier.py`` on texts and goal ids.
 
 Both configurations use ``abstain_threshold=0.0``: an abstention is ``None``, which is not
 one of scikit-learn's labels, and the checks compare predictions with labels.

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from goalmatch._paths import corpora_dir
+from goalmatch.model.matcher import Matcher
 from goalmatch.persistence.folder import read_manifest
 
 # the real encoder is replaced by the fake one inside the child process only
@@ -73,23 +74,17 @@ def test_training_twice_gives_byte_identical_model_files(tmp_path: Path) -> None
     assert manifest["training_data"]["extra_records"] > 0 and manifest["training_data"]["adjusted_for_extra"]
 
 
-def test_source_date_epoch_sets_the_build_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_persistence import RECORDS, _framework_data, _write
-
-    from goalmatch.data.frameworks import load_frameworks
-    from goalmatch.embed.encoder import FakeEncoder
+def test_source_date_epoch_sets_the_build_time(toy_matcher: Matcher, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from goalmatch.errors import ModelError
-    from goalmatch.model.matcher import Matcher
 
-    _write(tmp_path / "fw", _framework_data())
-    matcher = Matcher.train(load_frameworks(tmp_path / "fw"), RECORDS, encoder=FakeEncoder())
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    matcher.save(tmp_path / "a")
-    matcher.save(tmp_path / "b")
+    toy_matcher.save(tmp_path / "a")
+    toy_matcher.save(tmp_path / "b")
     assert read_manifest(tmp_path / "a")["created"] == "2023-11-14T22:13:20Z"
     assert "Built 2023-11-14T22:13:20Z by goalmatch" in (tmp_path / "a" / "README.md").read_text(encoding="utf-8")
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(ModelError, match="SOURCE_DATE_EPOCH: expected whole seconds since 1970, got 'yesterday'"):
-        matcher.save(tmp_path / "c")
+        toy_matcher.save(tmp_path / "c")
     assert not (tmp_path / "c").exists()

@@ -16,6 +16,8 @@ from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model import features as _features
 from goalmatch.model.classifier import GoalClassifier, goal_texts
 
+# Not the toy of tests/toys.py: bare Framework objects (no files, no Matcher), and the target
+# t-foretag.1 has its own description, which test_goal_texts_include_descendants_once reads back.
 GOALS: list[dict[str, Any]] = [
     {
         "id": "t-bredband", "name": "Bredband och digital infrastruktur",

@@ -21,6 +21,8 @@ from goalmatch.evaluation.crossval import evaluate
 from goalmatch.evaluation.report import bar_check
 from goalmatch.model import features as _features
 
+# Their own frameworks and 13 projects, not the toy of tests/toys.py: cross-validation needs
+# several labelled projects per goal in each framework, and parallel single/multi goal ids.
 SINGLE = {
     "id": "t-single", "name": "Test single", "language": "sv", "multi_label": False,
     "source": {"document": "test"},

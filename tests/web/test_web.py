@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
@@ -27,104 +24,13 @@ import itsdangerous
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from goalmatch.data.corpus import Record, load_corpus
-from goalmatch.data.frameworks import Framework, load_frameworks
-from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.data.corpus import load_corpus
+from goalmatch.data.frameworks import Framework
 from goalmatch.model.matcher import Matcher
 from goalmatch.web.app import create_app
 from goalmatch.web.pages import safe_next
-from goalmatch.web.schema import metadata, schema_version
 from goalmatch.web.store import Store
-
-GOALS: list[dict[str, Any]] = [
-    {"id": "t-bredband", "name": "Bredband och digital infrastruktur",
-     "description": "Utbyggnad av bredband, fiber och mobilnät så att hushåll och företag får snabb uppkoppling.",
-     "examples": ["fiber till byarna", "bredband på landsbygden", "mobiltäckning och digital uppkoppling"]},
-    {"id": "t-kultur", "name": "Kultur och fritid",
-     "description": "Musik, teater, konst och bibliotek för barn, unga och äldre i hela området.",
-     "examples": ["musikfestival och teater", "kulturhus och bibliotek", "konst och dans för barn och unga"]},
-    {"id": "t-foretag", "name": "Företagande och innovation",
-     "description": "Fler nya företag, entreprenörskap, innovation och export i små och medelstora företag.",
-     "examples": ["nya företag och entreprenörer", "innovation och produktutveckling", "export och tillväxt"]},
-]
-RECORDS = [
-    Record("p/fiber", "Fiberutbyggnad i byarna så att hushållen får bredband.", "test",
-           {"test": ("t-bredband",), "test-multi": ("t-bredband", "t-foretag")}, title="Fiber i byarna"),
-    Record("p/mobil", "Bättre mobiltäckning och uppkoppling längs vägarna på landsbygden.", "test",
-           {"test": ("t-bredband",)}, title="Mobilnät"),
-    Record("p/teater", "Teaterföreställningar och musik för barn och unga i byarna.", "test",
-           {"test": ("t-kultur",), "test-multi": ("t-kultur",)}, title="Teater för unga"),
-    Record("p/export", "Stöd till små företag som vill börja exportera sina produkter.", "test",
-           {"test": ("t-foretag",)}, title="Exportlyftet"),
-    Record("p/bibliotek", "Ett nytt bibliotek och kulturhus med konst och dans.", "test", {}, title="Kulturhuset"),
-]
-TEXT = ("Fiber till Soutujärvi\n\nProjektet bygger fiber och bredband till byarna. Hushållen får snabb "
-        "uppkoppling och bättre mobiltäckning.")
-SECRET = "test-secret-0123456789abcdef"
-TOKEN = "shared-token-for-tests"
-PASSWORD = "hemligt-lösen-1"
-
-
-@pytest.fixture(scope="module")
-def frameworks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Framework]:
-    folder = tmp_path_factory.mktemp("web-frameworks")
-    for multi in (False, True):
-        data = {"id": "test-multi" if multi else "test", "name": "Test multi" if multi else "Test", "language": "sv",
-                "multi_label": multi, "source": {"document": "synthetic"}, "goals": GOALS}
-        (folder / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_frameworks(folder)
-
-
-@pytest.fixture(scope="module")
-def matcher(frameworks: dict[str, Framework]) -> Matcher:
-    return Matcher.train(frameworks, RECORDS, encoder=FakeEncoder())
-
-
-DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("GOALMATCH_TEST_POSTGRES_URL") else [])
-
-
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'review.sqlite3'}"
-        return
-    url = os.environ["GOALMATCH_TEST_POSTGRES_URL"]
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:  # a clean schema for every test
-        metadata.drop_all(conn)
-        schema_version.drop(conn, checkfirst=True)
-    engine.dispose()
-    yield url
-
-
-@pytest.fixture
-def app(matcher: Matcher, database_url: str) -> Any:
-    app = create_app(matcher=matcher, database_url=database_url, secret=SECRET, token=TOKEN)
-    store = app.state.review.store
-    store.create_user("alice", PASSWORD)
-    store.create_user("bob", PASSWORD)
-    yield app
-    store.engine.dispose()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
-
-
-def login(app: Any, user: str = "alice") -> tuple[TestClient, str]:
-    client = TestClient(app, follow_redirects=False)
-    token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"username": user, "password": PASSWORD, "csrf": token, "next": "/queue"})
-    assert response.status_code == 303, response.text
-    return client, csrf_of(client.get("/new").text)
-
-
-def add(client: TestClient, csrf: str, text: str = TEXT, title: str = "") -> int:
-    response = client.post("/applications", data={"text": text, "title": title, "csrf": csrf})
-    assert response.status_code == 303, response.text
-    return int(response.headers["location"].rsplit("/", 1)[1])
+from tests.web.helpers import PASSWORD, SECRET, TEXT, TOKEN, add, csrf_of, decide, login
 
 
 def pdf_bytes(lines: list[str]) -> bytes:
@@ -148,13 +54,6 @@ def pdf_bytes(lines: list[str]) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
-
-
-def decide(client: TestClient, csrf: str, app_id: int, framework: str, action: str, goals: list[str] = (),
-           version: int = 0, comment: str = "") -> Any:
-    return client.post(f"/applications/{app_id}/decisions", data={
-        "csrf": csrf, "framework_id": framework, "action": action, "goal_ids": list(goals),
-        "version": str(version), "comment": comment})
 
 
 # ------------------------------------------------------------------ sign-in and CSRF
@@ -288,10 +187,10 @@ def _try(client: TestClient, user: str, password: str) -> Any:
 
 
 @pytest.fixture
-def strict_app(matcher: Matcher, database_url: str) -> Any:
+def strict_app(web_matcher: Matcher, database_url: str) -> Any:
     from goalmatch.web.store import LoginLimits
 
-    app = create_app(matcher=matcher, database_url=database_url, secret=SECRET, token=TOKEN,
+    app = create_app(matcher=web_matcher, database_url=database_url, secret=SECRET, token=TOKEN,
                      login_limits=LoginLimits(per_account=3, per_client=5, window=60))
     for user in ("alice", "bob"):
         app.state.review.store.create_user(user, PASSWORD)
@@ -568,11 +467,12 @@ def test_no_page_loads_scripts_or_styles_from_another_host(app: Any) -> None:
 
 
 def test_api_docs_without_swagger_ui_files_links_to_the_openapi_document(
-        matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        web_matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import goalmatch.web.api as api
 
     monkeypatch.setattr(api, "swagger_ui_assets", lambda: None)
-    app = create_app(matcher=matcher, database_url=f"sqlite:///{tmp_path / 'r.sqlite3'}", secret=SECRET, token=TOKEN)
+    app = create_app(matcher=web_matcher, database_url=f"sqlite:///{tmp_path / 'r.sqlite3'}", secret=SECRET,
+                     token=TOKEN)
     docs = TestClient(app).get("/api/docs", headers={"Authorization": f"Bearer {TOKEN}"})
     assert docs.status_code == 200 and '<a href="/api/openapi.json">' in docs.text and "<script" not in docs.text
     app.state.review.store.engine.dispose()
@@ -581,7 +481,7 @@ def test_api_docs_without_swagger_ui_files_links_to_the_openapi_document(
 # ------------------------------------------------------------------ export and API
 
 
-def test_export_loads_as_a_corpus(app: Any, frameworks: dict[str, Framework], tmp_path: Path) -> None:
+def test_export_loads_as_a_corpus(app: Any, web_frameworks: dict[str, Framework], tmp_path: Path) -> None:
     client, csrf = login(app)
     app_id = add(client, csrf, title="Fiberprojektet")
     add(client, csrf, "Ett projekt utan beslut om kultur.")
@@ -591,7 +491,7 @@ def test_export_loads_as_a_corpus(app: Any, frameworks: dict[str, Framework], tm
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
     path = tmp_path / "export.jsonl"
     path.write_bytes(response.content)
-    records = load_corpus(path, frameworks)
+    records = load_corpus(path, web_frameworks)
     assert len(records) == 1
     record = records[0]
     assert record.id == f"review/{app_id}" and record.text == TEXT and record.title == "Fiberprojektet"
@@ -601,11 +501,11 @@ def test_export_loads_as_a_corpus(app: Any, frameworks: dict[str, Framework], tm
     assert record.provenance["decisions"]["test"]["comment"] == "företag först"
 
 
-def test_api_suggest_one_and_batch(app: Any, matcher: Matcher) -> None:
+def test_api_suggest_one_and_batch(app: Any, web_matcher: Matcher) -> None:
     client = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
     one = client.post("/api/suggest", json={"text": TEXT, "top_k": 2, "frameworks": ["test"]})
     assert one.status_code == 200
-    assert one.json() == json.loads(json.dumps(matcher.suggest(TEXT, top_k=2, frameworks=["test"]).to_dict()))
+    assert one.json() == json.loads(json.dumps(web_matcher.suggest(TEXT, top_k=2, frameworks=["test"]).to_dict()))
     batch = client.post("/api/suggest/batch", json={"texts": [TEXT, "Teater för unga."]})
     assert batch.status_code == 200 and len(batch.json()["results"]) == 2
     assert client.post("/api/suggest", json={"text": ""}).status_code == 422
@@ -635,7 +535,7 @@ def test_migrations_are_recorded_and_idempotent(database_url: str) -> None:
     again.engine.dispose()
 
 
-def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matcher,
+def test_migrations_upgrade_a_version_1_database(tmp_path: Path, web_matcher: Matcher,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import goalmatch.web.store as store_module
 
@@ -644,7 +544,7 @@ def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matche
     old = Store(url)
     old.create_user("alice", PASSWORD)
     assert old.schema_version() == 1
-    suggestions = matcher.suggest(TEXT).to_dict()
+    suggestions = web_matcher.suggest(TEXT).to_dict()
     with old.engine.begin() as conn:  # what version 1 stored: an application and a decision
         conn.execute(sa.insert(store_module.applications).values(
             id=7, title="Gammal", text=TEXT, source="web", suggestions=json.dumps(suggestions),
@@ -663,9 +563,9 @@ def test_migrations_upgrade_a_version_1_database(tmp_path: Path, matcher: Matche
     new.engine.dispose()
 
 
-def test_queue_is_paged_and_filtered_in_sql(app: Any, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_is_paged_and_filtered_in_sql(app: Any, web_matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
     store = app.state.review.store
-    base = matcher.suggest(TEXT).to_dict()
+    base = web_matcher.suggest(TEXT).to_dict()
     for i in range(120):  # confidences 0.005 ... 0.6, stored in a shuffled order
         suggestions = json.loads(json.dumps(base))
         for fw in suggestions["frameworks"]:
@@ -694,7 +594,7 @@ def test_queue_is_paged_and_filtered_in_sql(app: Any, matcher: Matcher, monkeypa
     assert client.get("/queue", params={"max_confidence": "nan"}).status_code == 200
 
 
-def test_pasted_text_with_an_empty_file_field_and_imported_suggestions(app: Any, matcher: Matcher) -> None:
+def test_pasted_text_with_an_empty_file_field_and_imported_suggestions(app: Any, web_matcher: Matcher) -> None:
     client, csrf = login(app)
     response = client.post("/applications", data={"csrf": csrf, "text": TEXT, "title": "Inklistrad"},
                            files={"file": ("", b"", "application/octet-stream")})
@@ -702,7 +602,7 @@ def test_pasted_text_with_an_empty_file_field_and_imported_suggestions(app: Any,
     empty = client.post("/applications", data={"csrf": csrf, "text": "   "})
     assert empty.status_code == 400 and "tom" in empty.text
     # suggestions scored elsewhere (batch scoring) are stored as given
-    given = matcher.suggest(TEXT, top_k=1).to_dict()
+    given = web_matcher.suggest(TEXT, top_k=1).to_dict()
     api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
     created = api.post("/api/applications", json={"text": TEXT, "source": "batch", "suggestions": given})
     assert created.status_code == 201

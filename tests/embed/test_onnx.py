@@ -26,7 +26,7 @@ from goalmatch.embed.encoder import Encoder
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from test_encoder import write_tiny_e5  # pytest puts tests/ on sys.path
+from tests.embed.test_encoder import write_tiny_e5
 
 SWEDISH = [
     "Projektet bygger ut bredband på landsbygden så att företag och hushåll får snabb uppkoppling.",

@@ -25,9 +25,9 @@ pytest.importorskip("sqlalchemy")
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from test_web import TEXT, add, app, database_url, decide, frameworks, login, matcher  # noqa: F401 (fixtures)
 
 from goalmatch.web.schema import decisions, reviews
+from tests.web.helpers import add, decide, login
 
 POSTGRES = os.environ.get("GOALMATCH_TEST_POSTGRES_URL")
 
@@ -69,7 +69,7 @@ def assert_clear_503(response: Any, *, api: bool) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: the server process is killed below
-def test_sqlite_commit_failure_gives_503_and_no_half_decision(app: Any, database_url: str,  # noqa: F811
+def test_sqlite_commit_failure_gives_503_and_no_half_decision(app: Any, database_url: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     client, csrf = login(app)
     app_id = add(client, csrf)
@@ -103,7 +103,7 @@ def test_sqlite_commit_failure_gives_503_and_no_half_decision(app: Any, database
     assert consistent(store) == [(app_id, "test", 2), (app_id, "test-multi", 1)]
 
 
-def test_database_gone_while_reading_gives_503(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_database_gone_while_reading_gives_503(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     client, csrf = login(app)
     add(client, csrf)
     store = app.state.review.store
@@ -128,7 +128,7 @@ def test_database_gone_while_reading_gives_503(app: Any, monkeypatch: pytest.Mon
 @pytest.mark.skipif(not POSTGRES, reason="needs GOALMATCH_TEST_POSTGRES_URL (scripts/start-postgres.sh)")
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: the injected commit failure
 @pytest.mark.parametrize("moment", ["before the audit row", "at the commit"])
-def test_postgres_backend_terminated_mid_decision(app: Any, database_url: str, moment: str) -> None:  # noqa: F811
+def test_postgres_backend_terminated_mid_decision(app: Any, database_url: str, moment: str) -> None:
     client, csrf = login(app)
     app_id = add(client, csrf)
     store = app.state.review.store
@@ -175,7 +175,7 @@ def test_postgres_backend_terminated_mid_decision(app: Any, database_url: str, m
 
 @pytest.mark.skipif(not POSTGRES, reason="needs GOALMATCH_TEST_POSTGRES_URL (scripts/start-postgres.sh)")
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_postgres_idle_connections_killed_between_requests_are_replaced(app: Any, database_url: str) -> None:  # noqa: F811
+def test_postgres_idle_connections_killed_between_requests_are_replaced(app: Any, database_url: str) -> None:
     client, csrf = login(app)
     app_id = add(client, csrf)
     killer = sa.create_engine(database_url)
@@ -192,7 +192,7 @@ def test_postgres_idle_connections_killed_between_requests_are_replaced(app: Any
 
 
 def test_disk_full_while_spooling_an_upload_gives_507_and_stores_nothing(
-        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import starlette.formparsers
 
     class FullDisk(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
@@ -211,7 +211,7 @@ def test_disk_full_while_spooling_an_upload_gives_507_and_stores_nothing(
     assert add(client, csrf) > 0  # and the next request works
 
 
-def test_disk_full_during_the_export_gives_507(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_disk_full_during_the_export_gives_507(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The export is built in memory and sent as the response (no file on the server); a
     failing write underneath it (here: building the records) still answers clearly."""
     import goalmatch.web.review as review

@@ -14,64 +14,22 @@ from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 from goalmatch.batch import rows as batch_rows
 from goalmatch.batch.score import BatchError, score_file, suggest_many
 from goalmatch.batch.tables import detect_encoding, open_table
 from goalmatch.batch.writers import TableWriter
-from goalmatch.data.corpus import Record
-from goalmatch.data.frameworks import load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher
+from tests.toys import BATCH_TEXTS
 
 pytest.importorskip("openpyxl")
 pytest.importorskip("pyarrow")
 
-GOALS = [
-    {"id": "b-bredband", "name": "Bredband", "description": "Bredband, fiber och mobilnät till hushåll och företag.",
-     "examples": ["fiber till byarna", "bredband på landsbygden"]},
-    {"id": "b-kultur", "name": "Kultur", "description": "Musik, teater och bibliotek för barn och unga.",
-     "examples": ["musikfestival och teater", "kulturhus och bibliotek"]},
-    {"id": "b-foretag", "name": "Företagande", "description": "Nya företag, entreprenörskap och export.",
-     "examples": ["nya företag och entreprenörer", "export och tillväxt"]},
-]
-RECORDS = [
-    Record("p/fiber", "Fiberutbyggnad i byarna så att hushållen får bredband.", "t", {"bt": ("b-bredband",)}),
-    Record("p/teater", "Teaterföreställningar och musik för barn och unga i byarna.", "t", {"bt": ("b-kultur",)}),
-    Record("p/export", "Stöd till små företag som vill börja exportera sina produkter.", "t", {"bt": ("b-foretag",)}),
-    Record("p/bibliotek", "Ett nytt bibliotek och kulturhus med konst och dans.", "t", {}),
-]
-TEXTS = [
-    "Vi bygger fiber och bredband till byarna så att hushållen får snabb uppkoppling.",
-    "Projektet ordnar teater, musik och dans för barn och unga i bygdegården.",
-    "Nya företag får rådgivning om export och tillväxt. Entreprenörer möts i en inkubator.",
-    "Föreningen rustar bygdegården och ordnar kurser i slöjd för äldre och unga.",
-]
-
-
-def fit_matcher(folder: Path) -> Matcher:
-    """A FakeEncoder matcher of two synthetic frameworks, written as files to ``folder`` (a saved model needs them)."""
-    for fid, multi in (("bt", False), ("bm", True)):
-        data = {"id": fid, "name": fid.upper(), "language": "sv", "multi_label": multi,
-                "source": {"document": "synthetic"}, "goals": GOALS}
-        (folder / f"{fid}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return Matcher.train(load_frameworks(folder), RECORDS, encoder=FakeEncoder())
-
-
-@pytest.fixture(scope="session")
-def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return fit_matcher(tmp_path_factory.mktemp("frameworks"))
-
-
-@pytest.fixture(scope="session")
-def model_dir(matcher: Matcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return matcher.save(tmp_path_factory.mktemp("model") / "m")
-
 
 def _backlog(n: int) -> list[dict[str, str]]:
-    return [{"id": f"A-{i:04d}", "titel": f"Projekt {i}", "beskrivning": TEXTS[i % len(TEXTS)] + f" Del {i}."}
-            for i in range(1, n + 1)]
+    return [{"id": f"A-{i:04d}", "titel": f"Projekt {i}",
+             "beskrivning": BATCH_TEXTS[i % len(BATCH_TEXTS)] + f" Del {i}."} for i in range(1, n + 1)]
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], encoding: str = "utf-8", delimiter: str = ",") -> Path:
@@ -111,26 +69,27 @@ def _counting(matcher: Matcher) -> tuple[Matcher, CountingEncoder]:
 # ------------------------------------------------------------------ suggest_many
 
 
-def test_suggest_many_equals_suggest_with_one_encoder_call(matcher: Matcher) -> None:
-    counted, encoder = _counting(matcher)
-    many = suggest_many(counted, TEXTS, top_k=2)
+def test_suggest_many_equals_suggest_with_one_encoder_call(batch_matcher: Matcher) -> None:
+    counted, encoder = _counting(batch_matcher)
+    many = suggest_many(counted, BATCH_TEXTS, top_k=2)
     assert len(encoder.calls) == 1
-    assert [s.to_dict() for s in many] == [matcher.suggest(t, top_k=2).to_dict() for t in TEXTS]
-    assert [r.framework_id for r in suggest_many(matcher, TEXTS[:1], frameworks=["bm"])[0].frameworks] == ["bm"]
+    assert [s.to_dict() for s in many] == [batch_matcher.suggest(t, top_k=2).to_dict() for t in BATCH_TEXTS]
+    assert [r.framework_id
+            for r in suggest_many(batch_matcher, BATCH_TEXTS[:1], frameworks=["bm"])[0].frameworks] == ["bm"]
 
 
 # ------------------------------------------------------------------ rows in, rows out
 
 
-def test_score_csv_keeps_order_and_ids_and_joins_title_and_text(matcher: Matcher, tmp_path: Path) -> None:
+def test_score_csv_keeps_order_and_ids_and_joins_title_and_text(batch_matcher: Matcher, tmp_path: Path) -> None:
     rows = _backlog(7)
-    summary = score_file(_write_csv(tmp_path / "in.csv", rows), tmp_path / "out.csv", matcher=matcher,
+    summary = score_file(_write_csv(tmp_path / "in.csv", rows), tmp_path / "out.csv", matcher=batch_matcher,
                          id_column="id", chunk_rows=3, top_k=2, progress=False)
     assert (summary.rows, summary.scored, summary.rejected) == (7, 7, 0)
     out = _read(tmp_path / "out.csv")
     assert [r["id"] for r in out] == [r["id"] for r in rows]
     assert [r["row"] for r in out] == [str(i) for i in range(1, 8)]
-    expected = matcher.suggest(f"{rows[0]['titel']}\n\n{rows[0]['beskrivning']}", top_k=2)
+    expected = batch_matcher.suggest(f"{rows[0]['titel']}\n\n{rows[0]['beskrivning']}", top_k=2)
     for fid in ("bt", "bm"):
         top = expected[fid].suggestions
         assert out[0][f"{fid}.goal_1"] == top[0].goal_id and out[0][f"{fid}.name_2"] == top[1].name
@@ -143,11 +102,11 @@ def test_score_csv_keeps_order_and_ids_and_joins_title_and_text(matcher: Matcher
     assert not (tmp_path / "out.csv.partial").exists()
 
 
-def test_without_sentences_the_goals_are_the_same_and_the_evidence_quotes_no_sentence(matcher: Matcher,
+def test_without_sentences_the_goals_are_the_same_and_the_evidence_quotes_no_sentence(batch_matcher: Matcher,
                                                                                        tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(5))
-    score_file(path, tmp_path / "full.csv", matcher=matcher, id_column="id", progress=False)
-    score_file(path, tmp_path / "lean.csv", matcher=matcher, id_column="id", progress=False, sentences=False)
+    score_file(path, tmp_path / "full.csv", matcher=batch_matcher, id_column="id", progress=False)
+    score_file(path, tmp_path / "lean.csv", matcher=batch_matcher, id_column="id", progress=False, sentences=False)
     full, lean = _read(tmp_path / "full.csv"), _read(tmp_path / "lean.csv")
     for a, b in zip(full, lean, strict=True):
         for fid in ("bt", "bm"):
@@ -156,16 +115,17 @@ def test_without_sentences_the_goals_are_the_same_and_the_evidence_quotes_no_sen
             assert a[f"{fid}.evidence"].startswith("«") and b[f"{fid}.evidence"].startswith("matches ")
 
 
-def test_bad_rows_are_rejected_and_the_run_goes_on(matcher: Matcher, tmp_path: Path,
+def test_bad_rows_are_rejected_and_the_run_goes_on(batch_matcher: Matcher, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch_rows, "MAX_CHARS", 500)
-    good = TEXTS[0]
-    lines = [b"id,text", b"a1," + good.encode(), b"a2,", b",no id here", b"a1," + TEXTS[1].encode(),
+    good = BATCH_TEXTS[0]
+    lines = [b"id,text", b"a1," + good.encode(), b"a2,", b",no id here", b"a1," + BATCH_TEXTS[1].encode(),
              b"a3," + ("bredband " * 80).encode(), b"a4,trasig \xff byte " + "här är å ä ö ".encode() * 5,
-             b"a5," + TEXTS[2].encode()]
+             b"a5," + BATCH_TEXTS[2].encode()]
     path = tmp_path / "in.csv"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    summary = score_file(path, tmp_path / "out.jsonl", matcher=matcher, id_column="id", progress=False, chunk_rows=2)
+    summary = score_file(path, tmp_path / "out.jsonl", matcher=batch_matcher, id_column="id", progress=False,
+                         chunk_rows=2)
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["status"] for r in out] == ["scored", "rejected: empty text", "rejected: missing id",
                                           "rejected: duplicate id", "rejected: too long", "rejected: undecodable",
@@ -179,16 +139,16 @@ def test_bad_rows_are_rejected_and_the_run_goes_on(matcher: Matcher, tmp_path: P
     assert summary.reasons["duplicate id"] == 1
 
 
-def test_a_text_over_the_csv_field_limit_is_rejected_as_too_long(matcher: Matcher, tmp_path: Path) -> None:
-    rows = [{"id": "x", "text": "bredband " * 25_000}, {"id": "y", "text": TEXTS[0]}]  # 224,999 once stripped
-    summary = score_file(_write_csv(tmp_path / "in.csv", rows), tmp_path / "o.csv", matcher=matcher,
+def test_a_text_over_the_csv_field_limit_is_rejected_as_too_long(batch_matcher: Matcher, tmp_path: Path) -> None:
+    rows = [{"id": "x", "text": "bredband " * 25_000}, {"id": "y", "text": BATCH_TEXTS[0]}]  # 224,999 once stripped
+    summary = score_file(_write_csv(tmp_path / "in.csv", rows), tmp_path / "o.csv", matcher=batch_matcher,
                          id_column="id", progress=False)
     assert (summary.reasons, summary.scored) == ({"too long": 1}, 1)
     assert "224,999 characters, over the limit of 200,000" in _read(tmp_path / "o.rejects.csv")[0]["detail"]
 
 
-def test_a_row_the_matcher_fails_on_is_rejected_alone(matcher: Matcher, tmp_path: Path) -> None:
-    counted, encoder = _counting(matcher)
+def test_a_row_the_matcher_fails_on_is_rejected_alone(batch_matcher: Matcher, tmp_path: Path) -> None:
+    counted, encoder = _counting(batch_matcher)
     encoder.fail_on = "Del 2."
     score_file(_write_csv(tmp_path / "in.csv", _backlog(4)), tmp_path / "out.csv", matcher=counted,
                id_column="id", progress=False)
@@ -197,24 +157,25 @@ def test_a_row_the_matcher_fails_on_is_rejected_alone(matcher: Matcher, tmp_path
     assert "RuntimeError: encoder broke" in _read(tmp_path / "out.rejects.csv")[0]["detail"]
 
 
-def test_without_an_id_column_the_row_number_is_the_id(matcher: Matcher, tmp_path: Path) -> None:
-    rows = [{"Beskrivning": t} for t in TEXTS]  # found by name, case-insensitively
-    score_file(_write_csv(tmp_path / "in.tsv", rows, delimiter="\t"), tmp_path / "o.csv", matcher=matcher,
+def test_without_an_id_column_the_row_number_is_the_id(batch_matcher: Matcher, tmp_path: Path) -> None:
+    rows = [{"Beskrivning": t} for t in BATCH_TEXTS]  # found by name, case-insensitively
+    score_file(_write_csv(tmp_path / "in.tsv", rows, delimiter="\t"), tmp_path / "o.csv", matcher=batch_matcher,
                progress=False)
     assert [r["id"] for r in _read(tmp_path / "o.csv")] == ["1", "2", "3", "4"]
 
 
 @pytest.mark.parametrize("encoding,delimiter", [("cp1252", ";"), ("utf-8-sig", ","), ("utf-8", "\t"),
                                                 ("utf-16", "\t")])
-def test_swedish_office_exports_are_decoded(matcher: Matcher, tmp_path: Path, encoding: str, delimiter: str) -> None:
-    rows = [{"id": "å1", "text": "Föreningen ordnar teater för äldre – och unga"}, {"id": "ö2", "text": TEXTS[0]}]
+def test_swedish_office_exports_are_decoded(batch_matcher: Matcher, tmp_path: Path, encoding: str,
+                                            delimiter: str) -> None:
+    rows = [{"id": "å1", "text": "Föreningen ordnar teater för äldre – och unga"}, {"id": "ö2", "text": BATCH_TEXTS[0]}]
     table = open_table(_write_csv(tmp_path / "in.csv", rows, encoding, delimiter))
     assert table.delimiter == delimiter and table.columns == ["id", "text"]
     assert [r.cells for r in table.rows()] == rows
     assert detect_encoding(rows[0]["text"].encode(encoding)) in (encoding, "utf-16")
 
 
-def test_formats_round_trip_to_the_same_scores(matcher: Matcher, tmp_path: Path) -> None:
+def test_formats_round_trip_to_the_same_scores(batch_matcher: Matcher, tmp_path: Path) -> None:
     rows = _backlog(5)
     with TableWriter(tmp_path / "in.xlsx", list(rows[0])) as writer:
         writer.write(rows)
@@ -225,34 +186,34 @@ def test_formats_round_trip_to_the_same_scores(matcher: Matcher, tmp_path: Path)
     results = {}
     for source, dest in [("in.xlsx", "a.parquet"), ("in.parquet", "b.xlsx"), ("in.jsonl", "c.csv"),
                          ("in.xlsx", "d.jsonl")]:
-        score_file(tmp_path / source, tmp_path / dest, matcher=matcher, id_column="id",
+        score_file(tmp_path / source, tmp_path / dest, matcher=batch_matcher, id_column="id",
                    text_columns=["titel", "beskrivning"], progress=False)
         results[dest] = [(r["id"], r["bt.goal_1"], round(float(r["bm.p_1"]), 4)) for r in _read(tmp_path / dest)]
     assert len({tuple(v) for v in results.values()}) == 1
     assert [r[0] for r in results["a.parquet"]] == [r["id"] for r in rows]
 
 
-def test_runs_that_cannot_start_name_the_problem(matcher: Matcher, tmp_path: Path) -> None:
+def test_runs_that_cannot_start_name_the_problem(batch_matcher: Matcher, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(2))
     with pytest.raises(BatchError, match=r"no column 'nr' for the id; the columns are: id, titel, beskrivning"):
-        score_file(path, tmp_path / "o.csv", matcher=matcher, id_column="nr")
+        score_file(path, tmp_path / "o.csv", matcher=batch_matcher, id_column="nr")
     with pytest.raises(BatchError, match="unknown framework"):
-        score_file(path, tmp_path / "o.csv", matcher=matcher, frameworks=["rus"])
+        score_file(path, tmp_path / "o.csv", matcher=batch_matcher, frameworks=["rus"])
     with pytest.raises(BatchError, match=r"unknown table format '\.docx'"):
-        score_file(path, tmp_path / "o.docx", matcher=matcher)
+        score_file(path, tmp_path / "o.docx", matcher=batch_matcher)
     with pytest.raises(BatchError, match="would overwrite the input"):
-        score_file(path, path, matcher=matcher)
+        score_file(path, path, matcher=batch_matcher)
     with pytest.raises(BatchError, match="no text column found"):
-        score_file(_write_csv(tmp_path / "x.csv", [{"a": "b"}]), tmp_path / "o.csv", matcher=matcher)
+        score_file(_write_csv(tmp_path / "x.csv", [{"a": "b"}]), tmp_path / "o.csv", matcher=batch_matcher)
 
 
 # ------------------------------------------------------------------ resume, cache
 
 
-def test_an_interrupted_run_resumes_without_losing_or_repeating_rows(matcher: Matcher, tmp_path: Path) -> None:
+def test_an_interrupted_run_resumes_without_losing_or_repeating_rows(batch_matcher: Matcher, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(10))
-    score_file(path, tmp_path / "whole.csv", matcher=matcher, id_column="id", chunk_rows=3, progress=False)
-    counted, encoder = _counting(matcher)
+    score_file(path, tmp_path / "whole.csv", matcher=batch_matcher, id_column="id", chunk_rows=3, progress=False)
+    counted, encoder = _counting(batch_matcher)
     encoder.interrupt_after = 2
     with pytest.raises(KeyboardInterrupt):
         score_file(path, tmp_path / "out.csv", matcher=counted, id_column="id", chunk_rows=3, progress=False)
@@ -265,9 +226,9 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_rows(matcher: Ma
     assert not (tmp_path / "out.csv.partial").exists()
 
 
-def test_a_journal_of_other_options_is_not_resumed(matcher: Matcher, tmp_path: Path) -> None:
+def test_a_journal_of_other_options_is_not_resumed(batch_matcher: Matcher, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(4))
-    counted, encoder = _counting(matcher)
+    counted, encoder = _counting(batch_matcher)
     encoder.interrupt_after = 1
     with pytest.raises(KeyboardInterrupt):
         score_file(path, tmp_path / "out.csv", matcher=counted, chunk_rows=2, progress=False)
@@ -276,9 +237,9 @@ def test_a_journal_of_other_options_is_not_resumed(matcher: Matcher, tmp_path: P
     assert summary.resumed == 0 and summary.scored == 4
 
 
-def test_the_embedding_cache_spares_encoding_on_a_rerun(matcher: Matcher, tmp_path: Path) -> None:
+def test_the_embedding_cache_spares_encoding_on_a_rerun(batch_matcher: Matcher, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(5))
-    counted, encoder = _counting(matcher)
+    counted, encoder = _counting(batch_matcher)
     score_file(path, tmp_path / "a.csv", matcher=counted, cache_dir=tmp_path / "cache", chunk_rows=2, progress=False)
     assert len(encoder.calls) == 3
     encoder.calls = []
@@ -290,9 +251,9 @@ def test_the_embedding_cache_spares_encoding_on_a_rerun(matcher: Matcher, tmp_pa
 _RUN = "import sys; from goalmatch.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(model_dir: Path, tmp_path: Path) -> None:
+def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(batch_model_dir: Path, tmp_path: Path) -> None:
     _write_csv(tmp_path / "in.csv", _backlog(120))
-    common = [str(tmp_path / "in.csv"), "--model", str(model_dir), "--id-column", "id", "--chunk-rows", "2",
+    common = [str(tmp_path / "in.csv"), "--model", str(batch_model_dir), "--id-column", "id", "--chunk-rows", "2",
               "--no-progress"]
     victim = subprocess.Popen([sys.executable, "-c", _RUN, "score", *common, "-o", str(tmp_path / "out.csv")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -321,18 +282,18 @@ def _cli(argv: list[str]) -> int:
     return main(["score", *argv])
 
 
-def test_score_command_exit_codes(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_command_exit_codes(batch_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(3))
-    assert _cli([str(path), "--model", str(model_dir), "--id-column", "id", "--json"]) == 0
+    assert _cli([str(path), "--model", str(batch_model_dir), "--id-column", "id", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["scored"] == 3 and summary["output"] == str(tmp_path / "in.scores.csv")
     rows = [*_backlog(2), {"id": "A-0001", "titel": "", "beskrivning": "dubbel"}]
     path = _write_csv(tmp_path / "dup.csv", rows)
-    assert _cli([str(path), "--model", str(model_dir), "--id-column", "id", "-o", str(tmp_path / "d.xlsx")]) == 3
+    assert _cli([str(path), "--model", str(batch_model_dir), "--id-column", "id", "-o", str(tmp_path / "d.xlsx")]) == 3
     assert "rejected 1 (1 duplicate id)" in capsys.readouterr().out
-    assert _cli([str(path), "--model", str(model_dir), "--text-columns", "nope"]) == 2
+    assert _cli([str(path), "--model", str(batch_model_dir), "--text-columns", "nope"]) == 2
     assert "no column 'nope'" in capsys.readouterr().err
-    assert _cli([str(tmp_path / "missing.csv"), "--model", str(model_dir)]) == 2
+    assert _cli([str(tmp_path / "missing.csv"), "--model", str(batch_model_dir)]) == 2
     assert "missing.csv: no such file" in capsys.readouterr().err
 
 
@@ -342,24 +303,24 @@ def test_score_command_exit_codes(model_dir: Path, tmp_path: Path, capsys: pytes
      "goalmatch: error: out.csv: No space left on device; fix it and run the same command again to resume\n"),
     (RuntimeError("a bug"), 1, "goalmatch: internal error: RuntimeError: a bug\n"),
 ])
-def test_score_command_says_how_to_resume(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_score_command_says_how_to_resume(batch_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch, fault: BaseException, code: int,
                                           message: str) -> None:
     def stopped(*args: object, **kwargs: object) -> None:
         raise fault
 
     monkeypatch.setattr("goalmatch.cli.score.score_file", stopped)
-    assert _cli([str(_write_csv(tmp_path / "in.csv", _backlog(2))), "--model", str(model_dir)]) == code
+    assert _cli([str(_write_csv(tmp_path / "in.csv", _backlog(2))), "--model", str(batch_model_dir)]) == code
     assert capsys.readouterr().err == message
 
 
-def test_progress_is_a_bar_on_request_and_log_lines_otherwise(matcher: Matcher, tmp_path: Path,
+def test_progress_is_a_bar_on_request_and_log_lines_otherwise(batch_matcher: Matcher, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str],
                                                               caplog: pytest.LogCaptureFixture) -> None:
     path = _write_csv(tmp_path / "in.csv", _backlog(4))
-    score_file(path, tmp_path / "a.csv", matcher=matcher, chunk_rows=2, progress=True)
+    score_file(path, tmp_path / "a.csv", matcher=batch_matcher, chunk_rows=2, progress=True)
     err = capsys.readouterr().err
     assert "4/4" in err and "rows/s" in err
     with caplog.at_level("INFO", logger="goalmatch"):
-        score_file(path, tmp_path / "b.csv", matcher=matcher, chunk_rows=2, progress=False)
+        score_file(path, tmp_path / "b.csv", matcher=batch_matcher, chunk_rows=2, progress=False)
     assert any("scored 4/4 rows" in r.getMessage() and "rows/s" in r.getMessage() for r in caplog.records)
