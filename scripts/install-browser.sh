@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium and its driver for the web app's browser test (tests/test_web_e2e.py) and
+# Headless Chromium and its driver for the web app's browser test (tests/web/test_web_e2e.py) and
 # scripts/screenshot_review.py: Debian's chromium + chromium-driver, nothing downloaded otherwise.
 # Idempotent: does nothing when both are there. Needs root (or sudo) for apt-get.
 set -euo pipefail

@@ -2,7 +2,7 @@
 # Start a throwaway PostgreSQL for the web tests and print its URL on the last line:
 #
 #   export GOALMATCH_TEST_POSTGRES_URL=$(scripts/start-postgres.sh | tail -1)
-#   python -m pytest tests/test_web*.py
+#   python -m pytest tests/web/test_web*.py
 #
 # Installs Debian's postgresql with apt-get when no server binaries are found, initialises
 # a cluster in a temporary folder, starts it on 127.0.0.1 on a free port and creates a
