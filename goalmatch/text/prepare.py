@@ -119,9 +119,9 @@ def prepare(text: str, *, repair: bool = True) -> PreparedText:
             result = repair_text(step)
             edits = [(start, end, new) for start, end, _old, new in result.changes]
             if edits:
-                step, repair_offsets = apply_edits(step, edits)
-                offsets = compose(offsets, repair_offsets)
-                repaired = True
+                fixed, repair_offsets = apply_edits(step, edits)
+                if _swedish_after_all(step, fixed):
+                    step, offsets, repaired = fixed, compose(offsets, repair_offsets), True
     clean, clean_offsets = _normalize_with_offsets(step)
     offsets = compose(offsets, clean_offsets)
     return PreparedText(
@@ -132,6 +132,16 @@ def prepare(text: str, *, repair: bool = True) -> PreparedText:
         language=detect_language(clean),
         too_short=len(clean.split()) < MIN_WORDS_TO_JUDGE,
     )
+
+
+def _swedish_after_all(before: str, after: str) -> bool:
+    """Keep a repair only for Swedish text: the repair knows Swedish words alone, so on
+    Norwegian or Danish ("noe økonomisk") it writes Swedish-looking nonsense. The text
+    counts as Swedish when it reads as Swedish (or too short to tell) before the repair,
+    or when the repair makes it read as Swedish (damage can hide the language)."""
+    if detect_language(_normalize_with_offsets(before)[0]).code in ("sv", "und"):
+        return True
+    return detect_language(_normalize_with_offsets(after)[0]).code == "sv"
 
 
 def normalize(text: str) -> str:

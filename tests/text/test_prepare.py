@@ -125,3 +125,22 @@ def test_chunk_uses_the_given_token_counter() -> None:
     assert [p.text for p in passages] == ["a b c d", "e f g h", "i j"]
     with pytest.raises(ValueError, match="at least 4"):
         chunk("text", max_tokens=1)
+
+
+@pytest.mark.parametrize("text", [
+    # Norwegian: "noe økonomisk" once came out as "noéøkonomisk", and the text was called repaired
+    "Prosjektet skal styrke noe økonomisk samarbeid mellom bedrifter i regionen og gi bedre tilgang til kompetanse.",
+    # Danish: the repair rewrote most Danish project texts towards Swedish spellings
+    "Projektet skal styrke samarbejdet mellem virksomheder og uddannelsesinstitutioner om ny viden på området.",
+])
+def test_text_that_is_not_swedish_is_never_repaired(text: str) -> None:
+    p = prepare(text)
+    assert p.text == text and not p.repaired
+    assert p.language.code in ("no", "da")
+
+
+def test_broken_swedish_is_still_repaired_when_the_damage_hides_its_language() -> None:
+    damaged = "Na ringslivet i la net beho ver fler ma nniskor med ra tt kompetens fo r framtiden."
+    assert detect_language(damaged).code != "sv"  # the damage makes it read as another language
+    p = prepare(damaged)
+    assert p.repaired and p.text.startswith("Näringslivet i länet behöver") and p.language.code == "sv"
