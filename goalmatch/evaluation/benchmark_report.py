@@ -181,40 +181,60 @@ def _middle(e: Mapping[str, Any]) -> str:
     return "8" if "8" in ks else (ks[len(ks) // 2] if ks else "all")
 
 
+GLANCE = (("0", "nearest description ("), ("0+U", ""), ("mid", ""), ("all", ""))
+"""The curve's key points in the summaries, and which baselines each compares with (ND only at 0)."""
+TINY = {"ND + self-training": "ND+ST", "emb + LR": "LR", "TF-IDF + LR": "TF-IDF", "kNN vote": "kNN"}
+
+
+def _tiny(method: str) -> str:
+    """A method's name in the printed summary: ``ND`` for every nearest-description variant."""
+    return "ND" if method.startswith("nearest description (") else TINY.get(short_name(method), short_name(method))
+
+
+def _glance_cells(e: Mapping[str, Any]) -> list[tuple[str, float | None, tuple[str, float] | None]]:
+    """Per key point: its name, goalmatch's accuracy, the best baseline there (name, accuracy)."""
+    out = []
+    for point, prefix in GLANCE:
+        p = _middle(e) if point == "mid" else point
+        out.append((p, _acc(e, p, GOALMATCH), best_baseline(e, p, prefix=prefix)))
+    return out
+
+
 def _glance(m: Mapping[str, Any]) -> list[str]:
     """goalmatch / best baseline accuracy at the curve's key points, and goalmatch's ECE with all projects."""
-    lines = ["| task | 0: goalmatch / best ND | 0+U: goalmatch / best | mid k: goalmatch / best | "
+    lines = ["| task | 0: goalmatch / best ND | 0+U: goalmatch / best | k = 8 (or the middle k): goalmatch / best | "
              "all: goalmatch / best | goalmatch ECE (all) |", "|---|---|---|---|---|---|"]
     for name, e in m["tasks"].items():
-        cells = []
-        for point, prefix in (("0", "nearest description ("), ("0+U", ""), (_middle(e), ""), ("all", "")):
-            best, ours = best_baseline(e, point, prefix=prefix), _acc(e, point, GOALMATCH)
-            label = f"k={point}: " if point not in ("0", "0+U", "all") else ""
-            cells.append(f"{label}{ours:.2f} / {best[1]:.2f} ({short_name(best[0])})" if best and ours is not None
-                         else "–")
-        cells.append(_ece_cell(e["curve"]["all"].get(GOALMATCH)))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        cells = [(f"k={p}: " if p not in ("0", "0+U", "all") else "")
+                 + (f"{ours:.2f} / {best[1]:.2f} ({short_name(best[0])})" if best and ours is not None else "–")
+                 for p, ours, best in _glance_cells(e)]
+        lines.append(f"| {name} | " + " | ".join([*cells, _ece_cell(e["curve"]["all"].get(GOALMATCH))]) + " |")
     return lines
 
 
 def summary_lines(m: Mapping[str, Any]) -> list[str]:
-    """The one-screen summary: the at-a-glance table, off-topic abstention, the regression share."""
+    """The one-screen summary: accuracy at the curve's key points, off-topic abstention, the regression share."""
     st = m["settings"]
     out = [f"goalmatch benchmark: encoder {st['encoder']['id']}, {st['repeats']} repeat(s), {st['seconds']} s"
-           f"{' (quick)' if st.get('quick') else ''}; accuracy, goalmatch / best baseline:"]
-    for row in _glance(m)[2:]:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        out.append(f"  {cells[0]:<32} " + " · ".join(cells[1:]))
+           f"{' (quick: small subsets, not figures to quote)' if st.get('quick') else ''}",
+           "accuracy, goalmatch/best baseline (ND = nearest description, ST = self-training):",
+           f"  {'task':<32}{'0':<18}{'0+U':<18}{'k=8 (or mid)':<18}{'all':<18}ECE (all)"]
+    for name, e in m["tasks"].items():
+        cells = []
+        for p, ours, best in _glance_cells(e):
+            cell = f"{ours:.2f}/{best[1]:.2f} {_tiny(best[0])}" if best and ours is not None else "–"
+            cells.append(f"{cell if p in ('0', '0+U', 'all') or cell == '–' else f'{cell} k{p}':<18}")
+        out.append(f"  {name:<32}" + "".join(cells) + _ece_cell(e["curve"]["all"].get(GOALMATCH)))
     if "offtopic" in m:
         o = m["offtopic"]
         out.append(f"off-topic ({o['texts']} texts), share abstained: zero-shot / with backlog / trained:")
-        out += [f"  {fid:<32} " + " / ".join(f"{v[x]['abstained']:.2f}" if x in v else "–"
-                                            for x in ("zero-shot", "zero-shot + backlog", "trained"))
+        out += [f"  {fid:<32}" + " / ".join(f"{v[x]['abstained']:.2f}" if x in v else "–"
+                                          for x in ("zero-shot", "zero-shot + backlog", "trained"))
                 for fid, v in o["frameworks"].items()]
     r = m.get("regression")
     if r and "pairs" in r:
-        out.append(f"regression set: top-1 {r['top1']:.2f}, top-3 {r['top3']:.2f} of {r['pairs']} pairs; "
-                   f"{len(r['misses'])} misses")
+        out.append(f"regression set: top-1 {r['top1']:.2f}, top-3 {r['top3']:.2f} of {r['pairs']} (text, framework) "
+                   f"pairs; {len(r['misses'])} misses (listed in report.md)")
     elif r:
         out.append(f"regression set: {r['skipped']}")
     return out
