@@ -302,7 +302,8 @@ class _Runs:
         return {p: sorted(v) for p, v in self.short.items() if v}
 
     def notes(self, beyond: Sequence[int]) -> list[str]:
-        out = [f"k = {p}: {', '.join(sorted(v))} had fewer than {p} projects in the training pool (all were taken)"
+        out = [f"k = {p}: {', '.join(sorted(v))} had " + ("no project in some training pool" if p == "1" else
+               f"fewer than {p} projects in some training pool (all they had were taken)")
                for p, v in self.short.items() if v]
         if beyond:
             out.append(f"k = {', '.join(map(str, beyond))} left out: no goal has that many projects in a training "

@@ -15,6 +15,7 @@ from typing import Any
 from goalmatch._io import atomic_write
 from goalmatch.evaluation.benchmark_methods import GOALMATCH
 from goalmatch.evaluation.report import pyplot, save_figure
+from goalmatch.text.prepare import MIN_WORDS_TO_JUDGE
 
 __all__ = ["best_baseline", "short_name", "summary_lines", "write_benchmark"]
 
@@ -122,9 +123,14 @@ def _offtopic_section(o: Mapping[str, Any]) -> list[str]:
         answered = v.get("trained", v.get("zero-shot + backlog", v["zero-shot"]))["answered"]
         lines.append(f"| {fid} | " + " | ".join(cells) + f" | {', '.join(answered[:12]) or '–'}"
                      f"{' …' if len(answered) > 12 else ''} |")
-    lines += ["", "Where each head came from: " + "; ".join(
-        f"{fid} trained: {v['trained']['source']}" for fid, v in o["frameworks"].items() if "trained" in v), "",
-        "By kind of text (share abstained over every framework):", "",
+    sources: dict[str, list[str]] = {}
+    for fid, v in o["frameworks"].items():
+        if "trained" in v:
+            sources.setdefault(v["trained"]["source"], []).append(fid)
+    heads = "; ".join(f"{', '.join(f)}: {s}" for s, f in sources.items())
+    lines += ["", f"Texts under {MIN_WORDS_TO_JUDGE} words abstain whatever the head (the Matcher calls them too short "
+              f"to judge). The trained heads: {heads}.", "",
+              "By kind of text (share abstained over every framework):", "",
         "| kind | " + " | ".join(o["by_kind"]) + " |", "|---" * (len(o["by_kind"]) + 1) + "|"]
     for kind in o["kinds"]:
         lines.append(f"| {kind} | " + " | ".join(f"{o['by_kind'][v].get(kind, 0):.2f}" for v in o["by_kind"]) + " |")
@@ -218,12 +224,12 @@ def summary_lines(m: Mapping[str, Any]) -> list[str]:
     out = [f"goalmatch benchmark: encoder {st['encoder']['id']}, {st['repeats']} repeat(s), {st['seconds']} s"
            f"{' (quick: small subsets, not figures to quote)' if st.get('quick') else ''}",
            "accuracy, goalmatch/best baseline (ND = nearest description, ST = self-training):",
-           f"  {'task':<32}{'0':<18}{'0+U':<18}{'k=8 (or mid)':<18}{'all':<18}ECE (all)"]
+           f"  {'task':<32}{'0':<20}{'0+U':<20}{'k=8 (or mid)':<20}{'all':<20}ECE (all)"]
     for name, e in m["tasks"].items():
         cells = []
         for p, ours, best in _glance_cells(e):
             cell = f"{ours:.2f}/{best[1]:.2f} {_tiny(best[0])}" if best and ours is not None else "–"
-            cells.append(f"{cell if p in ('0', '0+U', 'all') or cell == '–' else f'{cell} k{p}':<18}")
+            cells.append(f"{cell if p in ('0', '0+U', 'all') or cell == '–' else f'{cell} k{p}':<20}")
         out.append(f"  {name:<32}" + "".join(cells) + _ece_cell(e["curve"]["all"].get(GOALMATCH)))
     if "offtopic" in m:
         o = m["offtopic"]
@@ -263,11 +269,11 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
     files = []
     for name, e in m["tasks"].items():
         f1 = "micro_f1" if e["multi_label"] else "macro_f1"
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharex=True)
         ticks = _draw(axes, e, ("accuracy", f1))
         for ax, key in zip(axes, ("accuracy" if not e["multi_label"] else "accuracy (hit@1)", f1), strict=True):
             ax.set(xlabel="labelled projects per goal", ylabel=key.replace("_", "-"), ylim=(0, 1.02))
-            ax.set_xticks(list(ticks), list(ticks.values()))
+            ax.set_xticks(list(ticks), list(ticks.values()), fontsize=8)
             ax.grid(alpha=0.3)
         fig.suptitle(f"{name}: {e['framework_name']} ({e['labelled']} projects, {len(e['goals'])} goals)", fontsize=10)
         handles, labels = axes[0].get_legend_handles_labels()
