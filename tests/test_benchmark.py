@@ -19,7 +19,7 @@ from goalmatch.errors import CorpusError
 from goalmatch.evaluation.benchmark import run_benchmark
 from goalmatch.evaluation.benchmark_checks import regression_scores
 from goalmatch.evaluation.benchmark_methods import description_pieces
-from goalmatch.evaluation.benchmark_tasks import TASKS, OffTopic, Regression, Task, danish_tasks
+from goalmatch.evaluation.benchmark_tasks import TASKS, OffTopic, Regression, Task, capped, danish_tasks
 from goalmatch.evaluation.metrics import pooled_ece, scalar_scores
 
 REPO = Path(__file__).resolve().parent.parent
@@ -168,6 +168,14 @@ def test_scalar_scores_and_pooled_ece_on_a_constructed_case() -> None:
 def test_description_pieces() -> None:
     assert description_pieces("Bredband till byarna, fiber och mobilnät; snabb uppkoppling. Alla") == \
         ["Bredband till byarna", "fiber och mobilnät", "snabb uppkoppling"]
+
+
+def test_quick_caps_keep_every_goal() -> None:
+    task = Task("lopsided", _framework(), _records({"toy-fisk": 30, "toy-skog": 5, "toy-musik": 2}))
+    small = capped(task, 9)
+    assert [r.labels_for("toy")[0] for r in small.records].count("toy-musik") == 2 and len(small.records) == 9
+    assert small.notes == ["quick: 9 of 37 labelled records (round-robin over goals)"]
+    assert capped(task, 100) is task
 
 
 def test_danish_tasks_resolve_labels_and_drop_small_goals(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import Framework
+from goalmatch.errors import BadInput
 from goalmatch.evaluation.baselines import Context, Part, Prediction
 from goalmatch.evaluation.benchmark_checks import offtopic_abstention, regression_scores, side_heads
 from goalmatch.evaluation.benchmark_methods import Entry, benchmark_methods, methods_table, with_prefix
@@ -80,7 +81,7 @@ def run_benchmark(
     recorded in metrics.json as they are (data files, command line).
     """
     if repeats < 1 or any(k < 1 for k in sizes):
-        raise ValueError(f"repeats and sizes must be at least 1, got {repeats} and {list(sizes)}")
+        raise BadInput(f"repeats and sizes must be at least 1, got {repeats} and {list(sizes)}")
     started = time.perf_counter()
     cache = _cache(encoder, cache_dir)
     passage = with_prefix(cache, "passage: ")
@@ -157,7 +158,7 @@ def _splits(task: Task, part: Part, repeats: int, seed: int) -> list[list[tuple[
         return [[(np.arange(len(part)), np.zeros(0, dtype=np.intp))] for _ in range(repeats)]
     n = min(task.folds, len(part))
     if n < 2:
-        raise ValueError(f"task {task.name}: {len(part)} labelled projects, {task.folds} folds: nothing to hold out")
+        raise BadInput(f"task {task.name}: {len(part)} labelled projects, {task.folds} folds: nothing to hold out")
     counts = np.bincount(part.primary)
     out = []
     for r in range(repeats):

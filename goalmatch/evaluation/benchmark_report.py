@@ -169,6 +169,7 @@ def _markdown(m: Mapping[str, Any]) -> str:
              "the description's pieces, `all-max` = highest cosine to any of the goal's texts (names, aliases, "
              "descriptions, sub-goals: what goalmatch reads); `/query` or `/passage` = the prefix the goal texts were "
              "encoded with.", ""]
+    lines += [f"- {note}" for note in st.get("notes", [])] + ([""] if st.get("notes") else [])
     files = st.get("data_files", {})
     if files:
         lines += ["| data file | sha256 |", "|---|---|", *[f"| {p} | `{h[:16]}…` |" for p, h in files.items()], ""]
@@ -223,7 +224,7 @@ def summary_lines(m: Mapping[str, Any]) -> list[str]:
     st = m["settings"]
     out = [f"goalmatch benchmark: encoder {st['encoder']['id']}, {st['repeats']} repeat(s), {st['seconds']} s"
            f"{' (quick: small subsets, not figures to quote)' if st.get('quick') else ''}",
-           "accuracy, goalmatch/best baseline (ND = nearest description, ST = self-training):",
+           *st.get("notes", []), "accuracy, goalmatch/best baseline (ND = nearest description, ST = self-training):",
            f"  {'task':<32}{'0':<20}{'0+U':<20}{'k=8 (or mid)':<20}{'all':<20}ECE (all)"]
     for name, e in m["tasks"].items():
         cells = []
