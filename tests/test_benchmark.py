@@ -240,7 +240,8 @@ def _benchmark_data() -> Path:
               REPO / "benchmarks" / "frameworks" / "dk-erdf-2014-2020.yaml"]
     missing = [str(p) for p in needed if not p.is_file()]
     if missing:
-        message = f"benchmark data missing: {', '.join(missing)} (set GOALMATCH_SHARED)"
+        message = (f"benchmark data missing: {', '.join(missing)} (the shared folder is $GOALMATCH_SHARED or "
+                   "../shared; the framework files belong in the checkout's benchmarks/frameworks)")
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
