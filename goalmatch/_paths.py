@@ -28,3 +28,16 @@ def models_dir() -> Path:
     if env:
         return Path(env)
     return _packaged("models") or _REPO_ROOT / "models"
+
+
+def shared_dir() -> Path:
+    """The shared material beside the checkout (benchmark data, TRAIL22): ``$GOALMATCH_SHARED``,
+    else the folder ``shared`` next to the checkout. Read by path, never copied into the project."""
+    env = os.environ.get("GOALMATCH_SHARED")
+    return Path(env) if env else _REPO_ROOT.parent / "shared"
+
+
+def benchmarks_dir() -> Path:
+    """The checkout's ``benchmarks`` folder: benchmark frameworks (``frameworks/``), the off-topic
+    and regression sets (``data/``)."""
+    return _REPO_ROOT / "benchmarks"

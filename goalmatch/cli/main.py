@@ -3,8 +3,8 @@
 Exit codes (:mod:`goalmatch.cli.command`): 0 ok, 2 bad input (the message names what was
 wrong), 1 internal error; ``score`` also 3 (done, with rejected rows) and 130 (interrupted).
 The commands come in groups, one module each (``goalmatch.cli.data``, ``.suggest``,
-``.train``, ``.evaluate``, ``.score``, ``.serve``): plain worker functions taking paths and
-values, the group's parsers, and a ``run`` per command that calls the workers and returns
+``.train``, ``.evaluate``, ``.benchmark``, ``.score``, ``.serve``): plain worker functions
+taking paths and values, the group's parsers, and a ``run`` per command that calls the workers and returns
 what to print. :func:`main` builds the parser from the groups, prints what a run returns,
 and is the one place an exception becomes a message and an exit code.
 """
@@ -20,14 +20,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from goalmatch.cli import data, evaluate, score, serve, suggest, train
+from goalmatch.cli import benchmark, data, evaluate, score, serve, suggest, train
 from goalmatch.cli.command import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, Outcome
 from goalmatch.errors import GoalmatchError
 
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger(__name__)
-GROUPS = (data, suggest, train, evaluate, score, serve)
+GROUPS = (data, suggest, train, evaluate, benchmark, score, serve)
 """The command groups, in the order ``goalmatch --help`` lists their commands."""
 
 

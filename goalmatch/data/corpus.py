@@ -26,8 +26,8 @@ from goalmatch._io import atomic_write
 from goalmatch.data.frameworks import Framework
 from goalmatch.errors import CorpusError
 
-__all__ = ["CorpusError", "Record", "default_projects_dir", "load_corpora", "load_corpus", "load_corpus_paths",
-           "write_corpus"]
+__all__ = ["CorpusError", "Record", "default_projects_dir", "json_lines", "load_corpora", "load_corpus",
+           "load_corpus_paths", "write_corpus"]
 
 MAX_LINE_BYTES = 1_000_000
 _REQUIRED = ("id", "text", "source", "labels")
@@ -121,9 +121,26 @@ def load_corpus(path: str | Path, frameworks: Mapping[str, Framework] | None = N
     top-level goals; a label for a framework not given is refused too, so a typo in a
     framework id cannot silently drop training data.
     """
-    path = Path(path)
     records: list[Record] = []
     seen: dict[str, int] = {}
+    for number, where, data in json_lines(path):
+        record = Record.from_dict(data, where)
+        if record.id in seen:
+            raise CorpusError(f"{where}: duplicate id {record.id!r} (first on line {seen[record.id]})")
+        seen[record.id] = number
+        if frameworks is not None:
+            _check_labels(record, frameworks, where)
+        records.append(record)
+    return records
+
+
+def json_lines(path: str | Path) -> Iterator[tuple[int, str, Any]]:
+    """``(line number, "FILE, line N", parsed value)`` for every non-blank line of a JSONL file.
+
+    Lines over ``MAX_LINE_BYTES``, text that is not UTF-8 and lines that are not JSON are a
+    :class:`CorpusError` naming the file and line.
+    """
+    path = Path(path)
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -145,14 +162,7 @@ def load_corpus(path: str | Path, frameworks: Mapping[str, Framework] | None = N
                 raise CorpusError(f"{where}: not valid JSON: {exc.msg} at column {exc.colno}") from None
             except RecursionError:  # json decodes recursively: a deeply nested line must not crash the caller
                 raise CorpusError(f"{where}: JSON nested too deeply") from None
-            record = Record.from_dict(data, where)
-            if record.id in seen:
-                raise CorpusError(f"{where}: duplicate id {record.id!r} (first on line {seen[record.id]})")
-            seen[record.id] = number
-            if frameworks is not None:
-                _check_labels(record, frameworks, where)
-            records.append(record)
-    return records
+            yield number, where, data
 
 
 def _check_labels(record: Record, frameworks: Mapping[str, Framework], where: str) -> None:

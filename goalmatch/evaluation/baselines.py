@@ -9,7 +9,7 @@ from ``train`` and the framework's own texts only; ``test`` labels are never rea
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +18,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import Framework
 from goalmatch.model import features as _features
 from goalmatch.model.classifier import GoalClassifier, goal_texts
 
-__all__ = ["METHODS", "Context", "Part", "Prediction", "fit_goalmatch", "goalmatch_method", "goalmatch_recalibrated"]
+__all__ = ["METHODS", "Context", "Part", "Prediction", "fit_goalmatch", "goalmatch_method", "goalmatch_recalibrated",
+           "top_m"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +44,20 @@ class Part:
         rows = np.asarray(rows, dtype=np.intp)
         return Part([self.texts[i] for i in rows], self.E[rows], self.Y[rows], self.primary[rows],
                     [self.ids[i] for i in rows] if self.ids else [])
+
+    @classmethod
+    def of(cls, fw: Framework, records: Sequence[Record], E: np.ndarray) -> Part:
+        """``records`` labelled for ``fw``, with their embeddings ``E`` (record order): 0/1 goals
+        (single-label: the primary goal only) and the primary goal of each."""
+        index = {g: i for i, g in enumerate(fw.goal_ids)}
+        Y = np.zeros((len(records), len(index)), dtype=bool)
+        primary = np.zeros(len(records), dtype=np.intp)
+        for i, r in enumerate(records):
+            goals = [index[g] for g in r.labels_for(fw.id)]
+            Y[i, goals if fw.multi_label else goals[:1]] = True
+            primary[i] = goals[0]
+        E = np.asarray(E, dtype=np.float64).reshape(len(records), -1)
+        return cls([r.text for r in records], E, Y, primary, [r.id for r in records])
 
     def labels(self, goal_ids: tuple[str, ...], multi: bool) -> list[list[str]]:
         """Labels as GoalClassifier takes them: lists of goal ids, primary first."""
@@ -163,13 +179,17 @@ def nearest_description(ctx: Context, train: Part, test: Part) -> Prediction:
     S, goal = ctx.strategy()
     sims = _features.unit_rows(np.asarray(test.E, dtype=np.float64)) @ S.T
     P = np.stack([sims[:, goal == g].max(axis=1) for g in range(ctx.k)], axis=1) if len(test) else np.zeros((0, ctx.k))
-    if not ctx.multi:
-        return Prediction(P, _single(P), probabilistic=False)
+    return Prediction(P, top_m(P, train) if ctx.multi else _single(P), probabilistic=False)
+
+
+def top_m(P: np.ndarray, train: Part) -> np.ndarray:
+    """Each row's ``m`` highest-scored goals (0/1), ``m`` the training part's mean label count
+    (rounded, at least 1; 1 without training texts): multi-label answers from mere scores."""
     m = max(1, round(float(train.Y.sum(axis=1).mean()))) if len(train) else 1
     predicted = np.zeros(P.shape, dtype=bool)
     for i, row in enumerate(P):
         predicted[i, np.argsort(-row, kind="stable")[:m]] = True
-    return Prediction(P, predicted, probabilistic=False)
+    return predicted
 
 
 def goalmatch_method(zero_shot: bool = False, extra: bool = False, **override: Any) -> Method:

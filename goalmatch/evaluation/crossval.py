@@ -202,15 +202,7 @@ def _capped(rows: list[Record], fid: str, cap: int) -> list[Record]:
 
 
 def _part(fw: Framework, rows: Sequence[Record], embedded: Mapping[str, np.ndarray]) -> Part:
-    index = {g: i for i, g in enumerate(fw.goal_ids)}
-    Y = np.zeros((len(rows), len(index)), dtype=bool)
-    primary = np.zeros(len(rows), dtype=np.intp)
-    for i, r in enumerate(rows):
-        goals = [index[g] for g in r.labels_for(fw.id)]
-        Y[i, goals if fw.multi_label else goals[:1]] = True
-        primary[i] = goals[0]
-    E = np.vstack([embedded[r.id] for r in rows]).astype(np.float64)
-    return Part([r.text for r in rows], E, Y, primary, [r.id for r in rows])
+    return Part.of(fw, rows, np.vstack([embedded[r.id] for r in rows]))
 
 
 def _unlabelled(records: Sequence[Record], fid: str, embedded: Mapping[str, np.ndarray]) -> np.ndarray:

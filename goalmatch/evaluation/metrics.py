@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-__all__ = ["abstention_curve", "expected_calibration_error", "multi_label", "single_label"]
+__all__ = ["abstention_curve", "expected_calibration_error", "multi_label", "pooled_ece", "scalar_scores",
+           "single_label"]
 
 N_BINS = 10
+MIN_ECE_TEXTS = 100
+"""ECE is reported only over at least this many distinct texts (fewer make its bins noise)."""
 COVERAGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
@@ -158,4 +161,70 @@ def multi_label(
         out["ece"], out["reliability"] = _r(ece), bins
         out["ece_top1"] = _r(expected_calibration_error(P.max(axis=1), hit)[0])
     out["abstention"] = abstention_curve(P.max(axis=1), hit)
+    return out
+
+
+def _top_right(Y: np.ndarray, primary: np.ndarray, P: np.ndarray, multi: bool) -> np.ndarray:
+    """Per text: is the top-scored goal right (the primary goal; multi-label: one of the text's)?"""
+    top = P.argmax(axis=1)
+    return Y[np.arange(len(P)), top].astype(bool) if multi else top == primary
+
+
+def scalar_scores(
+    Y: np.ndarray, primary: np.ndarray, P: np.ndarray, predicted: np.ndarray, *, multi: bool,
+    probabilistic: bool = True, answered: np.ndarray | None = None,
+) -> dict[str, float | None]:
+    """The headline figures of one set of predictions, every one a number (or None: not defined).
+
+    ``accuracy``: the top goal is right (single-label: the primary goal; multi-label: one of the
+    text's, i.e. hit@1); ``top3``: a right goal among the 3 best; ``macro_f1`` over the goals
+    present in ``Y``; multi-label also ``micro_f1``, ``precision`` and ``recall`` (micro) of the
+    ``predicted`` goal sets. ``log_loss`` (probabilities only): single-label the mean ``-log p``
+    of the primary goal, multi-label the mean binary cross-entropy over (text, goal) pairs.
+    ``answered``/``accuracy_answered``: the share of texts the method did not abstain on, and
+    its accuracy there.
+
+    >>> import numpy as np
+    >>> P = np.array([[.7, .3], [.4, .6]])
+    >>> s = scalar_scores(np.eye(2, dtype=bool), np.array([0, 1]), P, P >= .5, multi=False)
+    >>> s["accuracy"], s["log_loss"]
+    (1.0, 0.434)
+    """
+    Y, P, predicted = np.asarray(Y, dtype=bool), np.asarray(P, dtype=np.float64), np.asarray(predicted, dtype=bool)
+    primary = np.asarray(primary, dtype=np.intp)
+    right = _top_right(Y, primary, P, multi)
+    rank = (P > np.max(np.where(Y, P, -np.inf), axis=1, keepdims=True)).sum(axis=1)  # scored above the best true
+    present = np.flatnonzero(Y.any(axis=0))
+    out: dict[str, float | None] = {"accuracy": _r(right.mean()), "top3": _r((rank < 3).mean())}
+    if multi:
+        p, r, f, _ = precision_recall_fscore_support(Y, predicted, average="micro", zero_division=0)
+        out.update(micro_f1=_r(f), precision=_r(p), recall=_r(r),
+                   macro_f1=_r(f1_score(Y[:, present], predicted[:, present], average="macro", zero_division=0)))
+    else:
+        out["macro_f1"] = _r(f1_score(primary, P.argmax(axis=1), labels=present, average="macro", zero_division=0))
+    out["log_loss"] = None
+    if probabilistic:
+        q = np.clip(P, 1e-12, 1 - 1e-12)
+        out["log_loss"] = _r(-np.mean(Y * np.log(q) + ~Y * np.log(1 - q)) if multi
+                             else -np.mean(np.log(q[np.arange(len(P)), primary])))
+    if answered is not None:
+        answered = np.asarray(answered, dtype=bool)
+        out["answered"] = _r(answered.mean())
+        out["accuracy_answered"] = _r(right[answered].mean()) if answered.any() else None
+    return out
+
+
+def pooled_ece(Y: np.ndarray, primary: np.ndarray, P: np.ndarray, *, multi: bool, distinct: int,
+               min_texts: int = MIN_ECE_TEXTS) -> dict[str, Any]:
+    """ECE of the top goal's probability as the chance it is right, over predictions pooled (e.g.
+    over repeats), where they cover at least ``min_texts`` ``distinct`` texts; otherwise
+    ``{"ece": None, "why": "n/a (n < 100)"}``. Multi-label adds ``ece_pairs`` over every
+    (text, goal) pair (flattered by the many easy "no" pairs)."""
+    if distinct < min_texts:
+        return {"ece": None, "n": distinct, "why": f"n/a (n < {min_texts})"}
+    P = np.asarray(P, dtype=np.float64)
+    out: dict[str, Any] = {"n": distinct, "predictions": len(P)}
+    out["ece"] = _r(expected_calibration_error(P.max(axis=1), _top_right(np.asarray(Y, bool), primary, P, multi))[0])
+    if multi:
+        out["ece_pairs"] = _r(expected_calibration_error(P.ravel(), np.asarray(Y, dtype=bool).ravel())[0])
     return out

@@ -15,7 +15,7 @@ from typing import Any
 
 from goalmatch._io import atomic_write, replacing
 
-__all__ = ["bar_check", "comparison_table", "write_report"]
+__all__ = ["bar_check", "comparison_table", "pyplot", "save_figure", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +152,22 @@ def _curve_table(curve: Mapping[str, Any], multi: bool, what: str = "labelled pr
     return lines
 
 
-def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def pyplot() -> Any:
+    """matplotlib's ``pyplot`` on the Agg backend; ``None``, with a warning, where matplotlib is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        logger.warning("matplotlib is not installed: no plots (pip install matplotlib)")
+        logger.warning("matplotlib is not installed: no plots (pip install 'goalmatch[eval]')")
+        return None
+    return plt
+
+
+def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    plt = pyplot()
+    if plt is None:
         return []
     panels = [(fid, e) for fid, e in m["frameworks"].items() if "methods" in e]
     if "trail22" in m:
@@ -177,7 +185,7 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
         ax.set(title=f"{title}\nECE {s.get('ece', float('nan')):.3f} (all repeats pooled)", xlabel="confidence",
                ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
         ax.title.set_fontsize(8)
-    files.append(_save(fig, out_dir / "reliability.png", plt))
+    files.append(save_figure(fig, out_dir / "reliability.png", plt))
     fig, axes = _grid(plt, len(panels))
     for ax, (title, e) in zip(axes, panels, strict=False):
         for name, s in (e["trail"] if "trail" in e else {k: v["pooled"] for k, v in e["methods"].items()}).items():
@@ -186,7 +194,7 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
         ax.set(title=title, xlabel="share answered", ylabel="hit@1" if e["multi_label"] else "accuracy", ylim=(0, 1.03))
         ax.title.set_fontsize(8)
     axes[0].legend(fontsize=6)
-    files.append(_save(fig, out_dir / "abstention.png", plt))
+    files.append(save_figure(fig, out_dir / "abstention.png", plt))
     curves = [(fid, e["learning_curve"], e["multi_label"]) for fid, e in panels if "learning_curve" in e]
     if "trail22" in m:
         curves += [(f"TRAIL22: {k}", v, True) for k, v in m["trail22"]["learning_curve"].items()]
@@ -199,7 +207,7 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
     ax.set(xscale="log", xlabel="labelled texts per goal (+0.5; 0 = zero-shot)", ylabel="F1", ylim=(0, 1),
            title="Learning curve for a new strategy")
     ax.legend(fontsize=6)
-    files.append(_save(fig, out_dir / "learning_curve.png", plt))
+    files.append(save_figure(fig, out_dir / "learning_curve.png", plt))
     return files
 
 
@@ -213,9 +221,10 @@ def _grid(plt: Any, n: int) -> tuple[Any, list[Any]]:
     return fig, flat
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
+def save_figure(fig: Any, path: Path, plt: Any) -> Path:
+    """Write a figure to ``path`` whole (its format follows the suffix), cropped to what is drawn, and close it."""
     fig.tight_layout()
     with replacing(path) as tmp:  # the format follows the suffix, which the temporary name keeps
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")  # a legend outside the axes stays in
     plt.close(fig)
     return path
