@@ -22,7 +22,7 @@ from goalmatch.evaluation.benchmark_methods import description_pieces
 from goalmatch.evaluation.benchmark_tasks import TASKS, OffTopic, Regression, Task, capped, danish_tasks
 from goalmatch.evaluation.metrics import pooled_ece, scalar_scores
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 WORDS = {
     "toy-fisk": "fiske båt nät hamn fisk torsk lax",
