@@ -69,7 +69,7 @@ def _read_raw(text: str | None, file: Path | None) -> str:
         raise BadInput("give the text or --file, not both")
     if file is not None:
         if str(file) == "-":
-            return sys.stdin.read()
+            return _read_stdin()
         try:
             return file.read_text(encoding="utf-8")
         except OSError as exc:
@@ -78,7 +78,20 @@ def _read_raw(text: str | None, file: Path | None) -> str:
             raise BadInput(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if text is None:
         raise BadInput("no text: give it as an argument, or --file PATH ('-' for standard input)")
-    return sys.stdin.read() if text == "-" else text
+    return _read_stdin() if text == "-" else text
+
+
+def _read_stdin() -> str:
+    """Standard input as UTF-8 (a BOM allowed); other bytes are refused by name, not guessed."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream with no bytes under it (tests replace stdin with StringIO)
+        return sys.stdin.read()
+    data = buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"standard input: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                       "save the text as UTF-8") from None
 
 
 def add_parsers(sub: Any) -> None:

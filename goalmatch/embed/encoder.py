@@ -31,6 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from goalmatch.embed import builds
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed import onnx as _onnx
+from goalmatch.text.prepare import replace_surrogates
 
 __all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder"]
 
@@ -115,7 +116,9 @@ def _check_texts(texts: Any) -> list[str]:
     for i, text in enumerate(items):
         if not isinstance(text, str):
             raise TypeError(f"text at index {i} is {type(text).__name__} ({text!r:.40}), expected str")
-    return items
+    # lone surrogates (not encodable as UTF-8) made the tokenizer raise "TextInputSequence
+    # must be str"; the text layer's policy is to read them as U+FFFD
+    return [replace_surrogates(text)[0] for text in items]
 
 
 class _TextTransformer(TransformerMixin, BaseEstimator):
@@ -288,7 +291,7 @@ class Encoder(_TextTransformer):
         """Tokens the model sees for ``text``: prefix and ``<s>``/``</s>`` included, untruncated."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
-        return self._untruncated_lengths([self.prefix + text])[0]
+        return self._untruncated_lengths([self.prefix + replace_surrogates(text)[0]])[0]
 
     def _untruncated_lengths(self, prefixed: list[str]) -> list[int]:
         tok = self._tokenizer()

@@ -34,6 +34,7 @@ __all__ = [
     "lemmatize",
     "normalize",
     "prepare",
+    "replace_surrogates",
     "sentences",
 ]
 
@@ -85,6 +86,8 @@ class PreparedText:
     repaired: bool
     language: Language
     too_short: bool
+    replaced: int = 0
+    """Lone surrogates in the original replaced by U+FFFD (see :func:`replace_surrogates`)."""
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The span of :attr:`original` that ``text[start:end]`` came from."""
@@ -92,24 +95,42 @@ class PreparedText:
 
     @property
     def flags(self) -> dict[str, object]:
-        """The text flags a suggestion carries: language, repaired, too short."""
+        """The text flags a suggestion carries: language, repaired, too short, characters replaced."""
         return {
             "language": self.language.code,
             "language_confidence": round(self.language.confidence, 3),
             "repaired": self.repaired,
             "too_short": self.too_short,
+            "replaced_characters": self.replaced,
         }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> tuple[str, int]:
+    """``text`` with every lone surrogate (U+D800–U+DFFF) replaced by U+FFFD, and how many.
+
+    A Python string can hold them (``surrogateescape`` decoding of bad bytes, JSON
+    ``"\\udcff"``, a command-line argument in a broken locale) but they are not characters:
+    UTF-8 cannot encode them and the encoder's tokenizer refuses them. One for one, so
+    offsets into the text stay valid.
+    """
+    return _SURROGATE.subn("\ufffd", text)
+
+
 def prepare(text: str, *, repair: bool = True) -> PreparedText:
-    """NFC → PDF repair → whitespace normalisation, then language and length flags.
+    """Surrogates → U+FFFD, NFC → PDF repair → whitespace normalisation, then language and length flags.
 
     Raises ``TypeError`` for anything but a string; an empty string is allowed (it comes
-    back flagged ``too_short``), so callers decide whether to refuse it.
+    back flagged ``too_short``), so callers decide whether to refuse it. Lone surrogates
+    are replaced, not refused, and counted in ``flags["replaced_characters"]``: every path
+    (library, command line, batch, review app) then hands the encoder text it accepts.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected text (str), got {type(text).__name__}")
-    step, offsets = _nfc(text)
+    valid, replaced = replace_surrogates(text)
+    step, offsets = _nfc(valid)
     repaired = False
     if repair:
         from goalmatch.text.repair import looks_broken
@@ -122,7 +143,7 @@ def prepare(text: str, *, repair: bool = True) -> PreparedText:
                 fixed, repair_offsets = apply_edits(step, edits)
                 if _swedish_after_all(step, fixed):
                     step, offsets, repaired = fixed, compose(offsets, repair_offsets), True
-    clean, clean_offsets = _normalize_with_offsets(step)
+    clean, clean_offsets = _tidy(step)
     offsets = compose(offsets, clean_offsets)
     return PreparedText(
         original=text,
@@ -131,6 +152,7 @@ def prepare(text: str, *, repair: bool = True) -> PreparedText:
         repaired=repaired,
         language=detect_language(clean),
         too_short=len(clean.split()) < MIN_WORDS_TO_JUDGE,
+        replaced=replaced,
     )
 
 
@@ -149,8 +171,19 @@ def normalize(text: str) -> str:
 
     Paragraph breaks (blank lines) and bullet lines survive; other line breaks become spaces.
     """
-    step, _ = _nfc(text)
-    return _normalize_with_offsets(step)[0]
+    step, _ = _nfc(replace_surrogates(text)[0])
+    return _tidy(step)[0]
+
+
+def _tidy(text: str) -> tuple[str, list[int]]:
+    """Whitespace and invisibles tidied, then NFC once more where dropping a character (a
+    control or zero-width one between a letter and its accent: "A\\x08\\u0300") joined a
+    combining sequence that the first pass saw apart."""
+    clean, offsets = _normalize_with_offsets(text)
+    if unicodedata.is_normalized("NFC", clean):
+        return clean, offsets
+    again, nfc_offsets = _nfc(clean)
+    return again, compose(offsets, nfc_offsets)
 
 
 def _nfc(text: str) -> tuple[str, list[int]]:

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, RedirectResponse  # noqa: E402
 from sqlalchemy import exc as sa_exc  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
+from goalmatch.text.prepare import replace_surrogates  # noqa: E402
 from goalmatch.web.auth import CSRFError, NeedLogin, TooManyAttempts, client_of  # noqa: E402
 from goalmatch.web.pages import render, safe_next  # noqa: E402
 
@@ -113,13 +114,16 @@ async def invalid(request: Request, exc: RequestValidationError) -> Response:
 
 
 def json_safe(value: Any) -> Any:
-    """NaN and infinities as strings, so a 422 that quotes a body's ``NaN`` back is not a 500 of its own.
+    """NaN and infinities as strings, lone surrogates as U+FFFD, so a 422 that quotes a body's
+    ``NaN`` or ``"\\udcff"`` back is not a 500 of its own (the response must encode as UTF-8).
 
-    >>> json_safe([{"input": float("nan"), "loc": ["body", 1.5]}])
-    [{'input': 'nan', 'loc': ['body', 1.5]}]
+    >>> json_safe([{"input": float("nan"), "loc": ["body", 1.5]}, "Fiber \\udcff"])
+    [{'input': 'nan', 'loc': ['body', 1.5]}, 'Fiber \\ufffd']
     """
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return replace_surrogates(value)[0]
     if isinstance(value, dict):
         return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

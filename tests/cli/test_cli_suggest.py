@@ -93,6 +93,33 @@ def test_suggest_reads_a_file_and_standard_input(capsys: pytest.CaptureFixture[s
     assert code == 0 and json.loads(from_stdin) == json.loads(from_file)
 
 
+# issue 16, item 8: invalid UTF-8 on standard input or in a file was "internal error", exit 1;
+# an argument in a broken locale reaches Python as lone surrogates (surrogateescape)
+BAD_UTF8 = "Fiber till byarna kring älven".encode() + b" \xff\xfe \xc3( \xed\xa0\x80 slut"
+
+
+def test_suggest_refuses_invalid_utf8_by_name_with_exit_2(capsys: pytest.CaptureFixture[str], model: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(BAD_UTF8), encoding="utf-8"))
+    code, out, err = _run(capsys, "suggest", "--model", str(model), "-")
+    assert code == 2 and not out
+    assert "standard input: not UTF-8 text" in err and "internal error" not in err
+    path = tmp_path / "invalid-utf8.txt"
+    path.write_bytes(BAD_UTF8)
+    code, out, err = _run(capsys, "suggest", "--model", str(model), "--file", str(path))
+    assert code == 2 and not out and f"{path}: not UTF-8 text" in err
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbf" + BAD_UTF8[:31]), encoding="utf-8"))
+    code, out, _ = _run(capsys, "suggest", "--model", str(model), "--json", "-")
+    assert code == 0 and json.loads(out)["flags"]["replaced_characters"] == 0
+
+
+def test_suggest_reads_an_argument_with_lone_surrogates(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    text = BAD_UTF8.decode("utf-8", errors="surrogateescape")  # what sys.argv holds in a broken locale
+    code, out, err = _run(capsys, "suggest", "--model", str(model), "--json", text)
+    assert code == 0, err
+    assert json.loads(out)["flags"]["replaced_characters"] == 6
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["suggest", "   "], "the text is empty"),
     (["suggest", "--top-k", "0", "Fiber"], "--top-k must be at least 1"),

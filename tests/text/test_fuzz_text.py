@@ -1,9 +1,11 @@
 """Property-based (Hypothesis) and worst-case tests of the text pipeline.
 
 ``prepare``, ``normalize``, ``sentences``, ``chunk`` and ``repair`` get arbitrary Unicode
-(control characters, right-to-left text, emoji, combining marks, decomposed å/ä/ö, soft
-hyphens, CR/LF mixes, PDF-broken Swedish) and must not crash, must keep every offset inside
-the text and map back into the original. Settings are bounded and derandomized so CI is
+from the whole code space, lone surrogates included (control characters, right-to-left text,
+emoji, combining marks, decomposed å/ä/ö, soft hyphens, CR/LF mixes, PDF-broken Swedish) and
+must not crash, must keep every offset inside the text, map back into the original, and hand
+on text that UTF-8 (and so the encoder's tokenizer) accepts. The real encoder reads generated
+texts with surrogates in tests/model/test_surrogates_real.py (slow). Settings are bounded and derandomized so CI is
 stable; the two worst cases (5 MB of text, one 100,000-character word) assert generous
 time and memory bounds that only a real blow-up breaks.
 """
@@ -38,10 +40,15 @@ PIECES = [
     "fo rso rjning", "Å genda", "O kad", "pa  att", "a r", "la net", "hushÅllen", "sa  att",
     "Projektet ska stärka företagandet i byn.", "Vi bygger fiber.", "\x00", "\x07", "\x1b[31m", "\x7f",
     "\ud7ff", "\U0010ffff", "\ufffd", "ﬁ", "Å", "Ω", "K",  # ﬁ ligature, Ångström sign, Ohm sign, Kelvin
+    # lone surrogates (issue 16, item 8): what surrogateescape makes of bad bytes, JSON "\udcff", half a pair
+    "\udcff", "\ud800", "\udfff", "\ud83d", "\ud83d\udc4d", "a\udce5\u0308",
 ]
+# the whole code space: st.text() alone leaves out the surrogates (category Cs), and at random
+# they are 2,048 of 1.1 million code points, so they are drawn on purpose as well
+CHARACTER = st.characters(codec=None, exclude_categories=()) | st.characters(categories=["Cs"])
 TEXT = st.one_of(
-    st.text(max_size=300),
-    st.lists(st.sampled_from(PIECES) | st.text(max_size=5), max_size=40).map("".join),
+    st.text(alphabet=CHARACTER, max_size=300),
+    st.lists(st.sampled_from(PIECES) | st.text(alphabet=CHARACTER, max_size=5), max_size=40).map("".join),
     st.text(alphabet=" \t\r\n\u00a0.,;:!?-–—()\"'…", max_size=60),  # whitespace and punctuation only
 )
 
@@ -58,6 +65,8 @@ def _check_span(p, start: int, end: int) -> None:  # type: ignore[no-untyped-def
 def test_prepare_offsets_stay_in_the_original(text: str) -> None:
     p = prepare(text)
     assert p.original == text
+    p.text.encode("utf-8")  # no lone surrogate reaches the encoder
+    assert p.flags["replaced_characters"] == sum(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
     assert len(p.offsets) == len(p.text) + 1
     assert unicodedata.is_normalized("NFC", p.text)
     assert p.text == p.text.strip()
@@ -75,6 +84,7 @@ def test_prepare_offsets_stay_in_the_original(text: str) -> None:
 @given(TEXT)
 def test_normalize_is_nfc_and_idempotent(text: str) -> None:
     once = normalize(text)
+    once.encode("utf-8")
     assert unicodedata.is_normalized("NFC", once)
     assert normalize(once) == once
     assert once == prepare(text, repair=False).text

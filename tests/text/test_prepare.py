@@ -51,7 +51,7 @@ def test_prepare_leaves_clean_text_alone_and_flags_it() -> None:
     assert p.text == text and not p.repaired
     assert p.offsets == tuple(range(len(text) + 1))
     assert p.flags == {"language": "sv", "language_confidence": p.flags["language_confidence"], "repaired": False,
-                       "too_short": False}
+                       "too_short": False, "replaced_characters": 0}
     assert prepare("Bredband").too_short
     assert prepare("").too_short
 
@@ -144,3 +144,20 @@ def test_broken_swedish_is_still_repaired_when_the_damage_hides_its_language() -
     assert detect_language(damaged).code != "sv"  # the damage makes it read as another language
     p = prepare(damaged)
     assert p.repaired and p.text.startswith("Näringslivet i länet behöver") and p.language.code == "sv"
+
+
+def test_prepare_replaces_lone_surrogates_and_counts_them() -> None:
+    # issue 16, item 8: the real tokenizer raised "TextInputSequence must be str" on these
+    p = prepare("Fiber \udcff i byn \ud83d och \udce5\u0308lven")
+    assert p.text == "Fiber \ufffd i byn \ufffd och \ufffd\u0308lven"
+    assert p.flags["replaced_characters"] == 3 and p.replaced == 3
+    p.text.encode("utf-8")
+    assert p.original_span(6, 7) == (6, 7)
+    assert prepare("Fiber i byn").flags["replaced_characters"] == 0
+
+
+def test_prepare_is_nfc_after_dropping_a_control_inside_a_combining_sequence() -> None:
+    # found by the full-range fuzzing: NFC ran before the control character was dropped
+    p = prepare("A\x08\u0300 och a\u200b\u030a")
+    assert p.text == "\u00c0 och \u00e5"
+    assert p.original_span(0, 1) == (0, 3)

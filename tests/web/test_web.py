@@ -519,6 +519,20 @@ def test_api_suggest_one_and_batch(app: Any, web_matcher: Matcher) -> None:
         schema["paths"])
 
 
+def test_api_refuses_lone_surrogates_by_field_not_500(app: Any) -> None:
+    # issue 16, item 8: a "\udcff" in a JSON body was 500 on all three; pydantic refuses it
+    # (422 naming the field) and the 422 quoting it back must itself encode as UTF-8
+    client = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    bad = TEXT + " \udcff i byn"
+    for path, body, loc in [("/api/suggest", {"text": bad}, ["body", "text"]),
+                            ("/api/suggest/batch", {"texts": [TEXT, "Teater \ud800 för unga."]}, ["body", "texts", 1]),
+                            ("/api/applications", {"text": bad, "title": "Fiber"}, ["body", "text"])]:
+        sent = client.post(path, content=json.dumps(body).encode("ascii"), headers={"Content-Type": "application/json"})
+        assert sent.status_code == 422, (path, sent.status_code, sent.text[:200])
+        assert [error["loc"] for error in sent.json()["detail"]] == [loc]
+    assert client.post("/api/suggest", json={"text": TEXT + " \ufffd i byn"}).status_code == 200
+
+
 # ------------------------------------------------------------------ store
 
 
