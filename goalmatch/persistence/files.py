@@ -15,19 +15,28 @@ goalmatch.errors.ModelError: ...manifest.json: file path '../b.npy' leaves the m
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from goalmatch.errors import ModelError
 
-__all__ = ["MANIFEST", "file_sha256", "inside", "listing", "load_array", "save_array"]
+__all__ = ["MANIFEST", "MAX_JSON_DEPTH", "file_sha256", "inside", "listing", "load_array", "parse_json",
+           "read_json", "save_array"]
 
 MANIFEST = "manifest.json"
 """The one file of a model folder that lists the others."""
+
+MAX_JSON_DEPTH = 32
+"""The deepest nesting a model folder's JSON may have (goalmatch writes 5, skops 8): deeper is
+crafted, and would exhaust the parser's or skops's recursion (RecursionError)."""
+_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats: all a model array holds
 
 
 def inside(root: Path, rel: Any) -> Path:
@@ -77,8 +86,59 @@ def save_array(path: Path, array: np.ndarray) -> None:
 
 
 def load_array(file: Path) -> np.ndarray:
-    """A plain numeric array from an ``.npy`` file; anything pickled, cut or empty is refused naming the file."""
+    """A plain numeric array from an ``.npy`` file; anything pickled, cut, empty, not numeric or
+    claiming more data than the file holds is refused naming the file, before anything is allocated."""
     try:
-        return np.load(file, allow_pickle=False)
+        with file.open("rb") as handle:
+            version = npy_format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = npy_format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = npy_format.read_array_header_2_0(handle)
+            else:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} (1.0 or 2.0 expected)")
+            if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+                raise ValueError(f"it holds {dtype} values, a model array holds numbers")
+            held = os.fstat(handle.fileno()).st_size - handle.tell()
+            claimed = math.prod(shape) * dtype.itemsize  # Python ints: 10**11 elements do not overflow
+            if claimed != held:
+                raise ValueError(f"its header claims shape {shape} of {dtype} ({claimed:,} bytes), "
+                                 f"the file holds {held:,} bytes of data")
+            handle.seek(0)
+            return np.load(handle, allow_pickle=False)
     except (ValueError, EOFError) as exc:  # EOFError: an empty or cut file
         raise ModelError(f"{file}: not a plain numeric array ({exc or 'no data'})") from None
+
+
+def parse_json(data: bytes | str, where: Path | str) -> Any:
+    """JSON from a model folder: invalid or too deeply nested JSON is refused naming ``where``."""
+    try:
+        value = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except RecursionError:
+        value, too_deep = None, True
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{where}: not valid JSON ({exc})") from None
+    else:
+        too_deep = _depth_over(value, MAX_JSON_DEPTH)
+    if too_deep:
+        raise ModelError(f"{where}: JSON nested over {MAX_JSON_DEPTH} levels deep; not written by goalmatch, refused")
+    return value
+
+
+def read_json(file: Path, max_bytes: int) -> Any:
+    """:func:`parse_json` of ``file``, refused unread when over ``max_bytes``."""
+    size = file.stat().st_size
+    if size > max_bytes:
+        raise ModelError(f"{file}: {size:,} bytes, over the {max_bytes:,} a model folder's JSON may have; refused")
+    return parse_json(file.read_bytes(), file)
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    todo = [(value, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            todo.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False

@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT, FORMAT_VERSION = "goalmatch-model", 1
 _MAX_MANIFEST_BYTES = 5_000_000
+_MAX_REFERENCES_BYTES = 256_000_000  # ids, titles and labels: ~200 bytes a project, so about a million projects
 
 
 @dataclass
@@ -200,10 +201,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise ModelError(f"{file}: missing; not a goalmatch model folder")
     if file.stat().st_size > _MAX_MANIFEST_BYTES:
         raise ModelError(f"{file}: over {_MAX_MANIFEST_BYTES} bytes; not a goalmatch manifest")
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{file}: not valid JSON ({exc})") from None
+    manifest = files.read_json(file, _MAX_MANIFEST_BYTES)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelError(f"{file}: not a goalmatch model manifest (format {FORMAT!r} expected)")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -270,7 +268,24 @@ def _read_verified(
         fws[fid] = _read_framework(root, entry, given)
         read[fid] = heads.read_head(root, entry, fws[fid])
     references = _read_references(root)
+    _check_widths(root, manifest, read, references["embeddings"], encoder)
     return ModelParts(read, fws, encoder, references, {**manifest, "path": str(root)})
+
+
+def _check_widths(root: Path, manifest: Mapping[str, Any], read: Mapping[str, Any], embeddings: np.ndarray,
+                  encoder: Any) -> None:
+    """Every vector array is as wide as the encoder's vectors, so a crafted or mixed-up folder is
+    refused here, naming the file, rather than failing in the first suggest."""
+    dim = int(encoder.dim)
+    arrays = [(root / "references.npy", embeddings)]
+    for entry in manifest["frameworks"]:
+        head = read[entry["id"]]
+        arrays += [(files.inside(root, heads.array_file(entry["id"], name)), getattr(head, name))
+                   for name in ("prototypes_", "labelled_")]
+    for file, array in arrays:
+        if array.ndim != 2 or array.shape[1] != dim:
+            raise ModelError(f"{file}: vectors of shape {array.shape}, the encoder {encoder.id} gives {dim} wide; "
+                             "the file does not belong to this model")
 
 
 def _read_framework(root: Path, entry: Mapping[str, Any], given: Mapping[str, Framework] | None) -> Framework:
@@ -295,11 +310,7 @@ def _read_framework(root: Path, entry: Mapping[str, Any], given: Mapping[str, Fr
 
 
 def _read_references(root: Path) -> dict[str, Any]:
-    refs_file = files.inside(root, "references.json")
-    try:
-        refs = json.loads(refs_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{refs_file}: not valid JSON ({exc})") from None
+    refs = files.read_json(files.inside(root, "references.json"), _MAX_REFERENCES_BYTES)
     embeddings = files.load_array(files.inside(root, "references.npy"))
     references = {
         "ids": tuple(refs["ids"]), "titles": tuple(refs["titles"]),

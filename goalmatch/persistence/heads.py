@@ -26,7 +26,7 @@ from goalmatch.data.frameworks import Framework
 from goalmatch.errors import ModelError
 from goalmatch.persistence import files
 
-__all__ = ["ARRAYS", "HEAD_TYPES", "TRUSTED_TYPES", "canonical_skops", "read_head", "write_head"]
+__all__ = ["ARRAYS", "HEAD_TYPES", "TRUSTED_TYPES", "array_file", "canonical_skops", "read_head", "write_head"]
 
 TRUSTED_TYPES = ("goalmatch.model.classifier.GoalClassifier",)
 """The one type a head may hold that skops does not trust by itself."""
@@ -39,10 +39,12 @@ ARRAYS = ("prototypes_", "prototype_goal_", "labelled_", "labelled_targets_")
 """The head's large arrays, each kept in its own ``.npy`` file."""
 _FLOAT32 = ("prototypes_", "labelled_", "labelled_targets_")  # float32 on disk: exact for what the matcher keeps
 _NOT_SAVED = ("framework_", "encoder_")  # reattached on load: the framework file and the encoder
+_MAX_SCHEMA_BYTES = 16_000_000  # the shipped heads' schemas are 15-150 kB: their large arrays live in .npy files
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold; see canonical_skops
 
 
-def _array_file(fid: str, name: str) -> str:
+def array_file(fid: str, name: str) -> str:
+    """The path, in a model folder, of array ``name`` (one of :data:`ARRAYS`) of framework ``fid``'s head."""
     return f"heads/{fid}.{name.rstrip('_')}.npy"
 
 
@@ -59,7 +61,7 @@ def write_head(folder: Path, fid: str, clf: Any) -> dict[str, Any]:
     (folder / "heads" / f"{fid}.skops").write_bytes(canonical_skops(sio.dumps(head, compression=zipfile.ZIP_DEFLATED)))
     for name, value in arrays.items():
         value = np.asarray(value)
-        files.save_array(folder / _array_file(fid, name), value.astype(np.float32) if name in _FLOAT32 else value)
+        files.save_array(folder / array_file(fid, name), value.astype(np.float32) if name in _FLOAT32 else value)
     return {
         "head": f"heads/{fid}.skops",
         "classes": [str(c) for c in clf.classes_], "labelled": len(arrays["labelled_"]),
@@ -92,9 +94,11 @@ def read_head(root: Path, entry: dict[str, Any], fw: Framework) -> Any:
         raise ModelError(f"{file}: the head lacks the parameter(s) {', '.join(missing)} of this goalmatch's "
                          f"{kind} (the model was made by another version); retrain the model")
     for name in ARRAYS:
-        array = files.load_array(files.inside(root, _array_file(entry["id"], name)))
+        array = files.load_array(files.inside(root, array_file(entry["id"], name)))
         setattr(head, name, array.astype(np.float64) if name in _FLOAT32 else array)
-    if [str(c) for c in head.classes_] != list(fw.goal_ids) or len(head.prototypes_) != len(head.prototype_goal_):
+    n = len(head.labelled_)
+    if ([str(c) for c in head.classes_] != list(fw.goal_ids) or head.prototype_goal_.shape != (len(head.prototypes_),)
+            or head.labelled_targets_.shape != (n, len(fw.goal_ids))):
         raise ModelError(f"{file}: its classes or arrays do not fit framework {fw.id}")
     return head
 
@@ -152,9 +156,13 @@ def _head_types(file: Path) -> set[str]:
     """``module.class`` of every object a skops file's schema names."""
     try:
         with zipfile.ZipFile(file) as archive:
-            schema = json.loads(archive.read("schema.json"))
+            size = archive.getinfo("schema.json").file_size  # the size the zip declares, checked before inflating
+            data = archive.read("schema.json") if size <= _MAX_SCHEMA_BYTES else None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
         raise ModelError(f"{file}: not a skops file ({exc})") from None
+    if data is None:
+        raise ModelError(f"{file}: schema.json of {size:,} bytes, over {_MAX_SCHEMA_BYTES:,}; refused")
+    schema = files.parse_json(data, f"{file}: schema.json")
     found: set[str] = set()
     todo: list[Any] = [schema]
     while todo:

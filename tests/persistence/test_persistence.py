@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -254,3 +255,77 @@ def test_the_persistence_layer_loads_neither_the_model_layer_nor_scikit_learn() 
             "print(sorted(m for m in ('goalmatch.model', 'sklearn', 'skops') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ crafted folders (issue 16, item 19)
+# Each crashed with RecursionError, MemoryError or ValueError, or loaded and failed in suggest;
+# each is now a ModelError naming the file. The bombs are small: the mechanism is the same.
+
+
+def _deep_json(levels: int) -> str:
+    return '{"format": "goalmatch-model", "x": ' + "[" * levels + "]" * levels + "}"
+
+
+@pytest.mark.parametrize("levels", [100, 100_000])  # past the depth limit; past Python's recursion limit
+def test_a_deeply_nested_manifest_is_refused_naming_it(copy: Path, levels: int) -> None:
+    (copy / "manifest.json").write_text(_deep_json(levels), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"manifest\.json: JSON nested over 32 levels deep"):
+        Matcher.load(copy)
+
+
+@pytest.mark.parametrize("levels", [100, 100_000])
+def test_deeply_nested_references_are_refused_naming_them(copy: Path, levels: int) -> None:
+    (copy / "references.json").write_text(_deep_json(levels), encoding="utf-8")
+    _rehash(copy, "references.json")
+    with pytest.raises(ModelError, match=r"references\.json: JSON nested over 32 levels deep"):
+        Matcher.load(copy)
+
+
+@pytest.mark.parametrize("levels", [100, 100_000])
+def test_a_deeply_nested_skops_schema_is_refused_naming_the_head(copy: Path, levels: int) -> None:
+    import zipfile
+
+    head = copy / "heads" / "test.skops"
+    with zipfile.ZipFile(head) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["schema.json"] = _deep_json(levels).encode()
+    with zipfile.ZipFile(head, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    _rehash(copy, "heads/test.skops")
+    with pytest.raises(ModelError, match=r"test\.skops: schema\.json: JSON nested over 32 levels deep"):
+        Matcher.load(copy)
+
+
+def test_an_npy_header_claiming_more_than_the_file_holds_is_refused_before_allocating(copy: Path) -> None:
+    from numpy.lib import format as npy_format
+
+    rel = "heads/test.prototypes.npy"
+    with (copy / rel).open("wb") as handle:  # 10**11 float32 claimed (373 GiB), 64 bytes held
+        npy_format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (10**11,)})
+        handle.write(bytes(64))
+    _rehash(copy, rel)
+    with pytest.raises(ModelError, match=r"test\.prototypes\.npy: not a plain numeric array \(its header claims "
+                                         r"shape \(100000000000,\) of float32 \(400,000,000,000 bytes\)"):
+        Matcher.load(copy)
+
+
+@pytest.mark.parametrize("array", [np.array(["sdg-1", "sdg-2"]), np.array([b"ab"]), np.array([1 + 2j]),
+                                   np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")])])
+def test_an_array_of_strings_or_records_is_refused_naming_it(copy: Path, array: np.ndarray) -> None:
+    rel = "heads/test.prototype_goal.npy"
+    np.save(copy / rel, array, allow_pickle=False)
+    _rehash(copy, rel)
+    with pytest.raises(ModelError, match=r"test\.prototype_goal\.npy: not a plain numeric array \(it holds .* "
+                                         r"values, a model array holds numbers\)"):
+        Matcher.load(copy)
+
+
+@pytest.mark.parametrize("rel", ["references.npy", "heads/test.prototypes.npy", "heads/test.labelled.npy"])
+def test_vectors_of_the_wrong_width_are_refused_at_load(copy: Path, rel: str) -> None:
+    rows = len(np.load(copy / rel))
+    np.save(copy / rel, np.zeros((rows, 32), dtype=np.float32))  # the encoder gives 64
+    _rehash(copy, rel)
+    with pytest.raises(ModelError, match=rf"{re.escape(rel)}: vectors of shape \({rows}, 32\), the encoder fake-64 "
+                                         r"gives 64 wide"):
+        Matcher.load(copy)
