@@ -25,7 +25,9 @@ the rejects file (``OUTPUT``'s name with ``.rejects.csv``; columns row, id, reas
 file per chunk, written, fsynced and renamed into place). A rerun with the same input,
 model and options continues after the last committed chunk, so an interrupted run (Ctrl-C,
 ``kill -9``) loses no row and repeats none; the output appears, by rename, only when every
-row is done, and the journal is then removed.
+row is done, and the journal is then removed. A run holds ``OUTPUT.lock`` (and the rejects
+file's) until it is done: a second run on the same output is refused, naming the run that
+holds it, so two runs never mix their rows or remove each other's journal.
 
 Exit codes of ``goalmatch score``: 0 every row scored, 3 finished with rejected rows (the
 output is complete; see the rejects file), 2 bad invocation (unreadable input, unknown
@@ -34,18 +36,20 @@ column or framework), 1 internal error, 130 interrupted (rerun to resume).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import LockHeld, exclusive_lock
 from goalmatch.batch.engine import DaskScorer, LocalScorer, make_scorer, suggest_many
 from goalmatch.batch.journal import Journal, Progress
 from goalmatch.batch.rows import MAX_CHARS, Columns, check_chunk, choose_columns
@@ -121,25 +125,30 @@ def score_file(
     table, cols, ids = _open_input(input, output, matcher, id_column, text_columns, frameworks, top_k, chunk_rows,
                                    engine)
     rejects = Path(rejects) if rejects is not None else output.with_name(f"{output.stem}.rejects.csv")
-    journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
-    run = _Run(table, cols, top_k, journal, Summary(output, rejects))
-    run.resume()
-    total = sum(1 for _ in table.rows())
-    if run.done:
-        logger.info("%s: resuming after row %d of %d", input, run.done, total)
-    meter = Progress(progress, total, run.done)
-    scorer = make_scorer(engine, matcher, top_k, ids, cache_dir=cache_dir, scheduler=scheduler, sentences=sentences)
-    try:
-        run.score(scorer, chunk_rows, meter)
-    finally:
-        meter.close()
-        scorer.close()
-    run.publish(*render.columns(ids, top_k))
-    summary = run.summary
+    with _lock(output, rejects):  # held until the output is published: a second run on it is refused, not mixed in
+        journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
+        summary = _Run(table, cols, top_k, journal, Summary(output, rejects)).run(
+            make_scorer(engine, matcher, top_k, ids, cache_dir=cache_dir, scheduler=scheduler, sentences=sentences),
+            chunk_rows, progress, render.columns(ids, top_k))
     summary.seconds = time.monotonic() - started
     logger.info("%s: %d rows, %d scored, %d rejected in %.1f s", output, summary.rows, summary.scored,
                 summary.rejected, summary.seconds)
     return summary
+
+
+@contextlib.contextmanager
+def _lock(*paths: Path) -> Iterator[None]:
+    """The run's hold on its output and rejects files and the journal: ``FILE.lock`` beside each, removed at
+    the end; a :class:`BatchError` naming the file and the other run when one holds it."""
+    with contextlib.ExitStack() as held:
+        for path in dict.fromkeys(p.resolve() for p in paths):
+            try:
+                held.enter_context(exclusive_lock(path.with_name(path.name + ".lock")))
+            except LockHeld as exc:
+                who = f" (pid {exc.holder})" if exc.holder else ""
+                raise BatchError(f"{path}: another goalmatch score run{who} is writing this file; wait for it to "
+                                 f"finish, or write to another file") from None
+        yield
 
 
 def _open_input(
@@ -193,6 +202,22 @@ class _Run:
     """The ids used so far, with the row that used each (the first use wins)."""
     done: int = 0
     """The last row the journal holds."""
+
+    def run(self, scorer: LocalScorer | DaskScorer, chunk_rows: int, progress: bool | None,
+            columns: tuple[list[str], dict[str, str]]) -> Summary:
+        """Resume, score the remaining rows, publish: the whole run once the journal is open."""
+        self.resume()
+        total = sum(1 for _ in self.table.rows())
+        if self.done:
+            logger.info("%s: resuming after row %d of %d", self.table.path, self.done, total)
+        meter = Progress(progress, total, self.done)
+        try:
+            self.score(scorer, chunk_rows, meter)
+        finally:
+            meter.close()
+            scorer.close()
+        self.publish(*columns)
+        return self.summary
 
     def resume(self) -> None:
         """Take over what an interrupted run committed: its rows' counts and ids."""

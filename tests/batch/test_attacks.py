@@ -1,0 +1,100 @@
+"""Issue 16's attacks on ``goalmatch score``, each reproduced small (FakeEncoder model, files of a few rows)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from goalmatch.batch.score import BatchError, score_file
+from goalmatch.batch.tables import open_table
+from goalmatch.embed.encoder import FakeEncoder
+from goalmatch.model.matcher import Matcher
+from tests.toys import BATCH_TEXTS
+
+pytest.importorskip("openpyxl")
+pytest.importorskip("pyarrow")
+
+
+def _backlog(path: Path, n: int, tag: str = "A") -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "titel", "beskrivning"])
+        for i in range(1, n + 1):
+            writer.writerow([f"{tag}-{i:04d}", f"Projekt {i}", BATCH_TEXTS[i % len(BATCH_TEXTS)] + f" Del {i}."])
+    return path
+
+
+def _ids(path: Path) -> list[str | None]:
+    return [row.cells["id"] for row in open_table(path).rows()]
+
+
+def _cli(argv: list[str]) -> int:
+    from goalmatch.cli.main import main
+
+    return main(["score", *argv])
+
+
+# ------------------------------------------------------------------ 1. two runs on one output
+
+
+class GatedEncoder(FakeEncoder):
+    """Encodes once freely, then waits at each call until ``go`` is set: a run caught in the middle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.go, self.calls = threading.Event(), threading.Event(), 0
+
+    def encode(self, texts: Any) -> np.ndarray:
+        self.calls += 1
+        if self.calls > 1:
+            self.started.set()
+            assert self.go.wait(30), "the test never let the run go on"
+        return super().encode(texts)
+
+
+def test_a_second_run_on_the_same_output_is_refused_and_the_first_is_unharmed(
+        batch_matcher: Matcher, batch_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first_in, other_in = _backlog(tmp_path / "a.csv", 12, "A"), _backlog(tmp_path / "b.csv", 12, "B")
+    out = tmp_path / "out.csv"
+    encoder = GatedEncoder()
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            score_file(first_in, out, matcher=batch_matcher.with_encoder(encoder), id_column="id", chunk_rows=3,
+                       progress=False)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    try:
+        assert encoder.started.wait(30), "the first run never reached its second chunk"
+        journal = sorted(p.name for p in (tmp_path / "out.csv.partial").iterdir())
+        # the same input (it used to die with "internal error: TypeError") and another one (it used to
+        # delete the first run's journal and mix its rows in) are both refused, naming the output and the run
+        for source in (first_in, other_in):
+            with pytest.raises(BatchError, match=rf"out\.csv: another goalmatch score run \(pid {os.getpid()}\) "
+                                                 r"is writing this file"):
+                score_file(source, out, matcher=batch_matcher, id_column="id", chunk_rows=3, progress=False)
+        assert _cli([str(other_in), "-o", str(out), "--model", str(batch_model_dir), "--restart"]) == 2
+        assert "another goalmatch score run" in capsys.readouterr().err
+        # a run whose default rejects file is the first run's (out.xlsx → out.rejects.csv) is refused as well
+        with pytest.raises(BatchError, match=r"out\.rejects\.csv: another goalmatch score run"):
+            score_file(other_in, tmp_path / "out.xlsx", matcher=batch_matcher, progress=False)
+        assert sorted(p.name for p in (tmp_path / "out.csv.partial").iterdir()) == journal
+    finally:
+        encoder.go.set()
+        worker.join(60)
+    assert not failures, failures
+    assert _ids(out) == [f"A-{i:04d}" for i in range(1, 13)]
+    assert not (tmp_path / "out.csv.lock").exists() and not (tmp_path / "out.csv.partial").exists()
+    # once the first run is done, the output is free again
+    score_file(other_in, out, matcher=batch_matcher, id_column="id", progress=False)
+    assert _ids(out) == [f"B-{i:04d}" for i in range(1, 13)]
