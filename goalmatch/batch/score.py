@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections import Counter
@@ -122,9 +123,9 @@ def score_file(
     """
     started = time.monotonic()
     input, output = Path(input), Path(output)
-    table, cols, ids = _open_input(input, output, matcher, id_column, text_columns, frameworks, top_k, chunk_rows,
-                                   engine)
     rejects = Path(rejects) if rejects is not None else output.with_name(f"{output.stem}.rejects.csv")
+    table, cols, ids = _open_input(input, output, rejects, matcher, id_column, text_columns, frameworks, top_k,
+                                   chunk_rows, engine)
     with _lock(output, rejects):  # held until the output is published: a second run on it is refused, not mixed in
         journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
         summary = _Run(table, cols, top_k, journal, Summary(output, rejects)).run(
@@ -152,7 +153,7 @@ def _lock(*paths: Path) -> Iterator[None]:
 
 
 def _open_input(
-    input: Path, output: Path, matcher: Any, id_column: str | None, text_columns: Sequence[str] | None,
+    input: Path, output: Path, rejects: Path, matcher: Any, id_column: str | None, text_columns: Sequence[str] | None,
     frameworks: Sequence[str] | None, top_k: int, chunk_rows: int, engine: str,
 ) -> tuple[Table, Columns, list[str]]:
     """Check the options, open the input and find its columns and the frameworks: every way a run cannot start."""
@@ -168,9 +169,24 @@ def _open_input(
         ids = matcher.framework_ids(frameworks)
     except (TableError, ValueError) as exc:
         raise BatchError(str(exc)) from None
-    if output.resolve() == input.resolve():
+    if _same_file(output, input):
         raise BatchError(f"{output}: the output would overwrite the input; name another file")
+    if _same_file(rejects, input):
+        raise BatchError(f"{rejects}: the rejects file would overwrite the input; name another file with --rejects"
+                         f" (its default is OUTPUT's name with .rejects.csv)")
+    if _same_file(rejects, output):
+        raise BatchError(f"{rejects}: the rejects file and the output are the same file; name another one")
     return table, choose_columns(table, id_column, text_columns), ids
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links are followed, or one inode (a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 def _fingerprint(input: Path, cols: Columns, ids: list[str], top_k: int, matcher: Any,

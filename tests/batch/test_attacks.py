@@ -98,3 +98,33 @@ def test_a_second_run_on_the_same_output_is_refused_and_the_first_is_unharmed(
     # once the first run is done, the output is free again
     score_file(other_in, out, matcher=batch_matcher, id_column="id", progress=False)
     assert _ids(out) == [f"B-{i:04d}" for i in range(1, 13)]
+
+
+# ------------------------------------------------------------------ 2. a rejects file over the input
+
+
+def test_a_rejects_file_that_would_overwrite_the_input_is_refused(batch_matcher: Matcher, batch_model_dir: Path,
+                                                                  tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    victim = _backlog(tmp_path / "victim.csv", 3)
+    before = victim.read_bytes()
+    (tmp_path / "sub").mkdir()
+    os.link(victim, tmp_path / "hard.csv")
+    os.symlink(victim, tmp_path / "soft.csv")
+    for rejects in (victim, tmp_path / "sub" / ".." / "victim.csv", tmp_path / "hard.csv", tmp_path / "soft.csv"):
+        with pytest.raises(BatchError, match="the rejects file would overwrite the input"):
+            score_file(victim, tmp_path / "v.out.csv", matcher=batch_matcher, rejects=rejects, progress=False)
+    # the default rejects file of backlog.csv is backlog.rejects.csv: scoring that file into backlog.csv
+    named = _backlog(tmp_path / "backlog.rejects.csv", 3)
+    named_before = named.read_bytes()
+    with pytest.raises(BatchError, match="the rejects file would overwrite the input"):
+        score_file(named, tmp_path / "backlog.csv", matcher=batch_matcher, progress=False)
+    with pytest.raises(BatchError, match="the rejects file and the output are the same file"):
+        score_file(victim, tmp_path / "o.csv", matcher=batch_matcher, rejects=tmp_path / "o.csv", progress=False)
+    with pytest.raises(BatchError, match="the output would overwrite the input"):
+        score_file(victim, tmp_path / "hard.csv", matcher=batch_matcher, progress=False)
+    assert _cli([str(victim), "-o", str(tmp_path / "v.out.csv"), "--rejects", str(victim), "--model",
+                 str(batch_model_dir)]) == 2
+    assert "the rejects file would overwrite the input" in capsys.readouterr().err
+    assert victim.read_bytes() == before and named.read_bytes() == named_before
+    assert not (tmp_path / "v.out.csv").exists() and not (tmp_path / "backlog.csv").exists()
