@@ -22,7 +22,7 @@ a broken JSON line, or one the matcher fails on is written as ``rejected`` and l
 the rejects file (``OUTPUT``'s name with ``.rejects.csv``; columns row, id, reason, detail).
 
 **Resumable and atomic.** Scored chunks are committed to ``OUTPUT.partial/`` (one JSON
-file per chunk, written, fsynced and renamed into place). A rerun with the same input,
+file per chunk, written, fsynced and renamed into place). A rerun with the same input (the same bytes),
 model and options continues after the last committed chunk, so an interrupted run (Ctrl-C,
 ``kill -9``) loses no row and repeats none; the output appears, by rename, only when every
 row is done, and the journal is then removed. A run holds ``OUTPUT.lock`` (and the rejects
@@ -192,10 +192,24 @@ def _same_file(a: Path, b: Path) -> bool:
 def _fingerprint(input: Path, cols: Columns, ids: list[str], top_k: int, matcher: Any,
                  sentences: bool) -> dict[str, Any]:
     """What the run is: a journal left by a run with another fingerprint is not resumed."""
-    stat = input.stat()
-    return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+    return {"input": str(input.resolve()), **_content(input),
             "id_column": cols.id, "text_columns": list(cols.text), "frameworks": ids, "top_k": top_k,
-            "model": _model_key(matcher), "journal": 1, **({} if sentences else {"sentences": False})}
+            "model": _model_key(matcher), "journal": 2, **({} if sentences else {"sentences": False})}
+
+
+def _content(input: Path) -> dict[str, Any]:
+    """The input's size and the sha256 of its bytes: a file edited in place, its size and mtime restored
+    (``cp -p``, ``rsync -t``, ``touch -r``), is a new input. Hashing reads at disk speed, far faster than
+    encoding the rows."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with input.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except OSError as exc:
+        raise BatchError(f"{input}: cannot read: {exc.strerror or exc}") from None
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def _model_key(matcher: Any) -> str:

@@ -128,3 +128,42 @@ def test_a_rejects_file_that_would_overwrite_the_input_is_refused(batch_matcher:
     assert "the rejects file would overwrite the input" in capsys.readouterr().err
     assert victim.read_bytes() == before and named.read_bytes() == named_before
     assert not (tmp_path / "v.out.csv").exists() and not (tmp_path / "backlog.csv").exists()
+
+
+# ------------------------------------------------------------------ 3. resume after a same-size edit
+
+
+class StoppingEncoder(FakeEncoder):
+    """Interrupts the run (as Ctrl-C would) at its second encoder call, when ``stop`` is set."""
+
+    stop = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def encode(self, texts: Any) -> np.ndarray:
+        self.calls += 1
+        if self.stop and self.calls > 1:
+            raise KeyboardInterrupt
+        return super().encode(texts)
+
+
+def test_an_input_edited_in_place_with_its_size_and_mtime_kept_is_not_resumed(batch_matcher: Matcher,
+                                                                                tmp_path: Path) -> None:
+    path = _backlog(tmp_path / "in.csv", 6)
+    encoder = StoppingEncoder()
+    with pytest.raises(KeyboardInterrupt):
+        score_file(path, tmp_path / "out.csv", matcher=batch_matcher.with_encoder(encoder), id_column="id",
+                   chunk_rows=3, progress=False)
+    assert len(list((tmp_path / "out.csv.partial").glob("chunk-*.json"))) == 1  # rows 1-3 committed
+    stat = path.stat()
+    edited = path.read_bytes().replace(b"A-0002", b"Z-0002")  # same size, in the committed chunk
+    path.write_bytes(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p, rsync -t or touch -r leave it
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    encoder.stop = False
+    summary = score_file(path, tmp_path / "out.csv", matcher=batch_matcher.with_encoder(encoder), id_column="id",
+                         chunk_rows=3, progress=False)
+    assert summary.resumed == 0 and summary.scored == 6
+    assert _ids(tmp_path / "out.csv")[:3] == ["A-0001", "Z-0002", "A-0003"]
