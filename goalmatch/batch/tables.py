@@ -156,6 +156,7 @@ def _open_csv(path: Path, fmt: str) -> Table:
             first = head.split("\n", 1)[0]
             delimiter = max(",;\t|", key=first.count) if any(c in first for c in ",;\t|") else ","
     table = Table(path, fmt, [], encoding, delimiter)
+    _raise_field_limit()  # the header search reads the first data rows too: the same limit as the rows' reader
     with _csv_handle(table) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
@@ -175,9 +176,14 @@ def _csv_handle(table: Table) -> Any:
     return table.path.open(encoding=table.encoding, errors="surrogateescape", newline="")
 
 
-def _csv_rows(table: Table) -> Iterator[Row]:
-    # csv's default field limit (131,072 characters) is under the texts batch scoring rejects as too long
+def _raise_field_limit() -> None:
+    """csv's default field limit (131,072 characters) is under the texts batch scoring accepts: raise it to
+    :data:`CSV_FIELD_LIMIT` (the limit is the csv module's, process-wide; it is never lowered)."""
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+
+
+def _csv_rows(table: Table) -> Iterator[Row]:
+    _raise_field_limit()
     with _csv_handle(table) as handle:
         reader = csv.reader(handle, delimiter=table.delimiter or ",")
         for _ in range(table.header_row + 1):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from goalmatch.batch.score import BatchError, score_file
-from goalmatch.batch.tables import open_table
+from goalmatch.batch.tables import CSV_FIELD_LIMIT, open_table
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher
 from tests.toys import BATCH_TEXTS
@@ -167,3 +167,29 @@ def test_an_input_edited_in_place_with_its_size_and_mtime_kept_is_not_resumed(ba
                          chunk_rows=3, progress=False)
     assert summary.resumed == 0 and summary.scored == 6
     assert _ids(tmp_path / "out.csv")[:3] == ["A-0001", "Z-0002", "A-0003"]
+
+
+# ------------------------------------------------------------------ 5. a long text in the first data line
+
+
+@pytest.mark.parametrize("line", [1, 3])
+def test_a_long_valid_text_in_the_first_data_line_is_scored(batch_matcher: Matcher, tmp_path: Path,
+                                                            line: int) -> None:
+    default = 131_072
+    previous = csv.field_size_limit(default)  # csv's own limit, as in a fresh process
+    try:
+        long_text = ("Fiber för byn och ett nytt samlingshus. " * 4000)[:150_000]
+        assert default < len(long_text) < CSV_FIELD_LIMIT
+        rows = [[f"A-{i}", "Projekt", "Kort text."] for i in range(1, 5)]
+        rows[line - 1][2] = long_text
+        path = tmp_path / "in.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([["id", "titel", "beskrivning"], *rows])
+        cells = [row.cells for row in open_table(path).rows()]
+        assert [c["id"] for c in cells] == ["A-1", "A-2", "A-3", "A-4"]
+        assert cells[line - 1]["beskrivning"] == long_text
+        summary = score_file(path, tmp_path / "out.csv", matcher=batch_matcher, id_column="id", sentences=False,
+                             progress=False)
+        assert summary.scored == 4 and summary.rejected == 0
+    finally:
+        csv.field_size_limit(previous)
