@@ -255,9 +255,14 @@ def _xlsx_cells(table: Table) -> Iterator[list[str | None]]:
         book = require_openpyxl().load_workbook(table.path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for broken files
         raise TableError(f"{table.path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    row = 0  # the sheet rows read (read-only openpyxl yields the blank ones too)
     try:
         for values in book.worksheets[0].iter_rows(values_only=True):
+            row += 1
             yield [_cell_text(v) for v in values]
+    except Exception as exc:  # a broken sheet (a cell pointing at a missing shared string: IndexError, …)
+        raise TableError(f"{table.path}: sheet {book.worksheets[0].title!r}, row {row + 1}: a cell cannot be read "
+                         f"({type(exc).__name__}: {exc}); the workbook is damaged") from None
     finally:
         book.close()
 
@@ -342,4 +347,26 @@ def _parquet_rows(table: Table) -> Iterator[Row]:
     for batch in pa.parquet.ParquetFile(table.path).iter_batches(batch_size=1024):
         for record in batch.to_pylist():
             number += 1
-            yield Row(number, {k: _cell_text(v) for k, v in record.items()})
+            yield Row(number, {k: _parquet_text(v) for k, v in record.items()})
+
+
+def _parquet_text(value: Any) -> str | None:
+    """A Parquet cell as text: binary as UTF-8 (bytes that are not UTF-8 kept as surrogate escapes, so the
+    row is rejected as undecodable), a struct, list or map as JSON (as a JSONL cell), anything else as
+    :func:`_cell_text` writes it; never a Python repr such as ``b'…'`` or ``{'x': …}``."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="surrogateescape")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    return _cell_text(value)
+
+
+def _plain(value: Any) -> Any:
+    """A nested Parquet value with its bytes decoded and its other non-JSON values as text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return _parquet_text(value)

@@ -193,3 +193,68 @@ def test_a_long_valid_text_in_the_first_data_line_is_scored(batch_matcher: Match
         assert summary.scored == 4 and summary.rejected == 0
     finally:
         csv.field_size_limit(previous)
+
+
+# ------------------------------------------------------------------ 6. a damaged workbook, Parquet bytes and structs
+
+
+def _workbook_with_a_missing_shared_string(path: Path) -> Path:
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "titel", "beskrivning"])
+    for i in range(1, 16):  # the damaged cell below the rows read to find the header
+        sheet.append([f"A-{i}", "Projekt", "damaged" if i == 13 else BATCH_TEXTS[i % len(BATCH_TEXTS)]])
+    book.save(tmp := path.with_name("whole.xlsx"))
+    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(path, "w") as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                cell = b'<c r="C14" t="inlineStr"><is><t>damaged</t></is></c>'
+                assert cell in data
+                data = data.replace(cell, b'<c r="C14" t="s"><v>7</v></c>')  # shared string 7: there are none
+            out.writestr(name, data)
+    return path
+
+
+def test_a_workbook_cell_pointing_at_a_missing_shared_string_is_a_table_error(
+        batch_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from goalmatch.errors import TableError
+
+    path = _workbook_with_a_missing_shared_string(tmp_path / "broken.xlsx")
+    table = open_table(path)  # the header and the first rows are fine
+    with pytest.raises(TableError, match=r"broken\.xlsx: sheet 'Sheet', row 14: a cell cannot be read"):
+        list(table.rows())
+    assert _cli([str(path), "-o", str(tmp_path / "out.csv"), "--model", str(batch_model_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.xlsx: sheet 'Sheet', row 14" in err and "internal error" not in err
+
+
+def test_parquet_binary_and_struct_cells_are_decoded_or_rejected_never_reprs(batch_matcher: Matcher,
+                                                                            tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [BATCH_TEXTS[0].encode(), b"\xff\xfe" + BATCH_TEXTS[1].encode(), BATCH_TEXTS[2].encode()]
+    pq.write_table(pa.table({
+        "id": pa.array([b"A-1", b"A-2", b"A-3"], pa.binary()),
+        "beskrivning": pa.array(texts, pa.binary()),
+        "meta": pa.array([{"x": "a", "y": b"b"}, {"x": "c", "y": b"\xff"}, None],
+                         pa.struct([("x", pa.string()), ("y", pa.binary())])),
+    }), path := tmp_path / "in.parquet")
+    cells = [row.cells for row in open_table(path).rows()]
+    assert [c["id"] for c in cells] == ["A-1", "A-2", "A-3"]
+    assert cells[0]["beskrivning"] == BATCH_TEXTS[0] and cells[0]["meta"] == '{"x": "a", "y": "b"}'
+    assert cells[2]["meta"] is None
+    assert not any(str(v).startswith(("b'", 'b"', "{'")) for c in cells for v in c.values())
+    summary = score_file(path, tmp_path / "out.csv", matcher=batch_matcher, id_column="id",
+                         text_columns=["beskrivning"], progress=False)
+    assert (summary.scored, summary.rejected, dict(summary.reasons)) == (2, 1, {"undecodable": 1})
+    out = {row.cells["id"]: row.cells for row in open_table(tmp_path / "out.csv").rows()}
+    assert out["A-2"]["status"] == "rejected: undecodable" and out["A-1"]["excerpt"] == BATCH_TEXTS[0][:100]
+    struct = score_file(path, tmp_path / "meta.csv", matcher=batch_matcher, id_column="id", text_columns=["meta"],
+                        progress=False)
+    assert (struct.scored, struct.rejected) == (1, 2)  # a struct with bytes that are not UTF-8; an empty one
