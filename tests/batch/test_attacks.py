@@ -258,3 +258,54 @@ def test_parquet_binary_and_struct_cells_are_decoded_or_rejected_never_reprs(bat
     struct = score_file(path, tmp_path / "meta.csv", matcher=batch_matcher, id_column="id", text_columns=["meta"],
                         progress=False)
     assert (struct.scored, struct.rejected) == (1, 2)  # a struct with bytes that are not UTF-8; an empty one
+
+
+# ------------------------------------------------------------------ 7. formulas behind a separator, full-width ones
+
+
+PAYLOADS = ["x;=cmd|' /C calc'!A0;", "\uff1dcmd|' /C calc'!A0", "a,+SUM(1;2)", "\ufe66HYPERLINK(1)", "x; =1",
+            'x;"=1', "x;\uff20SUM(A1)", "rad ett\n=1+1", "a\tb;-2+3", '  "=1', "\u207c1"]
+HARMLESS = ["Fiber för byn; ett samlingshus", "e-tjänst för 50 000 kr - minst", "A-0001", "x;y,z"]
+
+
+def _formula_cells(raw: str) -> list[str]:
+    """The cells that start a formula when a spreadsheet splits ``raw`` at any of ``; , TAB`` (quotes ignored:
+    stricter than Excel) and at every line break."""
+    import re
+    import unicodedata
+
+    found = []
+    for line in re.split(r"\r\n|\n|\r", raw):
+        for sep in ";,\t":
+            for cell in line.split(sep):
+                start = cell.lstrip(' "\t')
+                if start and unicodedata.normalize("NFKC", start[0])[:1] in ("=", "+", "-", "@"):
+                    found.append(cell)
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_no_cell_a_spreadsheet_splits_out_starts_a_formula(tmp_path: Path, fmt: str) -> None:
+    from goalmatch.batch.writers import TableWriter
+
+    path = tmp_path / f"out.{fmt}"
+    with TableWriter(path, ["id", "text"]) as writer:
+        writer.write([{"id": value, "text": "ok"} for value in PAYLOADS + HARMLESS])
+    raw = path.read_text(encoding="utf-8-sig")
+    assert _formula_cells(raw) == []
+    read = [row.cells["id"] for row in open_table(path).rows()]
+    assert read[len(PAYLOADS):] == HARMLESS  # text without a formula is written as it was
+    assert read[0] == "x;'=cmd|' /C calc'!A0;" and read[1] == "'\uff1dcmd|' /C calc'!A0"
+    assert [value.replace("'", "") for value in read[:len(PAYLOADS)]] == [p.replace("'", "") for p in PAYLOADS]
+
+
+def test_score_writes_an_id_with_a_formula_behind_a_semicolon_neutralised(batch_matcher: Matcher,
+                                                                           tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["id", "beskrivning"], ["x;=cmd|' /C calc'!A0;", BATCH_TEXTS[0]],
+                                      ["\uff1d1+1", ""]])
+    summary = score_file(path, tmp_path / "out.csv", matcher=batch_matcher, id_column="id", progress=False)
+    assert (summary.scored, summary.rejected) == (1, 1)
+    for written in (tmp_path / "out.csv", tmp_path / "out.rejects.csv"):
+        assert _formula_cells(written.read_text(encoding="utf-8-sig")) == [], written
