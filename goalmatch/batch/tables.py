@@ -29,6 +29,7 @@ import importlib
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl
 """File extension → format."""
 SNIFF_BYTES = 1 << 20
 HEADER_SEARCH_ROWS = 10
+XLSX_BOMB_BYTES = 16 << 20
+XLSX_BOMB_RATIO = 200
+"""A workbook part over XLSX_BOMB_BYTES inflated that inflates over XLSX_BOMB_RATIO times is refused."""
 CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -250,14 +254,34 @@ def _open_xlsx(path: Path) -> Table:
     return table
 
 
+def _check_xlsx_zip(path: Path) -> None:
+    """Refuse a workbook whose parts inflate like a decompression bomb, before openpyxl inflates them (it
+    holds all shared strings in memory): a part over :data:`XLSX_BOMB_BYTES` declared more than
+    :data:`XLSX_BOMB_RATIO` times its compressed size. Python's zipfile stops at the declared size, so a
+    part that under-states it cannot inflate further."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise TableError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    for part in parts:
+        if part.file_size > XLSX_BOMB_BYTES and part.file_size > XLSX_BOMB_RATIO * max(part.compress_size, 1):
+            raise TableError(f"{path}: {part.filename} inflates from {part.compress_size:,} to {part.file_size:,} "
+                             f"bytes (over {XLSX_BOMB_RATIO}×); refused as a decompression bomb")
+
+
 def _xlsx_cells(table: Table) -> Iterator[list[str | None]]:
+    _check_xlsx_zip(table.path)
     try:
         book = require_openpyxl().load_workbook(table.path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for broken files
         raise TableError(f"{table.path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
-    row = 0  # the sheet rows read (read-only openpyxl yields the blank ones too)
+    sheet = book.worksheets[0]
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()  # rows as the file holds them, not padded to a declared A1:XFD1048576
+    row = 0  # the sheet rows read (read-only openpyxl yields the blank ones between them too)
     try:
-        for values in book.worksheets[0].iter_rows(values_only=True):
+        for values in sheet.iter_rows(values_only=True):
             row += 1
             yield [_cell_text(v) for v in values]
     except Exception as exc:  # a broken sheet (a cell pointing at a missing shared string: IndexError, …)

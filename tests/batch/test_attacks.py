@@ -309,3 +309,48 @@ def test_score_writes_an_id_with_a_formula_behind_a_semicolon_neutralised(batch_
     assert (summary.scored, summary.rejected) == (1, 1)
     for written in (tmp_path / "out.csv", tmp_path / "out.rejects.csv"):
         assert _formula_cells(written.read_text(encoding="utf-8-sig")) == [], written
+
+
+# ------------------------------------------------------------------ 4. workbook bombs (the XLSX part)
+
+
+def _rewritten_workbook(path: Path, change: Any) -> Path:
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "titel", "beskrivning"])
+    for i in range(1, 4):
+        sheet.append([f"A-{i}", "Projekt", "bomb" if i == 3 else BATCH_TEXTS[i % len(BATCH_TEXTS)]])
+    book.save(tmp := path.with_name("whole.xlsx"))
+    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            data = src.read(name)
+            out.writestr(name, change(data) if name == "xl/worksheets/sheet1.xml" else data)
+    return path
+
+
+def test_a_workbook_part_that_inflates_like_a_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from goalmatch.errors import TableError
+
+    huge = b"a" * (24 << 20)  # 24 MiB of one letter: about 24 KB deflated (the attack's was 1.5 GiB in 1.5 MB)
+    path = _rewritten_workbook(tmp_path / "bomb.xlsx",
+                               lambda data: data.replace(b"<t>bomb</t>", b"<t>" + huge + b"</t>"))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(TableError, match=r"bomb\.xlsx: xl/worksheets/sheet1\.xml inflates .* decompression bomb"):
+        open_table(path)
+
+
+def test_a_workbook_declaring_the_whole_sheet_is_read_as_fast_as_the_rows_it_holds(tmp_path: Path) -> None:
+    import re
+    import time
+
+    path = _rewritten_workbook(tmp_path / "wide.xlsx",
+                               lambda data: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', data))
+    started = time.monotonic()
+    table = open_table(path)
+    cells = [row.cells for _ in range(2) for row in table.rows()]
+    assert time.monotonic() - started < 10  # padded to the declared 16,384 × 1,048,576 it took ~25 min a pass
+    assert table.columns == ["id", "titel", "beskrivning"] and [c["id"] for c in cells] == ["A-1", "A-2", "A-3"] * 2
