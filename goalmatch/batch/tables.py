@@ -51,7 +51,8 @@ SNIFF_BYTES = 1 << 20
 HEADER_SEARCH_ROWS = 10
 XLSX_BOMB_BYTES = 16 << 20
 XLSX_BOMB_RATIO = 200
-"""A workbook part over XLSX_BOMB_BYTES inflated that inflates over XLSX_BOMB_RATIO times is refused."""
+"""A workbook part or Parquet column chunk over XLSX_BOMB_BYTES inflated, inflating over XLSX_BOMB_RATIO times,
+is refused as a decompression bomb."""
 CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -359,10 +360,26 @@ def require_pyarrow() -> Any:
 def _open_parquet(path: Path) -> Table:
     pa = require_pyarrow()
     try:
-        schema = pa.parquet.ParquetFile(path).schema_arrow
+        parquet = pa.parquet.ParquetFile(path)
+        schema = parquet.schema_arrow
     except Exception as exc:  # pyarrow.ArrowInvalid for a file that is no Parquet
         raise TableError(f"{path}: not a readable Parquet file ({exc})") from None
+    _check_parquet_sizes(path, parquet.metadata)
     return Table(path, "parquet", list(schema.names))
+
+
+def _check_parquet_sizes(path: Path, meta: Any) -> None:
+    """Refuse a column chunk that inflates like a decompression bomb (over :data:`XLSX_BOMB_BYTES` and
+    :data:`XLSX_BOMB_RATIO` times its compressed size), from the file's metadata, before a page is read."""
+    for group in range(meta.num_row_groups):
+        chunks = meta.row_group(group)
+        for index in range(chunks.num_columns):
+            chunk = chunks.column(index)
+            inflated, packed = chunk.total_uncompressed_size, max(chunk.total_compressed_size, 1)
+            if inflated > XLSX_BOMB_BYTES and inflated > XLSX_BOMB_RATIO * packed:
+                raise TableError(f"{path}: column {chunk.path_in_schema!r} of row group {group + 1} inflates from "
+                                 f"{packed:,} to {inflated:,} bytes (over {XLSX_BOMB_RATIO}×); refused as a "
+                                 f"decompression bomb")
 
 
 def _parquet_rows(table: Table) -> Iterator[Row]:

@@ -354,3 +354,18 @@ def test_a_workbook_declaring_the_whole_sheet_is_read_as_fast_as_the_rows_it_hol
     cells = [row.cells for _ in range(2) for row in table.rows()]
     assert time.monotonic() - started < 10  # padded to the declared 16,384 × 1,048,576 it took ~25 min a pass
     assert table.columns == ["id", "titel", "beskrivning"] and [c["id"] for c in cells] == ["A-1", "A-2", "A-3"] * 2
+
+
+def test_a_parquet_cell_that_inflates_like_a_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from goalmatch.errors import TableError
+
+    huge = "a" * (24 << 20)  # the attack's was 500 MiB in 17 KB
+    pq.write_table(pa.table({"id": ["A-1", "A-2"], "beskrivning": [BATCH_TEXTS[0], huge]}),
+                   path := tmp_path / "bomb.parquet", compression="zstd")
+    del huge
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(TableError, match=r"bomb\.parquet: column 'beskrivning' of row group 1 inflates .* bomb"):
+        open_table(path)
