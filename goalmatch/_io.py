@@ -17,6 +17,7 @@ PosixPath('...a.txt')
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -27,7 +28,8 @@ from collections.abc import Iterator
 from glob import escape as glob_escape
 from pathlib import Path
 
-__all__ = ["atomic_write", "discard_dir", "fsync_dir", "publish_dir", "replacing", "sweep_leftovers"]
+__all__ = ["LockHeld", "atomic_write", "discard_dir", "exclusive_lock", "fsync_dir", "publish_dir", "replacing",
+           "sweep_leftovers"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,3 +176,61 @@ def sweep_leftovers(dest: str | Path, min_age_s: float = 3600.0) -> None:
             if path.is_dir() and now - path.stat().st_mtime > min_age_s:
                 logger.info("Removing %s, left by an interrupted build", path)
                 shutil.rmtree(path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ locks
+
+
+class LockHeld(BlockingIOError):
+    """Another process holds the lock; ``holder`` is its process id as it wrote it (None if unknown)."""
+
+    def __init__(self, path: Path, holder: int | None) -> None:
+        super().__init__(f"{path}: locked by {'process ' + str(holder) if holder else 'another process'}")
+        self.path, self.holder = path, holder
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking ``flock`` on the file ``path`` for the block; :class:`LockHeld` if taken.
+
+    The file holds the holder's process id and is removed when the block ends. The lock
+    lives with the open file, so a holder that is killed releases it at once (no stale
+    lock to clear by hand); a lock file that was removed or replaced while this process
+    waited to lock it is opened again, so two processes never hold two different files.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockHeld(path, _lock_holder(path)) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            mine, there = os.fstat(fd), os.stat(path)
+            same = (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder before us removed the file as we opened it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # removed while still locked: a process that opened it sees it is gone, and retries
+        os.close(fd)
+
+
+def _lock_holder(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None

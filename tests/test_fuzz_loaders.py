@@ -342,7 +342,9 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, fmt: str
         writer.write([{"id": value, "p": -0.5} for value in values])
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="," if fmt == "csv" else "\t"))[1:]
-    assert [row[0] for row in rows] == ["'" + value for value in values]
+    # a formula behind a tab or CR is neutralised as well: a spreadsheet splitting there sees a cell of its own
+    assert [row[0] for row in rows] == ["'" + value.replace("\t=", "\t'=").replace("\r=", "\r'=")
+                                        for value in values]
     assert {row[1] for row in rows} == {"-0.5"}  # numbers are numbers, not text to neutralise
 
 

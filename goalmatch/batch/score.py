@@ -22,10 +22,12 @@ a broken JSON line, or one the matcher fails on is written as ``rejected`` and l
 the rejects file (``OUTPUT``'s name with ``.rejects.csv``; columns row, id, reason, detail).
 
 **Resumable and atomic.** Scored chunks are committed to ``OUTPUT.partial/`` (one JSON
-file per chunk, written, fsynced and renamed into place). A rerun with the same input,
+file per chunk, written, fsynced and renamed into place). A rerun with the same input (the same bytes),
 model and options continues after the last committed chunk, so an interrupted run (Ctrl-C,
 ``kill -9``) loses no row and repeats none; the output appears, by rename, only when every
-row is done, and the journal is then removed.
+row is done, and the journal is then removed. A run holds ``OUTPUT.lock`` (and the rejects
+file's) until it is done: a second run on the same output is refused, naming the run that
+holds it, so two runs never mix their rows or remove each other's journal.
 
 Exit codes of ``goalmatch score``: 0 every row scored, 3 finished with rejected rows (the
 output is complete; see the rejects file), 2 bad invocation (unreadable input, unknown
@@ -34,18 +36,21 @@ column or framework), 1 internal error, 130 interrupted (rerun to resume).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import LockHeld, exclusive_lock
 from goalmatch.batch.engine import DaskScorer, LocalScorer, make_scorer, suggest_many
 from goalmatch.batch.journal import Journal, Progress
 from goalmatch.batch.rows import MAX_CHARS, Columns, check_chunk, choose_columns
@@ -118,32 +123,37 @@ def score_file(
     """
     started = time.monotonic()
     input, output = Path(input), Path(output)
-    table, cols, ids = _open_input(input, output, matcher, id_column, text_columns, frameworks, top_k, chunk_rows,
-                                   engine)
     rejects = Path(rejects) if rejects is not None else output.with_name(f"{output.stem}.rejects.csv")
-    journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
-    run = _Run(table, cols, top_k, journal, Summary(output, rejects))
-    run.resume()
-    total = sum(1 for _ in table.rows())
-    if run.done:
-        logger.info("%s: resuming after row %d of %d", input, run.done, total)
-    meter = Progress(progress, total, run.done)
-    scorer = make_scorer(engine, matcher, top_k, ids, cache_dir=cache_dir, scheduler=scheduler, sentences=sentences)
-    try:
-        run.score(scorer, chunk_rows, meter)
-    finally:
-        meter.close()
-        scorer.close()
-    run.publish(*render.columns(ids, top_k))
-    summary = run.summary
+    table, cols, ids = _open_input(input, output, rejects, matcher, id_column, text_columns, frameworks, top_k,
+                                   chunk_rows, engine)
+    with _lock(output, rejects):  # held until the output is published: a second run on it is refused, not mixed in
+        journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
+        summary = _Run(table, cols, top_k, journal, Summary(output, rejects)).run(
+            make_scorer(engine, matcher, top_k, ids, cache_dir=cache_dir, scheduler=scheduler, sentences=sentences),
+            chunk_rows, progress, render.columns(ids, top_k))
     summary.seconds = time.monotonic() - started
     logger.info("%s: %d rows, %d scored, %d rejected in %.1f s", output, summary.rows, summary.scored,
                 summary.rejected, summary.seconds)
     return summary
 
 
+@contextlib.contextmanager
+def _lock(*paths: Path) -> Iterator[None]:
+    """The run's hold on its output and rejects files and the journal: ``FILE.lock`` beside each, removed at
+    the end; a :class:`BatchError` naming the file and the other run when one holds it."""
+    with contextlib.ExitStack() as held:
+        for path in dict.fromkeys(p.resolve() for p in paths):
+            try:
+                held.enter_context(exclusive_lock(path.with_name(path.name + ".lock")))
+            except LockHeld as exc:
+                who = f" (pid {exc.holder})" if exc.holder else ""
+                raise BatchError(f"{path}: another goalmatch score run{who} is writing this file; wait for it to "
+                                 f"finish, or write to another file") from None
+        yield
+
+
 def _open_input(
-    input: Path, output: Path, matcher: Any, id_column: str | None, text_columns: Sequence[str] | None,
+    input: Path, output: Path, rejects: Path, matcher: Any, id_column: str | None, text_columns: Sequence[str] | None,
     frameworks: Sequence[str] | None, top_k: int, chunk_rows: int, engine: str,
 ) -> tuple[Table, Columns, list[str]]:
     """Check the options, open the input and find its columns and the frameworks: every way a run cannot start."""
@@ -159,18 +169,47 @@ def _open_input(
         ids = matcher.framework_ids(frameworks)
     except (TableError, ValueError) as exc:
         raise BatchError(str(exc)) from None
-    if output.resolve() == input.resolve():
+    if _same_file(output, input):
         raise BatchError(f"{output}: the output would overwrite the input; name another file")
+    if _same_file(rejects, input):
+        raise BatchError(f"{rejects}: the rejects file would overwrite the input; name another file with --rejects"
+                         f" (its default is OUTPUT's name with .rejects.csv)")
+    if _same_file(rejects, output):
+        raise BatchError(f"{rejects}: the rejects file and the output are the same file; name another one")
     return table, choose_columns(table, id_column, text_columns), ids
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links are followed, or one inode (a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 def _fingerprint(input: Path, cols: Columns, ids: list[str], top_k: int, matcher: Any,
                  sentences: bool) -> dict[str, Any]:
     """What the run is: a journal left by a run with another fingerprint is not resumed."""
-    stat = input.stat()
-    return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+    return {"input": str(input.resolve()), **_content(input),
             "id_column": cols.id, "text_columns": list(cols.text), "frameworks": ids, "top_k": top_k,
-            "model": _model_key(matcher), "journal": 1, **({} if sentences else {"sentences": False})}
+            "model": _model_key(matcher), "journal": 2, **({} if sentences else {"sentences": False})}
+
+
+def _content(input: Path) -> dict[str, Any]:
+    """The input's size and the sha256 of its bytes: a file edited in place, its size and mtime restored
+    (``cp -p``, ``rsync -t``, ``touch -r``), is a new input. Hashing reads at disk speed, far faster than
+    encoding the rows."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with input.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except OSError as exc:
+        raise BatchError(f"{input}: cannot read: {exc.strerror or exc}") from None
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def _model_key(matcher: Any) -> str:
@@ -193,6 +232,22 @@ class _Run:
     """The ids used so far, with the row that used each (the first use wins)."""
     done: int = 0
     """The last row the journal holds."""
+
+    def run(self, scorer: LocalScorer | DaskScorer, chunk_rows: int, progress: bool | None,
+            columns: tuple[list[str], dict[str, str]]) -> Summary:
+        """Resume, score the remaining rows, publish: the whole run once the journal is open."""
+        self.resume()
+        total = sum(1 for _ in self.table.rows())
+        if self.done:
+            logger.info("%s: resuming after row %d of %d", self.table.path, self.done, total)
+        meter = Progress(progress, total, self.done)
+        try:
+            self.score(scorer, chunk_rows, meter)
+        finally:
+            meter.close()
+            scorer.close()
+        self.publish(*columns)
+        return self.summary
 
     def resume(self) -> None:
         """Take over what an interrupted run committed: its rows' counts and ids."""

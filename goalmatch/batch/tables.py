@@ -29,6 +29,7 @@ import importlib
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,10 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl
 """File extension → format."""
 SNIFF_BYTES = 1 << 20
 HEADER_SEARCH_ROWS = 10
+XLSX_BOMB_BYTES = 16 << 20
+XLSX_BOMB_RATIO = 200
+"""A workbook part or Parquet column chunk over XLSX_BOMB_BYTES inflated, inflating over XLSX_BOMB_RATIO times,
+is refused as a decompression bomb."""
 CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -156,6 +161,7 @@ def _open_csv(path: Path, fmt: str) -> Table:
             first = head.split("\n", 1)[0]
             delimiter = max(",;\t|", key=first.count) if any(c in first for c in ",;\t|") else ","
     table = Table(path, fmt, [], encoding, delimiter)
+    _raise_field_limit()  # the header search reads the first data rows too: the same limit as the rows' reader
     with _csv_handle(table) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
@@ -175,9 +181,14 @@ def _csv_handle(table: Table) -> Any:
     return table.path.open(encoding=table.encoding, errors="surrogateescape", newline="")
 
 
-def _csv_rows(table: Table) -> Iterator[Row]:
-    # csv's default field limit (131,072 characters) is under the texts batch scoring rejects as too long
+def _raise_field_limit() -> None:
+    """csv's default field limit (131,072 characters) is under the texts batch scoring accepts: raise it to
+    :data:`CSV_FIELD_LIMIT` (the limit is the csv module's, process-wide; it is never lowered)."""
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+
+
+def _csv_rows(table: Table) -> Iterator[Row]:
+    _raise_field_limit()
     with _csv_handle(table) as handle:
         reader = csv.reader(handle, delimiter=table.delimiter or ",")
         for _ in range(table.header_row + 1):
@@ -244,14 +255,39 @@ def _open_xlsx(path: Path) -> Table:
     return table
 
 
+def _check_xlsx_zip(path: Path) -> None:
+    """Refuse a workbook whose parts inflate like a decompression bomb, before openpyxl inflates them (it
+    holds all shared strings in memory): a part over :data:`XLSX_BOMB_BYTES` declared more than
+    :data:`XLSX_BOMB_RATIO` times its compressed size. Python's zipfile stops at the declared size, so a
+    part that under-states it cannot inflate further."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise TableError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    for part in parts:
+        if part.file_size > XLSX_BOMB_BYTES and part.file_size > XLSX_BOMB_RATIO * max(part.compress_size, 1):
+            raise TableError(f"{path}: {part.filename} inflates from {part.compress_size:,} to {part.file_size:,} "
+                             f"bytes (over {XLSX_BOMB_RATIO}×); refused as a decompression bomb")
+
+
 def _xlsx_cells(table: Table) -> Iterator[list[str | None]]:
+    _check_xlsx_zip(table.path)
     try:
         book = require_openpyxl().load_workbook(table.path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for broken files
         raise TableError(f"{table.path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    sheet = book.worksheets[0]
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()  # rows as the file holds them, not padded to a declared A1:XFD1048576
+    row = 0  # the sheet rows read (read-only openpyxl yields the blank ones between them too)
     try:
-        for values in book.worksheets[0].iter_rows(values_only=True):
+        for values in sheet.iter_rows(values_only=True):
+            row += 1
             yield [_cell_text(v) for v in values]
+    except Exception as exc:  # a broken sheet (a cell pointing at a missing shared string: IndexError, …)
+        raise TableError(f"{table.path}: sheet {book.worksheets[0].title!r}, row {row + 1}: a cell cannot be read "
+                         f"({type(exc).__name__}: {exc}); the workbook is damaged") from None
     finally:
         book.close()
 
@@ -324,10 +360,26 @@ def require_pyarrow() -> Any:
 def _open_parquet(path: Path) -> Table:
     pa = require_pyarrow()
     try:
-        schema = pa.parquet.ParquetFile(path).schema_arrow
+        parquet = pa.parquet.ParquetFile(path)
+        schema = parquet.schema_arrow
     except Exception as exc:  # pyarrow.ArrowInvalid for a file that is no Parquet
         raise TableError(f"{path}: not a readable Parquet file ({exc})") from None
+    _check_parquet_sizes(path, parquet.metadata)
     return Table(path, "parquet", list(schema.names))
+
+
+def _check_parquet_sizes(path: Path, meta: Any) -> None:
+    """Refuse a column chunk that inflates like a decompression bomb (over :data:`XLSX_BOMB_BYTES` and
+    :data:`XLSX_BOMB_RATIO` times its compressed size), from the file's metadata, before a page is read."""
+    for group in range(meta.num_row_groups):
+        chunks = meta.row_group(group)
+        for index in range(chunks.num_columns):
+            chunk = chunks.column(index)
+            inflated, packed = chunk.total_uncompressed_size, max(chunk.total_compressed_size, 1)
+            if inflated > XLSX_BOMB_BYTES and inflated > XLSX_BOMB_RATIO * packed:
+                raise TableError(f"{path}: column {chunk.path_in_schema!r} of row group {group + 1} inflates from "
+                                 f"{packed:,} to {inflated:,} bytes (over {XLSX_BOMB_RATIO}×); refused as a "
+                                 f"decompression bomb")
 
 
 def _parquet_rows(table: Table) -> Iterator[Row]:
@@ -336,4 +388,26 @@ def _parquet_rows(table: Table) -> Iterator[Row]:
     for batch in pa.parquet.ParquetFile(table.path).iter_batches(batch_size=1024):
         for record in batch.to_pylist():
             number += 1
-            yield Row(number, {k: _cell_text(v) for k, v in record.items()})
+            yield Row(number, {k: _parquet_text(v) for k, v in record.items()})
+
+
+def _parquet_text(value: Any) -> str | None:
+    """A Parquet cell as text: binary as UTF-8 (bytes that are not UTF-8 kept as surrogate escapes, so the
+    row is rejected as undecodable), a struct, list or map as JSON (as a JSONL cell), anything else as
+    :func:`_cell_text` writes it; never a Python repr such as ``b'…'`` or ``{'x': …}``."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="surrogateescape")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    return _cell_text(value)
+
+
+def _plain(value: Any) -> Any:
+    """A nested Parquet value with its bytes decoded and its other non-JSON values as text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return _parquet_text(value)

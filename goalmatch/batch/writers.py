@@ -14,6 +14,7 @@ import csv
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,17 +123,27 @@ class TableWriter:
             self.abort()
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARS = "=+\\-@\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\ufe6b\uff0b\uff0d\uff1d\uff20"
+"""What a spreadsheet may take as the start of a formula: ``= + - @`` and the characters NFKC folds to them
+(full-width ``＝ ＋ － ＠``, small, superscript and subscript forms), as a regex character class."""
+_FORMULA_CELL = re.compile(f'[\t\r]|[\\s"]*[{_FORMULA_CHARS}]')
+_FORMULA_INSIDE = re.compile(f'([;,\t\r\n][\\s"]*)(?=[{_FORMULA_CHARS}])')
+"""A formula behind a separator inside a cell: Excel set to split on ``;`` (the Swedish default) or ``,``
+splits the line there and sees a cell of its own (``x;=cmd|' /C calc'!A0``); a line break in a quoted
+cell starts a line of its own once the quoting is lost to such a split."""
 
 
 def _csv_cell(value: Any) -> str:
+    """A cell as text no spreadsheet runs as a formula (CSV injection): a ``'`` before every formula start,
+    at the start of the cell and behind each separator a spreadsheet might split the line at."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # a spreadsheet opening the CSV would run it as a formula (CSV injection)
-    return str(value)
+    if not isinstance(value, str):
+        return str(value)  # numbers are numbers: -0.5 is no formula
+    value = _FORMULA_INSIDE.sub("\\1'", value)
+    return "'" + value if _FORMULA_CELL.match(value) else value
 
 
 def abandon_workbook(book: Any) -> None:
