@@ -194,7 +194,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         threshold: float | Mapping[str, float] = 0.5,
         temperature_prior: float | None = 1.0,
         embedding_dtype: str = "float64",
-        C: float = 0.1,
+        C: float = 0.01,
         min_strategy_weight: float = 50.0,
     ) -> None:
         # stored as given (the scikit-learn contract), grouped by what they steer
