@@ -113,8 +113,10 @@ def balanced_weights(classes: np.ndarray, k: int) -> np.ndarray:
     return weight / weight.sum()
 
 
-def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
-    """Weights ``w`` maximising the weighted log-likelihood of ``softmax(F @ w)`` (L2 ``alpha``)."""
+def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float,
+                lower: np.ndarray | None = None) -> np.ndarray:
+    """Weights ``w`` maximising the weighted log-likelihood of ``softmax(F @ w)`` (L2 ``alpha``),
+    each at least ``lower`` (none by default)."""
     k = F.shape[1]
     Y = np.eye(k)[y]
     total = weight.sum()
@@ -126,7 +128,7 @@ def fit_softmax(F: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float) 
         grad = np.einsum("ig,igf->f", R, F) / total + alpha * w
         return float(nll + 0.5 * alpha * w @ w), grad
 
-    return _minimize(objective, np.zeros(F.shape[2]))
+    return _minimize(objective, _start(F.shape[2], lower), lower)
 
 
 def fit_temperature(Z: np.ndarray, y: np.ndarray, prior: float, bound: float = 3.0) -> float:
@@ -146,12 +148,13 @@ def fit_temperature(Z: np.ndarray, y: np.ndarray, prior: float, bound: float = 3
     return float(np.exp(result.x[0]))
 
 
-def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarray, alpha: float) -> np.ndarray:
+def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarray, alpha: float,
+              lower: np.ndarray | None = None) -> np.ndarray:
     """``[w..., b_0, b_1]`` of a logistic model ``expit(F @ w + b_group)`` over all (row, goal) pairs.
 
     Shared weights, one intercept per row group (0: strategy texts, 1: projects): a
     strategy text serves one goal, a project often several, so the base rates differ.
-    A group without rows keeps the other group's intercept.
+    A group without rows keeps the other group's intercept. ``lower``: bounds on ``w``.
     """
     total = weight.sum() * F.shape[1]
     d = F.shape[2]
@@ -165,7 +168,8 @@ def fit_pairs(F: np.ndarray, Y: np.ndarray, weight: np.ndarray, group: np.ndarra
         grad = np.concatenate([np.einsum("ig,igf->f", R, F) / total + alpha * w, onehot.T @ R.sum(axis=1) / total])
         return float(nll + 0.5 * alpha * w @ w), grad
 
-    theta = _minimize(objective, np.zeros(d + 2))
+    bounds = None if lower is None else np.concatenate([lower, [-np.inf, -np.inf]])
+    theta = _minimize(objective, _start(d + 2, bounds), bounds)
     counts = np.bincount(group, minlength=2)
     if counts[1] == 0:
         theta[d + 1] = theta[d]
@@ -181,6 +185,53 @@ def fit_intercept_shift(Z: np.ndarray, Y: np.ndarray) -> float:
     return float(brentq(lambda d: expit(Z + d).sum() - Y.sum(), -30.0, 30.0))
 
 
-def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray) -> np.ndarray:
-    result = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
+def fit_residual(
+    A: np.ndarray, offset: np.ndarray, Y: np.ndarray, C: float, prior: float, *, multi_label: bool,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """A linear correction of fixed scores: ``(W, b, a)`` maximising the log-likelihood of
+    ``a * offset + A @ W + b`` (softmax over goals, or a logistic per goal if ``multi_label``)
+    for the 0/1 targets ``Y``, as scikit-learn's ``LogisticRegression(C=C)`` penalises: the
+    sum of the rows' losses plus ``||W||² / (2 C)``. ``b`` is penalised the same way, so one
+    row per goal does not move the scores far; ``log a`` has a Gaussian prior worth ``prior``
+    rows around 0 (``a = 1``: the offset as it is).
+
+    So with no rows the scores are the offset itself, and as rows accumulate the
+    correction grows into a full logistic regression on ``A`` (which may also down-weight
+    the offset). ``A`` (n, d) should be standardised.
+    """
+    n, d = A.shape
+    k = Y.shape[1]
+    if n == 0:
+        return np.zeros((d, k)), np.zeros(k), 1.0
+    lam = 1.0 / C
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W, b, t = theta[: d * k].reshape(d, k), theta[d * k: d * k + k], theta[-1]
+        a = np.exp(t)
+        Z = a * offset + A @ W + b
+        if multi_label:
+            nll = -(Y * log_expit(Z) + (1 - Y) * log_expit(-Z)).sum()
+            R = expit(Z) - Y
+        else:
+            nll = -(Y * log_softmax(Z, axis=1)).sum()
+            R = softmax(Z, axis=1) - Y
+        value = nll + 0.5 * lam * (W.ravel() @ W.ravel() + b @ b) + 0.5 * prior * t * t
+        grad = np.concatenate([(A.T @ R + lam * W).ravel(), R.sum(axis=0) + lam * b,
+                               [a * (R * offset).sum() + prior * t]])
+        return float(value), grad
+
+    theta = _minimize(objective, np.zeros(d * k + k + 1))
+    return theta[: d * k].reshape(d, k), theta[d * k: d * k + k], float(np.exp(theta[-1]))
+
+
+def _start(n: int, lower: np.ndarray | None) -> np.ndarray:
+    x0 = np.zeros(n)
+    return x0 if lower is None else np.maximum(x0, np.where(np.isfinite(lower), lower, 0.0))
+
+
+def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
+              lower: np.ndarray | None = None) -> np.ndarray:
+    bounds = None if lower is None else [(lo if np.isfinite(lo) else None, None) for lo in lower]
+    result = minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": 500, "gtol": 1e-9})
     return np.asarray(result.x, dtype=np.float64)
