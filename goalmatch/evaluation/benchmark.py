@@ -3,7 +3,7 @@
     from goalmatch.evaluation.benchmark import load_benchmark, run_benchmark
     tasks, sets = load_benchmark(quick=True)             # the shared data and the checkout's sets
     result = run_benchmark(tasks, **sets, out_dir="reports/benchmark", cache_dir="/tmp/gm-cache")
-    print("\\n".join(result.summary()))
+    lines = result.summary()                             # the one-screen summary, as lines
 
 Per task (:mod:`goalmatch.evaluation.benchmark_tasks`) one **learning curve**, every method on
 the same splits: ``0`` (the framework's texts alone), ``0+U`` (zero-shot with the task's

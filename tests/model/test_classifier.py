@@ -15,27 +15,15 @@ from goalmatch.data.frameworks import Framework
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model import features as _features
 from goalmatch.model.classifier import GoalClassifier, goal_texts
+from tests.toys import GOALS as TOY_GOALS
 
-# Not the toy of tests/toys.py: bare Framework objects (no files, no Matcher), and the target
-# t-foretag.1 has its own description, which test_goal_texts_include_descendants_once reads back.
+# The toy of tests/toys.py as bare Framework objects (no files, no Matcher), with a target of
+# its own description under t-foretag, which test_goal_texts_include_descendants_once reads back.
 GOALS: list[dict[str, Any]] = [
-    {
-        "id": "t-bredband", "name": "Bredband och digital infrastruktur",
-        "description": "Utbyggnad av bredband, fiber och mobilnät så att hushåll och företag får snabb uppkoppling.",
-        "examples": ["fiber till byarna", "bredband på landsbygden", "mobiltäckning och digital uppkoppling"],
-        "aliases": ["Digital infrastruktur"],
-    },
-    {
-        "id": "t-kultur", "name": "Kultur och fritid",
-        "description": "Musik, teater, konst och bibliotek för barn, unga och äldre i hela området.",
-        "examples": ["musikfestival och teater", "kulturhus och bibliotek", "konst och dans för barn och unga"],
-    },
-    {
-        "id": "t-foretag", "name": "Företagande och innovation",
-        "description": "Fler nya företag, entreprenörskap, innovation och export i små och medelstora företag.",
-        "examples": ["nya företag och entreprenörer", "innovation och produktutveckling", "export och tillväxt"],
-        "children": [{"id": "t-foretag.1", "name": "Företagsstöd", "description": "Rådgivning och stöd till företag."}],
-    },
+    *TOY_GOALS[:2],
+    {**TOY_GOALS[2], "children": [
+        {"id": "t-foretag.1", "name": "Företagsstöd", "description": "Rådgivning och stöd till företag."},
+    ]},
 ]
 
 
