@@ -37,6 +37,17 @@ def shared_dir() -> Path:
     return Path(env) if env else _REPO_ROOT.parent / "shared"
 
 
+def cache_root() -> Path:
+    """Where goalmatch keeps what it builds once per machine (encoders, the lemma table):
+    ``$GOALMATCH_CACHE_DIR``, else the user cache directory for goalmatch."""
+    env = os.environ.get("GOALMATCH_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("goalmatch"))
+
+
 def benchmarks_dir() -> Path:
     """The checkout's ``benchmarks`` folder: benchmark frameworks (``frameworks/``), the off-topic
     and regression sets (``data/``)."""

@@ -8,7 +8,7 @@ RUS (24 records), the national strategy (15), Leader Polaris (8). Multi-label: A
 
 1. nearest description, zero-shot: the goal whose strategy texts hold the most similar
    text (max cosine), or the highest mean cosine;
-2. TF-IDF over lemmas (goalmatch.text.prepare.lemmatize) + logistic regression, labelled projects only;
+2. TF-IDF over lemmas (goalmatch.text.lemmas.lemmatize) + logistic regression, labelled projects only;
 3. embeddings + logistic regression, labelled projects only; and with the framework's
    texts as extra rows, alone or with prototype similarities / TF-IDF beside the embeddings;
 4. GoalClassifier variants (zero-shot, default, n_nearest=1, heavier projects).
@@ -42,7 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 import goalmatch
-import goalmatch.text.prepare
+import goalmatch.text.lemmas
 from goalmatch.data.frameworks import Framework
 from goalmatch.embed.cache import EmbeddingCache
 from goalmatch.model.classifier import GoalClassifier, goal_texts
@@ -101,7 +101,7 @@ def nearest(how: str) -> Method:
 
 
 def _lemmas(text: str) -> list[str]:
-    return [p.text for p in goalmatch.text.prepare.lemmatize(text)]
+    return [p.text for p in goalmatch.text.lemmas.lemmatize(text)]
 
 
 def _lr(C: float) -> LogisticRegression:

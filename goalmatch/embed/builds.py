@@ -2,7 +2,7 @@
 
 multilingual-e5-small (:mod:`goalmatch.embed.e5build`) and its ONNX exports
 (:mod:`goalmatch.embed.onnx`) are built locally at first use into
-``cache_root()/encoders/<name>/``. A build is written beside its folder and renamed into
+``goalmatch._paths.cache_root()/encoders/<name>/``. A build is written beside its folder and renamed into
 place, so a reader never sees half of one. Its ``goalmatch-build.json`` records the
 source's sha256 and the sha256 of every file; :func:`ensure_built` re-checks a build once
 per process and rebuilds a missing, corrupt or outdated one.
@@ -20,29 +20,20 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from goalmatch._io import discard_dir, sweep_leftovers
+from goalmatch._io import atomic_write, discard_dir, sweep_leftovers
+from goalmatch._paths import cache_root
 
 logger = logging.getLogger(__name__)
 
-CACHE_ENV = "GOALMATCH_CACHE_DIR"
 BUILD_MANIFEST = "goalmatch-build.json"
 """The file in every build folder that says how it was built and lists its files' sha256."""
 
 _guard = threading.Lock()
 _locks: dict[Path, threading.Lock] = {}  # one per build folder: an ONNX build waits for its torch build
 _verified: set[tuple[Path, str]] = set()
-_sha_memo: dict[tuple[str, int, int], str] = {}
-
-
-def cache_root() -> Path:
-    """``$GOALMATCH_CACHE_DIR``, else the user cache directory for goalmatch."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("goalmatch"))
+_sha_memo: dict[tuple[Any, ...], str] = {}
 
 
 def file_sha256(path: str | Path) -> str:
@@ -55,12 +46,60 @@ def file_sha256(path: str | Path) -> str:
 
 
 def source_sha256(source: str | Path) -> str:
-    """sha256 of a source file, remembered per (path, size, mtime) in this process."""
-    st = os.stat(source)
-    key = (str(Path(source).resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _sha_memo:
-        _sha_memo[key] = file_sha256(source)
-    return _sha_memo[key]
+    """sha256 of a source file (see :func:`stamped_sha256`)."""
+    return stamped_sha256(Path(source))
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    # ctime changes with every write and cannot be set back (touch -r, cp -p, rsync -t set mtime only)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def stamped_sha256(path: Path) -> str:
+    """sha256 of a file in (or read by) the build cache, hashed once per machine while it is unchanged.
+
+    The hash is remembered in ``cache_root()/verified.json`` with the file's stamp (size,
+    mtime, ctime, inode, device); a file whose stamp differs is hashed again. Encoder
+    builds are hundreds of MB: hashing them in every process cost 0.3-0.5 s per start. A
+    model folder (what a user may be handed) is still hashed in full at every load.
+    """
+    resolved = path.resolve()
+    st = os.stat(resolved)
+    key = (str(resolved), *_stamp(st))
+    with _guard:
+        if key in _sha_memo:
+            return _sha_memo[key]
+    stamps = _read_stamps()
+    entry = stamps.get(str(resolved))
+    if isinstance(entry, list) and entry[:-1] == _stamp(st) and isinstance(entry[-1], str):
+        digest = entry[-1]
+    else:
+        digest = file_sha256(resolved)
+        stamps[str(resolved)] = [*_stamp(os.stat(resolved)), digest]
+        _write_stamps(stamps)
+    with _guard:
+        _sha_memo[key] = digest
+    return digest
+
+
+def _stamps_file() -> Path:
+    return cache_root() / "verified.json"
+
+
+def _read_stamps() -> dict[str, Any]:
+    try:
+        data = json.loads(_stamps_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_stamps(stamps: dict[str, Any]) -> None:
+    try:
+        live = {k: v for k, v in stamps.items() if Path(k).exists()}
+        atomic_write(_stamps_file(), json.dumps(live, sort_keys=True))
+    except OSError as exc:  # a read-only cache: hash again next time
+        logger.debug("could not record file stamps in %s: %s", _stamps_file(), exc)
 
 
 def folder_checksum(folder: Path) -> str:
@@ -108,7 +147,7 @@ def check_manifest(folder: Path, source_sha256: str, build_format: int, required
         path = folder / rel
         if not path.is_file() or path.is_symlink():
             return f"{rel} is missing"
-        if file_sha256(path) != digest:
+        if stamped_sha256(path) != digest:
             return f"{rel} does not match its recorded checksum"
     return None
 

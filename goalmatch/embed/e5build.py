@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from goalmatch._io import publish_dir
+from goalmatch._paths import cache_root
 from goalmatch.embed import builds
 from goalmatch.errors import E5FormatError
 
@@ -458,6 +459,6 @@ def ensure_e5_small(source: str | Path | None = None) -> Path:
     """
     src = Path(source) if source is not None else default_source()
     sha = builds.source_sha256(src)
-    dest = builds.cache_root() / "encoders" / f"{MODEL_NAME}-{sha[:16]}"
+    dest = cache_root() / "encoders" / f"{MODEL_NAME}-{sha[:16]}"
     return builds.ensure_built(dest, sha, lambda path: check_build(path, sha),
                                lambda path: build_e5_small(path, src), MODEL_NAME)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from goalmatch._io import publish_dir
+from goalmatch._paths import cache_root
 from goalmatch.embed import builds
 from goalmatch.embed import e5build as _e5build
 
@@ -75,7 +76,7 @@ def require() -> Any:
 
 def folder(backend: str, source_sha256: str) -> Path:
     """Where the cached build of ``backend`` for this source lives."""
-    return builds.cache_root() / "encoders" / f"{_e5build.MODEL_NAME}-{backend}-{source_sha256[:16]}"
+    return cache_root() / "encoders" / f"{_e5build.MODEL_NAME}-{backend}-{source_sha256[:16]}"
 
 
 def ensure_onnx(backend: str, source: str | Path | None = None) -> Path:

@@ -133,7 +133,7 @@ def majority(ctx: Context, train: Part, test: Part) -> Prediction:
 
 
 def _lemmas(text: str) -> list[str]:
-    from goalmatch.text.prepare import lemmatize
+    from goalmatch.text.lemmas import lemmatize
 
     return [p.text for p in lemmatize(text)]
 
@@ -161,7 +161,7 @@ def _logistic(A: Any, B: Any, train: Part, ctx: Context) -> np.ndarray:
 
 
 def tfidf_lr(ctx: Context, train: Part, test: Part) -> Prediction:
-    """TF-IDF over lemmas (``goalmatch.text.prepare.lemmatize``) + logistic regression, labelled texts only."""
+    """TF-IDF over lemmas (``goalmatch.text.lemmas.lemmatize``) + logistic regression, labelled texts only."""
     vec = TfidfVectorizer(analyzer=_lemmas, sublinear_tf=True)
     A = vec.fit_transform(train.texts)
     return _finish(ctx, _logistic(A, vec.transform(test.texts), train, ctx))

@@ -2,6 +2,7 @@
 sentences, chunks, lemmas and keywords; the Swedish lexicon behind the PDF repair.
 """
 
-from goalmatch.text.prepare import Passage, PreparedText, chunk, keywords, prepare, sentences
+from goalmatch.text.lemmas import keywords
+from goalmatch.text.prepare import Passage, PreparedText, chunk, prepare, sentences
 
 __all__ = ["Passage", "PreparedText", "chunk", "keywords", "prepare", "sentences"]

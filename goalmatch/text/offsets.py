@@ -10,8 +10,18 @@ the cleaned text can always be pointed back into the text the user gave.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 Edit = tuple[int, int, str]  # (start, end, replacement) in input offsets
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of text: ``text == source[start:end]``."""
+
+    start: int
+    end: int
+    text: str
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> tuple[str, list[int]]:

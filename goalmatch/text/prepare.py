@@ -1,4 +1,6 @@
-"""The Swedish text pipeline: normalise, repair, check the language, lemmatise, chunk.
+"""The Swedish text pipeline: normalise, repair, check the language, split into sentences and chunks.
+
+Lemmas and keywords live in :mod:`goalmatch.text.lemmas`.
 
 Data flows one way: :func:`prepare` turns what the user gave into a :class:`PreparedText`
 (clean text + an offset map back into the original + flags). Everything downstream
@@ -19,9 +21,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
-from goalmatch.text.offsets import Edit, apply_edits, compose, span_back
+from goalmatch.text.offsets import Edit, Passage, apply_edits, compose, span_back
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -30,8 +31,6 @@ __all__ = [
     "PreparedText",
     "chunk",
     "detect_language",
-    "keywords",
-    "lemmatize",
     "normalize",
     "prepare",
     "replace_surrogates",
@@ -65,15 +64,6 @@ class Language:
     @property
     def is_swedish(self) -> bool:
         return self.code == "sv"
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A span of text: ``text == source[start:end]``."""
-
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -305,67 +295,6 @@ def detect_language(text: str) -> Language:
     if code in ("nb", "nn"):
         code = "no"
     return Language(str(code), float(probability))
-
-
-# --- lemmas and keywords ----------------------------------------------------------------
-
-_WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
-# The lookup table is context-free; these entries are wrong for the common reading.
-_LEMMA_FIXES = {
-    "för": "för", "fick": "få", "mer": "mycket", "mest": "mycket", "bättre": "bra",
-    "bäst": "bra", "samt": "samt", "dels": "dels", "att": "att", "vara": "vara",
-    "bland": "bland", "kommer": "komma", "ska": "skola", "skall": "skola",
-    "regionen": "region", "länet": "län", "målen": "mål", "målet": "mål",
-    # nouns the table reads as verb forms ("företag" → "företa", "boende" → "bo")
-    "företag": "företag", "företagande": "företagande", "boende": "boende",
-    "sökande": "sökande", "studerande": "studerande",
-}
-
-
-@lru_cache(maxsize=1)
-def _lemma_table() -> Any:
-    """spaCy's Swedish lookup table (a ``spacy.lookups.Table``, keyed by string hash)."""
-    import spacy
-
-    nlp = spacy.blank("sv")
-    lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    nlp.initialize()
-    return lemmatizer.lookups.get_table("lemma_lookup")  # type: ignore[attr-defined]
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    from spacy.lang.sv.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS) | {"ska", "skall", "projekt", "projektet", "genom", "även"}
-
-
-def lemmatize(text: str) -> list[Passage]:
-    """Word tokens of ``text`` with their lowercase lemma as ``Passage.text``.
-
-    Uses spaCy's Swedish lookup lemmatiser (``spacy.blank("sv")`` + ``spacy-lookups-data``),
-    lowercased first, with a few known-wrong lemmas corrected.
-    """
-    table = _lemma_table()
-    out = []
-    for match in _WORD.finditer(text):
-        word = match.group().lower()
-        lemma = _LEMMA_FIXES.get(word) or str(table.get(word, word))
-        out.append(Passage(match.start(), match.end(), lemma))
-    return out
-
-
-def keywords(text: str, top_k: int | None = None) -> list[str]:
-    """Content lemmas of ``text`` (no stop words, at least 3 letters), most frequent first."""
-    stop = _stop_words()
-    counts: dict[str, int] = {}
-    for token in lemmatize(text):
-        lemma = token.text
-        surface = text[token.start : token.end].lower()
-        if len(lemma) >= 3 and lemma not in stop and surface not in stop:
-            counts[lemma] = counts.get(lemma, 0) + 1
-    ranked = sorted(counts, key=lambda k: (-counts[k], k))
-    return ranked[:top_k] if top_k is not None else ranked
 
 
 # --- sentences and chunks ---------------------------------------------------------------

@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 
-from goalmatch.text.prepare import chunk, detect_language, keywords, lemmatize, normalize, prepare, sentences
+from goalmatch.text.lemmas import keywords, lemmatize
+from goalmatch.text.prepare import chunk, detect_language, normalize, prepare, sentences
 
 
 def test_normalize_nfc_soft_hyphens_whitespace_and_bullets() -> None:
