@@ -204,23 +204,11 @@ def _symlink_in(folder: Path, rel: str, target: str) -> None:
     os.symlink(folder / target, folder / rel)
 
 
-def _skops(folder: Path, rel: str, obj: Any) -> None:
-    import skops.io as sio
-
-    sio.dump(obj, folder / rel)
+def _head_value(folder: Path, rel: str, name: str, value: Any) -> None:
+    head = json.loads((folder / rel).read_text(encoding="utf-8"))
+    head["fitted"][name] = value
+    (folder / rel).write_text(json.dumps(head), encoding="utf-8")
     _rehash(folder, rel)
-
-
-def _logistic() -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    return {"model": LogisticRegression()}
-
-
-def _ordered() -> Any:
-    from collections import OrderedDict
-
-    return OrderedDict(a=1)
 
 
 def _manifest_field(folder: Path, index: int, key: str, value: str) -> None:
@@ -232,7 +220,7 @@ def _file_entry(folder: Path, rel: str) -> None:
 
 
 MODEL_FAULTS: dict[str, tuple[Callable[[Path], Any], str]] = {
-    "changed head": (lambda f: _flip(f, "heads/bt.skops"), r"heads/bt\.skops: its sha256 or size differs"),
+    "changed head": (lambda f: _flip(f, "heads/bt.json"), r"heads/bt\.json: its sha256 or size differs"),
     "changed array": (lambda f: _flip(f, "heads/bt.prototypes.npy"), r"heads/bt\.prototypes\.npy: its sha256"),
     "changed framework": (lambda f: _append(f, "frameworks/bm.yaml", "# x\n"),
                           r"frameworks/bm\.yaml: its sha256 or size differs"),
@@ -240,12 +228,12 @@ MODEL_FAULTS: dict[str, tuple[Callable[[Path], Any], str]] = {
                       r"heads/bm\.labelled\.npy: listed in the manifest but missing"),
     "missing folder": (lambda f: shutil.rmtree(f / "frameworks"), r"frameworks/b[mt]\.yaml: listed .* but missing"),
     "extra file": (lambda f: (f / "notes.txt").write_text("x"), r"notes\.txt: not listed in the manifest"),
-    "extra hidden file": (lambda f: (f / "heads" / ".x.skops").write_bytes(b"PK"), r"heads/\.x\.skops: not listed"),
+    "extra hidden file": (lambda f: (f / "heads" / ".x.json").write_bytes(b"PK"), r"heads/\.x\.json: not listed"),
     "path ../x": (lambda f: _file_entry(f, "../x"), r"manifest\.json: file path '\.\./x' leaves the model folder"),
     "path heads/../../x": (lambda f: _file_entry(f, "heads/../../x"), r"'heads/\.\./\.\./x' leaves the model"),
     "absolute path": (lambda f: _file_entry(f, "/etc/passwd"), r"'/etc/passwd' leaves the model folder"),
-    "head path ../x": (lambda f: _manifest_field(f, 0, "head", "../m2/heads/bt.skops"),
-                       r"manifest\.json: file path '\.\./m2/heads/bt\.skops' leaves the model folder"),
+    "head path ../x": (lambda f: _manifest_field(f, 0, "head", "../m2/heads/bt.json"),
+                       r"manifest\.json: file path '\.\./m2/heads/bt\.json' leaves the model folder"),
     "framework path absolute": (lambda f: _manifest_field(f, 0, "file", str(f / "frameworks/bt.yaml")),
                                 r"leaves the model folder"),
     "symlink to outside": (lambda f: _symlink_out(f, "references.npy"), r"references\.npy: a symbolic link"),
@@ -262,11 +250,11 @@ MODEL_FAULTS: dict[str, tuple[Callable[[Path], Any], str]] = {
                                     r"references\.npy: its sha256 or size differs"),
     "pickled npy": (lambda f: (np.save(f / "references.npy", np.array([{}], dtype=object), allow_pickle=True),
                                _rehash(f, "references.npy")), r"references\.npy: not a plain numeric array"),
-    "skops: sklearn type": (lambda f: _skops(f, "heads/bt.skops", _logistic()),
-                            r"heads/bt\.skops: holds type\(s\) outside the allowlist, refused: .*LogisticRegression"),
-    "skops: type skops trusts": (lambda f: _skops(f, "heads/bm.skops", _ordered()),
-                                 r"heads/bm\.skops: holds type\(s\) outside the allowlist.*collections\.OrderedDict"),
-    "truncated skops": (lambda f: _cut(f, "heads/bt.skops", 0.6), r"heads/bt\.skops: not a skops file"),
+    "head naming a type": (lambda f: _head_value(f, "heads/bt.json", "coef_", {"__class__": "LogisticRegression"}),
+                           r"heads/bt\.json: coef_: a value of a form goalmatch does not write"),
+    "head array outside heads/": (lambda f: _head_value(f, "heads/bm.json", "coef_", {"array": "references.npy"}),
+                                  r"heads/bm\.json: coef_: array file 'references\.npy' is not in heads/"),
+    "truncated head": (lambda f: _cut(f, "heads/bt.json", 0.6), r"heads/bt\.json: not valid JSON"),
     "broken references.json": (lambda f: _cut(f, "references.json", 0.5), r"references\.json: not valid JSON"),
     "truncated manifest": (lambda f: _cut(f, "manifest.json", 0.5, rehash=False), r"manifest\.json: not valid JSON"),
 }

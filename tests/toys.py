@@ -7,7 +7,7 @@ Two toys, each shared by several test files through the fixtures of ``tests/conf
   projects; the matcher, persistence, determinism, CLI and fuzzed-suggest tests;
 * the batch toy (``batch_matcher``, ``batch_model_dir``): frameworks ``bt`` and ``bm`` with
   three plainer goals and four projects; the batch scoring and fault tests, whose
-  assertions name these ids and files (``heads/bt.skops`` …).
+  assertions name these ids and files (``heads/bt.json`` …).
 
 The review app's tests have a third, ``WEB_GOALS`` and ``WEB_RECORDS`` (fixtures in
 ``tests/web/conftest.py``): the toy's goals without the alias and target, five projects, and

@@ -53,6 +53,9 @@ class _CachedEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._cache.encode(list(texts))  # type: ignore[no-any-return]
 
+    def encode_spans(self, texts: Sequence[str], spans: Any) -> Any:
+        return self._cache.encode_spans(list(texts), spans)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._encoder, name)
 

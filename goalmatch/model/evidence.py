@@ -18,7 +18,8 @@ import numpy as np
 from goalmatch.data.frameworks import Framework
 from goalmatch.model.inputs import goal_texts
 from goalmatch.model.suggestions import Evidence, PassageEvidence, ProjectEvidence, SentenceEvidence
-from goalmatch.text.prepare import Passage, PreparedText, keywords
+from goalmatch.text.lemmas import keywords
+from goalmatch.text.prepare import Passage, PreparedText
 
 if TYPE_CHECKING:
     from goalmatch.model.classifier import GoalClassifier

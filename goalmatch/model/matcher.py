@@ -24,7 +24,8 @@ import numpy as np
 
 from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import Framework
-from goalmatch.errors import UnknownFramework
+from goalmatch.embed.tokens import encode_spans_apart
+from goalmatch.errors import ModelError, UnknownFramework
 from goalmatch.model import features as _features
 from goalmatch.model.classifier import GoalClassifier, goal_texts
 from goalmatch.model.evidence import References, StrategyIndex, ranked
@@ -37,7 +38,9 @@ from goalmatch.model.suggestions import (
     Suggestion,
     Suggestions,
 )
-from goalmatch.text.prepare import Passage, PreparedText, chunk, keywords, prepare, sentences
+from goalmatch.persistence.heads import HeadState
+from goalmatch.text.lemmas import keywords
+from goalmatch.text.prepare import Passage, PreparedText, chunk, prepare, sentences
 
 __all__ = [
     "Evidence", "FrameworkSuggestions", "Matcher", "PassageEvidence", "ProjectEvidence", "References",
@@ -233,10 +236,10 @@ class Matcher:
         from goalmatch.persistence.folder import read_model
 
         parts = read_model(path, **kwargs)
-        for fid, head in parts.heads.items():  # as saved: no framework, no encoder
-            head.set_params(framework=parts.frameworks[fid], encoder=parts.encoder)
-            head.framework_, head.encoder_ = parts.frameworks[fid], parts.encoder
-        return cls(parts.heads, parts.encoder, References(**parts.references), parts.info)
+        root = Path(parts.info["path"])
+        heads = {fid: _head(state, root / entry["head"], parts.frameworks[fid], parts.encoder)
+                 for (fid, state), entry in zip(parts.heads.items(), parts.info["frameworks"], strict=True)}
+        return cls(heads, parts.encoder, References(**parts.references), parts.info)
 
     # -------------------------------------------------------------- views
 
@@ -263,26 +266,46 @@ class Matcher:
     # -------------------------------------------------------------- internals
 
     def _read(self, prepared: Sequence[PreparedText], *, with_sentences: bool) -> list[_Read]:
-        """Encode every text (its passages when over the window) and its sentences in one call."""
+        """Encode every text (its passages when over the window) and its sentences in one call.
+
+        A sentence's vector comes from the forward pass of the passage holding it where the
+        encoder can do that (:meth:`goalmatch.embed.encoder.Encoder.encode_spans`), else it
+        is encoded on its own; a text's vector is the mean of its passages'.
+        """
         count = getattr(self.encoder, "count_tokens", None)
         window = int(getattr(self.encoder, "max_tokens", 512))
-        plans: list[tuple[list[str], list[Passage]]] = []
+        texts: list[str] = []
+        spans: list[list[tuple[int, int]]] = []
+        plans = []
         for p in prepared:
             if count is None or count(p.text) <= window:
-                parts = [p.text]
+                parts = [Passage(0, len(p.text), p.text)]
             else:
-                parts = [c.text for c in chunk(p.text, max_tokens=min(CHUNK_TOKENS, window), count_tokens=count)]
-            plans.append((parts, sentences(p.text) if with_sentences else []))
-        batch = list(dict.fromkeys(t for parts, sents in plans for t in (*parts, *(s.text for s in sents))))
-        if not batch:
+                parts = chunk(p.text, max_tokens=min(CHUNK_TOKENS, window), count_tokens=count)
+            sents = sentences(p.text) if with_sentences else []
+            first = len(texts)
+            texts += [part.text for part in parts]
+            spans += [[] for _ in parts]
+            where = []  # (row in texts, index in its spans) of each sentence
+            for s in sents:
+                home = next((i for i, part in enumerate(parts) if part.start <= s.start and s.end <= part.end), None)
+                if home is None:  # not inside one passage: encoded as a text of its own
+                    where.append((len(texts), -1))
+                    texts.append(s.text)
+                    spans.append([])
+                else:
+                    where.append((first + home, len(spans[first + home])))
+                    spans[first + home].append((s.start - parts[home].start, s.end - parts[home].start))
+            plans.append((range(first, first + len(parts)), sents, where))
+        if not texts:
             return []
-        V = _features.unit_rows(self.encoder.encode(batch))
-        row = {text: i for i, text in enumerate(batch)}
+        D, S = _encode_spans(self.encoder, texts, spans)
+        D, S = _features.unit_rows(D), [_features.unit_rows(block) for block in S]
         out = []
-        for parts, sents in plans:
-            doc = _features.unit_rows(V[[row[t] for t in parts]].mean(axis=0, keepdims=True))[0]
-            S = V[[row[s.text] for s in sents]] if sents else np.zeros((0, V.shape[1]))
-            out.append(_Read(doc, sents, S))
+        for rows, sents, where in plans:
+            doc = _features.unit_rows(D[list(rows)].mean(axis=0, keepdims=True))[0]
+            vectors = [D[row] if j < 0 else S[row][j] for row, j in where]
+            out.append(_Read(doc, sents, np.vstack(vectors) if vectors else np.zeros((0, D.shape[1]))))
         return out
 
     def _suggest(self, prepared: Sequence[PreparedText], top_k: int, frameworks: Sequence[str] | None,
@@ -350,6 +373,22 @@ class Matcher:
 # ------------------------------------------------------------------ helpers
 
 
+def _head(state: HeadState, file: Path, fw: Framework, encoder: Any) -> GoalClassifier:
+    """The classifier a head file describes, with its framework and encoder attached; a parameter
+    this goalmatch's classifier does not have (or lacks) refuses the model, naming the file."""
+    known = set(GoalClassifier().get_params())
+    if set(state.params) != known:
+        missing, extra = sorted(known - set(state.params)), sorted(set(state.params) - known)
+        what = (f"lacks the parameter(s) {', '.join(missing)}" if missing
+                else f"has the parameter(s) {', '.join(extra)}")
+        raise ModelError(f"{file}: the head {what} of this goalmatch's GoalClassifier (the model was made by "
+                         "another version); retrain the model")
+    clf = GoalClassifier(**{**state.params, "framework": fw, "encoder": encoder})
+    clf.__dict__.update(state.fitted)
+    clf.framework_, clf.encoder_ = fw, encoder
+    return clf
+
+
 def _framework(clf: GoalClassifier) -> Framework:
     if clf.framework_ is None:
         raise ValueError("a matcher's heads need a framework; this GoalClassifier was fitted on labels alone")
@@ -371,6 +410,14 @@ def _decision(
     if p_doc.max(initial=0.0) < clf.abstain_threshold:
         return chosen, f"no goal reaches probability {clf.abstain_threshold:g}"
     return chosen, "no goal reaches its threshold"
+
+
+def _encode_spans(encoder: Any, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[Any]]:
+    """``encoder.encode_spans(texts, spans)``, or its meaning for an encoder without it: every
+    span encoded as a text of its own, in the same call."""
+    if hasattr(encoder, "encode_spans"):
+        return encoder.encode_spans(texts, spans)  # type: ignore[no-any-return]
+    return encode_spans_apart(encoder, texts, spans)
 
 
 def _check_top_k(top_k: Any) -> None:

@@ -2,7 +2,7 @@
 model layer: it reads and writes parts, and the Matcher assembles them).
 
 :func:`write_model`, :func:`read_model` and :func:`verify` live in
-:mod:`goalmatch.persistence.folder`; the skops heads and their allowlist in
+:mod:`goalmatch.persistence.folder`; the classifier heads as plain JSON and arrays in
 :mod:`~goalmatch.persistence.heads`, the plain-file rules in :mod:`~goalmatch.persistence.files`,
 the model card in :mod:`~goalmatch.persistence.card`.
 """

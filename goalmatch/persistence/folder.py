@@ -7,10 +7,9 @@
                                      every other file
     README.md                        what the model is, how it was built, attribution
     frameworks/<id>.yaml             the strategy frameworks it was trained for (self-contained)
-    heads/<id>.skops                 each GoalClassifier's small state (parameters, classes_, coef_,
-                                     intercept_, thresholds_, min_similarity_, prototype_kinds_ …)
-    heads/<id>.<array>.npy           its large arrays: prototypes, prototype_goal, labelled,
-                                     labelled_targets
+    heads/<id>.json                  each GoalClassifier's parameters and small fitted values
+                                     (classes_, intercept_, prototype_kinds_ …) as plain JSON
+    heads/<id>.<array>.npy           its fitted arrays: coef, thresholds, prototypes, labelled …
     references.json, references.npy  reference projects (ids, titles, labels) and their embeddings
 
 This layer sits below the model: it writes and reads the :class:`ModelParts` (heads,
@@ -20,13 +19,13 @@ frameworks, encoder, reference projects, facts), and :meth:`goalmatch.Matcher.sa
 Loading refuses, naming the file: a file whose sha256 or size differs from the manifest,
 a missing file, a file the manifest does not list, a path that leaves the folder or is a
 symbolic link, a framework whose content hash differs from the one trained for, a head
-holding any type outside :data:`~goalmatch.persistence.heads.TRUSTED_TYPES`. Arrays are
-read with ``allow_pickle=False``; nothing is unpickled.
+holding anything but JSON values and numeric arrays. Arrays are read with
+``allow_pickle=False``; nothing is unpickled, and no object is built from a file's say-so.
 
 >>> parts = read_model()  # the shipped model, every file checked
 >>> sorted(parts.heads)[:2], parts.encoder.id
 (['agenda-2030', 'leader-polaris-2016'], 'multilingual-e5-small')
->>> parts.heads["agenda-2030"].framework, parts.frameworks["agenda-2030"].goal_ids[:2]
+>>> parts.heads["agenda-2030"].params["framework"], parts.frameworks["agenda-2030"].goal_ids[:2]
 ('agenda-2030', ('sdg-1', 'sdg-2'))
 """
 
@@ -67,8 +66,9 @@ _MAX_REFERENCES_BYTES = 256_000_000  # ids, titles and labels: ~200 bytes a proj
 class ModelParts:
     """What a model folder holds, as the objects the model layer assembles into a matcher.
 
-    ``heads``: framework id → classifier head; written as fitted, read back as skops gives
-    it (arrays restored, ``framework`` the id, no encoder attached). ``frameworks``:
+    ``heads``: framework id → classifier head; written as fitted, read back as a
+    :class:`~goalmatch.persistence.heads.HeadState` (parameters and fitted values, with
+    ``framework`` the id and no encoder). ``frameworks``:
     framework id → :class:`~goalmatch.data.frameworks.Framework`, loaded from a file.
     ``encoder``: the encoder of every vector. ``references``: ``ids``, ``titles``,
     ``labels`` (per reference project, framework id → goal ids) and ``embeddings`` (unit
@@ -280,7 +280,7 @@ def _check_widths(root: Path, manifest: Mapping[str, Any], read: Mapping[str, An
     arrays = [(root / "references.npy", embeddings)]
     for entry in manifest["frameworks"]:
         head = read[entry["id"]]
-        arrays += [(files.inside(root, heads.array_file(entry["id"], name)), getattr(head, name))
+        arrays += [(files.inside(root, heads.array_file(entry["id"], name)), head.fitted[name])
                    for name in ("prototypes_", "labelled_")]
     for file, array in arrays:
         if array.ndim != 2 or array.shape[1] != dim:

@@ -1,23 +1,30 @@
-"""Classifier heads on disk: a small skops file holding the head's state, its large arrays
-as ``.npy`` files beside it, and the allowlist of types a head file may hold.
+"""Classifier heads on disk: plain data, no code, no type names to trust.
 
-A head is written as ``heads/<id>.skops`` (parameters, ``classes_``, ``coef_``,
-``intercept_``, thresholds …; no framework, no encoder: those are reattached on load) and
-``heads/<id>.<array>.npy`` for each of :data:`ARRAYS`. The skops archive is rewritten
-canonically, so the same head always gives the same bytes. Reading refuses a head
-naming any type outside :data:`HEAD_TYPES`; skops itself is trusted with
-:data:`TRUSTED_TYPES` only. This module knows the head by duck typing: the class lives
-in the model layer above it and is named here as a string.
+A head is written as ``heads/<id>.json`` and one ``heads/<id>.<name>.npy`` per fitted
+numeric array (``coef_``, ``prototypes_`` …)::
+
+    {"format": "goalmatch-head", "version": 2, "kind": "GoalClassifier",
+     "params": {"n_nearest": 3, "C": 0.01, ...},
+     "fitted": {"multi_label_": true, "intercept_": -4.45,
+                "classes_": {"strings": ["sdg-1", ...]},
+                "prototype_kinds_": {"tuple": ["name", "alias", ...]},
+                "min_similarity_": {"float": "-inf"},
+                "coef_": {"array": "heads/agenda-2030.coef.npy"}, ...}}
+
+Reading gives a :class:`HeadState` of JSON values and numeric arrays: nothing is
+constructed from the file. The model layer builds the classifier from it
+(:meth:`goalmatch.model.classifier.GoalClassifier.from_state`), refusing a parameter it
+does not have. The head knows nothing of its framework or encoder: the model layer
+reattaches them. (Version 1 heads were skops archives; their reader cost 2 s of imports
+per process and trusted a type list. They are refused, naming the version.)
 """
 
 from __future__ import annotations
 
-import copy
-import io
 import json
-import zipfile
-import zlib
-from pathlib import Path, PurePosixPath
+import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,151 +33,145 @@ from goalmatch.data.frameworks import Framework
 from goalmatch.errors import ModelError
 from goalmatch.persistence import files
 
-__all__ = ["ARRAYS", "HEAD_TYPES", "TRUSTED_TYPES", "array_file", "canonical_skops", "read_head", "write_head"]
+__all__ = ["KIND", "HeadState", "array_file", "read_head", "write_head"]
 
-TRUSTED_TYPES = ("goalmatch.model.classifier.GoalClassifier",)
-"""The one type a head may hold that skops does not trust by itself."""
-HEAD_TYPES = frozenset({
-    *TRUSTED_TYPES, "numpy.ndarray", "numpy.float64", "numpy.int64", "numpy.bool_",
-    *(f"builtins.{name}" for name in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType")),
-})
-"""Every type a head file may name, anywhere in it; skops trusts more (scikit-learn's classes), we do not."""
-ARRAYS = ("prototypes_", "prototype_goal_", "labelled_", "labelled_targets_")
-"""The head's large arrays, each kept in its own ``.npy`` file."""
+KIND = "GoalClassifier"
+"""The one kind of head a model folder holds."""
+FORMAT, VERSION = "goalmatch-head", 2
 _FLOAT32 = ("prototypes_", "labelled_", "labelled_targets_")  # float32 on disk: exact for what the matcher keeps
 _NOT_SAVED = ("framework_", "encoder_")  # reattached on load: the framework file and the encoder
-_MAX_SCHEMA_BYTES = 16_000_000  # the shipped heads' schemas are 15-150 kB: their large arrays live in .npy files
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold; see canonical_skops
+_MAX_HEAD_BYTES = 4_000_000  # the shipped heads' JSON is 2-20 kB: their arrays live in .npy files
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+@dataclass
+class HeadState:
+    """A head as read: its parameters and its fitted values (JSON values, tuples, numeric arrays,
+    arrays of strings), every fitted name ending in ``_``."""
+
+    params: dict[str, Any]
+    fitted: dict[str, Any]
 
 
 def array_file(fid: str, name: str) -> str:
-    """The path, in a model folder, of array ``name`` (one of :data:`ARRAYS`) of framework ``fid``'s head."""
+    """The path, in a model folder, of fitted array ``name`` of framework ``fid``'s head."""
     return f"heads/{fid}.{name.rstrip('_')}.npy"
 
 
 def write_head(folder: Path, fid: str, clf: Any) -> dict[str, Any]:
     """Write the fitted head ``clf`` of framework ``fid`` into ``folder/heads``; return its manifest fields."""
-    import skops.io as sio
-
     (folder / "heads").mkdir(exist_ok=True)
-    head = copy.copy(clf)
-    arrays = {name: head.__dict__.pop(name) for name in ARRAYS}
-    for name in _NOT_SAVED:
-        head.__dict__.pop(name, None)
-    head.set_params(framework=fid, encoder=None)
-    (folder / "heads" / f"{fid}.skops").write_bytes(canonical_skops(sio.dumps(head, compression=zipfile.ZIP_DEFLATED)))
-    for name, value in arrays.items():
-        value = np.asarray(value)
-        files.save_array(folder / array_file(fid, name), value.astype(np.float32) if name in _FLOAT32 else value)
+    params = {**clf.get_params(deep=False), "framework": fid, "encoder": None}
+    fitted = {}
+    for name, value in sorted(vars(clf).items()):
+        if not name.endswith("_") or name.startswith("_") or name in _NOT_SAVED:
+            continue
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            rel = array_file(fid, name)
+            files.save_array(folder / rel, value.astype(np.float32) if name in _FLOAT32 else value)
+            fitted[name] = {"array": rel}
+        else:
+            fitted[name] = _encode(value, f"{fid}: {name}")
+    head = {"format": FORMAT, "version": VERSION, "kind": KIND,
+            "params": {k: _encode(v, f"{fid}: parameter {k}") for k, v in sorted(params.items())}, "fitted": fitted}
+    text = json.dumps(head, ensure_ascii=False, indent=1, sort_keys=True, allow_nan=False)
+    (folder / "heads" / f"{fid}.json").write_text(text + "\n", encoding="utf-8")
     return {
-        "head": f"heads/{fid}.skops",
-        "classes": [str(c) for c in clf.classes_], "labelled": len(arrays["labelled_"]),
+        "head": f"heads/{fid}.json",
+        "classes": [str(c) for c in clf.classes_], "labelled": len(clf.labelled_),
         "min_similarity": float(clf.min_similarity_) if np.isfinite(clf.min_similarity_) else None,
     }
 
 
-def read_head(root: Path, entry: dict[str, Any], fw: Framework) -> Any:
-    """The head of manifest ``entry``, as skops gives it back, its arrays restored and checked against ``fw``.
-
-    Neither framework nor encoder is attached: the model layer does that.
-    """
-    import skops.io as sio
-
+def read_head(root: Path, entry: dict[str, Any], fw: Framework) -> HeadState:
+    """The head of manifest ``entry``, checked against ``fw``: its classes are ``fw``'s goals and
+    its arrays fit them. Anything else in the file is refused naming it."""
     file = files.inside(root, entry["head"])
-    named = _head_types(file)  # first: it refuses a file that is no skops archive, naming it
-    untrusted = sio.get_untrusted_types(file=file)
-    refused = sorted((set(untrusted) - set(TRUSTED_TYPES)) | (named - HEAD_TYPES))
-    if refused:
-        raise ModelError(f"{file}: holds type(s) outside the allowlist, refused: {', '.join(refused)}")
-    try:
-        head = sio.load(file, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
-    except Exception as exc:
-        raise ModelError(f"{file}: cannot read the classifier head ({type(exc).__name__}: {exc})") from None
-    kind = TRUSTED_TYPES[0].rpartition(".")[2]
-    if f"{type(head).__module__}.{type(head).__qualname__}" not in TRUSTED_TYPES:
-        raise ModelError(f"{file}: expected a {kind}, found {type(head).__name__}")
-    missing = [name for name in type(head)._get_param_names() if name not in vars(head)]
-    if missing:  # saved by a goalmatch whose GoalClassifier had fewer parameters
-        raise ModelError(f"{file}: the head lacks the parameter(s) {', '.join(missing)} of this goalmatch's "
-                         f"{kind} (the model was made by another version); retrain the model")
-    for name in ARRAYS:
-        array = files.load_array(files.inside(root, array_file(entry["id"], name)))
-        setattr(head, name, array.astype(np.float64) if name in _FLOAT32 else array)
-    n = len(head.labelled_)
-    if ([str(c) for c in head.classes_] != list(fw.goal_ids) or head.prototype_goal_.shape != (len(head.prototypes_),)
-            or head.labelled_targets_.shape != (n, len(fw.goal_ids))):
+    if file.suffix != ".json":
+        raise ModelError(f"{file}: a head of an older goalmatch (model format with skops heads); retrain the model")
+    head = files.read_json(file, _MAX_HEAD_BYTES)
+    if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("kind") != KIND:
+        raise ModelError(f"{file}: not a goalmatch head ({FORMAT}, kind {KIND})")
+    if head.get("version") != VERSION:
+        raise ModelError(f"{file}: head version {head.get('version')!r}, this goalmatch reads {VERSION}; "
+                         "retrain the model")
+    params, fitted = head.get("params"), head.get("fitted")
+    if not isinstance(params, dict) or not isinstance(fitted, dict):
+        raise ModelError(f"{file}: 'params' and 'fitted' must be objects")
+    for name in params:
+        _check_name(file, name, fitted=False)
+    for name in fitted:
+        _check_name(file, name, fitted=True)
+    state = HeadState({k: _decode(v, root, file, f"parameter {k}") for k, v in params.items()},
+                      {k: _decode(v, root, file, k) for k, v in fitted.items()})
+    _check_fits(file, state.fitted, fw)
+    return state
+
+
+def _check_name(file: Path, name: str, *, fitted: bool) -> None:
+    if not name or not set(name) <= _NAME_CHARS or name.startswith("_") or name.endswith("_") != fitted:
+        what = "fitted value" if fitted else "parameter"
+        raise ModelError(f"{file}: {what} name {name[:40]!r} is not one a head has; refused")
+
+
+def _check_fits(file: Path, fitted: dict[str, Any], fw: Framework) -> None:
+    need = ("classes_", "prototypes_", "prototype_goal_", "labelled_", "labelled_targets_")
+    missing = [name for name in need if name not in fitted]
+    if missing:
+        raise ModelError(f"{file}: lacks {', '.join(missing)}")
+    classes, prototypes = fitted["classes_"], fitted["prototypes_"]
+    labelled, targets = fitted["labelled_"], fitted["labelled_targets_"]
+    for name in need[1:]:
+        fitted[name] = np.asarray(fitted[name])
+        if name in _FLOAT32:
+            fitted[name] = fitted[name].astype(np.float64)
+    if (not isinstance(classes, np.ndarray) or [str(c) for c in classes] != list(fw.goal_ids)
+            or np.shape(fitted["prototype_goal_"]) != (len(prototypes),)
+            or np.shape(targets) != (len(labelled), len(fw.goal_ids))):
         raise ModelError(f"{file}: its classes or arrays do not fit framework {fw.id}")
-    return head
 
 
-def canonical_skops(data: bytes) -> bytes:
-    """A skops archive rewritten so the same head always gives the same bytes.
-
-    skops names each object by ``id(obj)`` (its memory address) in ``schema.json``
-    (``__id__``) and in the names of the ``.npy`` members, and stamps every member with
-    the time of writing. Both are renumbered here, in the order the schema names them,
-    and the time is fixed; object identity (two places naming one object) is kept.
-    """
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        schema = json.loads(archive.read("schema.json"))
-        members = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
-    ids: dict[Any, int] = {}
-    names: dict[str, str] = {}
-
-    def renumber(node: Any) -> Any:
-        if isinstance(node, list):
-            return [renumber(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        out = {}
-        for key, value in node.items():
-            if key == "__id__" and isinstance(value, int):
-                value = ids.setdefault(value, len(ids) + 1)  # 0 would read as "no id" in skops
-            elif key == "file" and isinstance(value, str) and value in members:
-                value = names.setdefault(value, f"{len(names) + 1}{PurePosixPath(value).suffix}")
-            else:
-                value = renumber(value)
-            out[key] = value
-        return out
-
-    schema = renumber(schema)
-    if set(names) != set(members):
-        raise ModelError(f"skops wrote members the schema does not name: {sorted(set(members) - set(names))}")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for old, new in sorted(names.items(), key=lambda item: item[1]):
-            archive.writestr(_zip_info(new), members[old])
-        archive.writestr(_zip_info("schema.json"), json.dumps(schema, indent=2))
-    return buffer.getvalue()
+def _encode(value: Any, where: str) -> Any:
+    """A head value as JSON (see the module's docstring)."""
+    if isinstance(value, bool | str | int) or value is None:
+        return value
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else {"float": str(float(value))}
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: _encode(v, where) for k, v in value.items()}}
+    if isinstance(value, np.ndarray) and value.ndim == 1 and all(isinstance(v, str) for v in value.tolist()):
+        return {"strings": [str(v) for v in value.tolist()]}
+    raise ModelError(f"{where}: a {type(value).__name__} cannot be saved in a head")
 
 
-def _zip_info(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3  # unix, whatever system writes it
-    info.external_attr = 0o644 << 16
-    return info
-
-
-def _head_types(file: Path) -> set[str]:
-    """``module.class`` of every object a skops file's schema names."""
-    try:
-        with zipfile.ZipFile(file) as archive:
-            size = archive.getinfo("schema.json").file_size  # the size the zip declares, checked before inflating
-            data = archive.read("schema.json") if size <= _MAX_SCHEMA_BYTES else None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ModelError(f"{file}: not a skops file ({exc})") from None
-    if data is None:
-        raise ModelError(f"{file}: schema.json of {size:,} bytes, over {_MAX_SCHEMA_BYTES:,}; refused")
-    schema = files.parse_json(data, f"{file}: schema.json")
-    found: set[str] = set()
-    todo: list[Any] = [schema]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, dict):
-            if "__class__" in node or "__module__" in node:
-                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
-            todo.extend(node.values())
-        elif isinstance(node, list):
-            todo.extend(node)
-    return found
+def _decode(value: Any, root: Path, file: Path, where: str) -> Any:
+    if isinstance(value, bool | str | int | float) or value is None:
+        return value
+    if isinstance(value, list):
+        return [_decode(v, root, file, where) for v in value]
+    if isinstance(value, dict) and len(value) == 1:
+        (tag, inner), = value.items()
+        if tag == "float" and inner in ("inf", "-inf", "nan"):
+            return float(inner)
+        if tag == "tuple" and isinstance(inner, list):
+            return tuple(_decode(v, root, file, where) for v in inner)
+        if tag == "dict" and isinstance(inner, dict):
+            return {str(k): _decode(v, root, file, where) for k, v in inner.items()}
+        if tag == "strings" and isinstance(inner, list) and all(isinstance(v, str) for v in inner):
+            return np.array(inner, dtype=object)
+        if tag == "array" and isinstance(inner, str):
+            if not inner.startswith("heads/"):
+                raise ModelError(f"{file}: {where}: array file {inner!r} is not in heads/")
+            try:
+                path = files.inside(root, inner)
+            except ModelError:
+                raise ModelError(f"{file}: {where}: array file {inner!r} leaves the model folder or is not plain; "
+                                 "refused") from None
+            return files.load_array(path)
+    raise ModelError(f"{file}: {where}: a value of a form goalmatch does not write ({json.dumps(value)[:60]})")

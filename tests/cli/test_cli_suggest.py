@@ -151,11 +151,11 @@ def test_suggest_names_a_missing_or_tampered_model(capsys: pytest.CaptureFixture
     import shutil
 
     copy = Path(shutil.copytree(model, tmp_path / "copy"))
-    (copy / "heads" / "test.skops").write_bytes(b"not a head")
+    (copy / "heads" / "test.json").write_bytes(b"not a head")
     code, _, err = _run(capsys, "suggest", "--model", str(copy), "Fiber till byarna")
-    assert code == 2 and "heads/test.skops: its sha256 or size differs from the manifest" in err
+    assert code == 2 and "heads/test.json: its sha256 or size differs from the manifest" in err
     code, _, err = _run(capsys, "info", str(copy))
-    assert code == 2 and "test.skops" in err
+    assert code == 2 and "test.json" in err
 
 
 # ------------------------------------------------------------------ info and train
@@ -166,7 +166,7 @@ def test_info_shows_the_checked_manifest(capsys: pytest.CaptureFixture[str], mod
     assert code == 0
     data = json.loads(out)
     assert data["verified"] is True and data["command"] == "pytest"
-    assert "heads/test.skops" in data["files"]
+    assert "heads/test.json" in data["files"]
 
 
 def test_train_writes_a_model_that_loads(capsys: pytest.CaptureFixture[str], inputs: Path, toy_framework_dir: Path,

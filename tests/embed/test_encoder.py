@@ -26,7 +26,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from goalmatch.embed import builds, encoder
+from goalmatch.embed import builds, tokens
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed.e5build import build_e5_small, ensure_e5_small
 from goalmatch.embed.encoder import Encoder, FakeEncoder
@@ -143,7 +143,7 @@ def test_token_batches_cover_every_text_once_within_the_budget(seed: int) -> Non
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, 513, size=int(rng.integers(1, 300)))
     batch_size, budget = int(rng.integers(1, 64)), int(rng.integers(1, 4096))
-    groups = encoder.token_batches(lengths, batch_size, budget)
+    groups = tokens.token_batches(lengths, batch_size, budget)
     assert sorted(i for g in groups for i in g.tolist()) == list(range(len(lengths)))
     for g in groups:
         assert 1 <= len(g) <= batch_size

@@ -55,8 +55,8 @@ def test_backends_have_their_own_id_and_checksum() -> None:
 def test_backend_is_a_plain_parameter() -> None:
     est = Encoder(backend="onnx-int8", batch_size=8)
     assert clone(est).get_params()["backend"] == "onnx-int8"
-    est.__dict__["_onnx"] = (("onnx-int8", 512), object())  # a loaded session is never pickled
-    assert "_onnx" not in pickle.loads(pickle.dumps(est)).__dict__
+    # what it loads is shared by the process (goalmatch.embed.forward.shared_model), never kept on the estimator
+    assert set(pickle.loads(pickle.dumps(est)).__dict__) == set(est.get_params())
     with pytest.raises(ValueError, match="backend must be one of"):
         Encoder(backend="tensorrt").fit()
     with pytest.raises(ValueError, match="multilingual-e5-small only"):

@@ -110,20 +110,18 @@ def test_the_old_name_fit_is_refused_naming_train(toy_frameworks: dict[str, Fram
 
 def test_a_saved_head_with_the_old_parameter_top_k_is_refused_naming_n_nearest(toy_matcher: Matcher,
                                                                                 tmp_path: Path) -> None:
-    import skops.io as sio
-
     from goalmatch.errors import ModelError
 
     folder = toy_matcher.save(tmp_path / "m")
-    rel = "heads/test.skops"
-    head = sio.load(folder / rel, trusted=["goalmatch.model.classifier.GoalClassifier"])
-    head.__dict__["top_k"] = head.__dict__.pop("n_nearest")  # as saved before the rename
-    sio.dump(head, folder / rel)
+    rel = "heads/test.json"
+    head = json.loads((folder / rel).read_text(encoding="utf-8"))
+    head["params"]["top_k"] = head["params"].pop("n_nearest")  # as saved before the rename
+    (folder / rel).write_text(json.dumps(head), encoding="utf-8")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     data = (folder / rel).read_bytes()
     manifest["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(ModelError, match=r"heads/test\.skops: the head lacks the parameter\(s\) n_nearest"):
+    with pytest.raises(ModelError, match=r"heads/test\.json: the head lacks the parameter\(s\) n_nearest"):
         goalmatch.load(folder)
 
 

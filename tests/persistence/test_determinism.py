@@ -66,7 +66,7 @@ def test_training_twice_gives_byte_identical_model_files(tmp_path: Path) -> None
     first = _files(_train(tmp_path / "a", trail22, "1"))
     second = _files(_train(tmp_path / "b", trail22, "2"))
     assert sorted(first) == sorted(second)
-    assert {"manifest.json", "README.md", "references.npy", "heads/agenda-2030.skops"} <= set(first)
+    assert {"manifest.json", "README.md", "references.npy", "heads/agenda-2030.json"} <= set(first)
     differ = [rel for rel in first if first[rel] != second[rel]]
     assert differ == [], f"these files differ between two trainings on the same data: {differ}"
     manifest = json.loads(first["manifest.json"])

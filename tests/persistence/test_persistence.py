@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import skops.io as sio
 import yaml
 
 import goalmatch
@@ -74,7 +73,7 @@ def test_manifest_lists_every_file_with_hash_and_size(saved: Path, toy_matcher: 
     manifest = read_manifest(saved)
     files = {p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == files
-    assert {"frameworks/test.yaml", "heads/test.skops", "heads/test.prototypes.npy", "README.md"} <= files
+    assert {"frameworks/test.yaml", "heads/test.json", "heads/test.prototypes.npy", "README.md"} <= files
     for rel, meta in manifest["files"].items():
         assert meta == {"sha256": file_sha256(saved / rel), "size": (saved / rel).stat().st_size}
     assert manifest["goalmatch_version"] == goalmatch.__version__
@@ -88,10 +87,13 @@ def test_manifest_lists_every_file_with_hash_and_size(saved: Path, toy_matcher: 
     assert "pytest" in readme and "## Synthetic" in readme and "licence: CC0" in readme
 
 
-def test_large_arrays_are_plain_npy_and_heads_hold_only_the_allowlisted_type(saved: Path) -> None:
+def test_arrays_are_plain_npy_and_heads_plain_json_naming_no_type(saved: Path) -> None:
     array = np.load(saved / "heads" / "test.prototypes.npy", allow_pickle=False)
     assert array.dtype == np.float32 and array.ndim == 2
-    assert sio.get_untrusted_types(file=saved / "heads" / "test.skops") == ["goalmatch.model.classifier.GoalClassifier"]
+    head = json.loads((saved / "heads" / "test.json").read_text(encoding="utf-8"))
+    assert head["kind"] == "GoalClassifier" and head["params"]["framework"] == "test"
+    assert head["fitted"]["coef_"] == {"array": "heads/test.coef.npy"}
+    assert "__class__" not in json.dumps(head) and "sklearn" not in json.dumps(head)
 
 
 def test_save_refuses_to_overwrite_and_leaves_no_temp_folders(toy_matcher: Matcher, saved: Path) -> None:
@@ -116,11 +118,11 @@ def test_save_needs_framework_files(tmp_path: Path) -> None:
 
 
 def test_tampered_head_is_refused(copy: Path) -> None:
-    head = copy / "heads" / "test.skops"
+    head = copy / "heads" / "test.json"
     data = bytearray(head.read_bytes())
     data[len(data) // 2] ^= 0xFF
     head.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match=r"heads/test\.skops: its sha256 or size differs from the manifest"):
+    with pytest.raises(ModelError, match=r"heads/test\.json: its sha256 or size differs from the manifest"):
         Matcher.load(copy)
 
 
@@ -132,8 +134,8 @@ def test_tampered_array_is_refused(copy: Path) -> None:
 
 
 def test_extra_file_is_refused(copy: Path) -> None:
-    (copy / "heads" / "evil.skops").write_bytes(b"x")
-    with pytest.raises(ModelError, match=r"heads/evil\.skops: not listed in the manifest"):
+    (copy / "heads" / "evil.json").write_bytes(b"x")
+    with pytest.raises(ModelError, match=r"heads/evil\.json: not listed in the manifest"):
         Matcher.load(copy)
 
 
@@ -188,13 +190,36 @@ def test_symlinks_are_refused(copy: Path, tmp_path: Path) -> None:
         Matcher.load(copy)
 
 
-def test_a_head_with_a_type_outside_the_allowlist_is_refused(copy: Path) -> None:
-    from sklearn.linear_model import LogisticRegression
+@pytest.mark.parametrize(("where", "value", "refusal"), [
+    ("fitted", {"__class__": "LogisticRegression", "__module__": "sklearn.linear_model"}, "a value of a form"),
+    ("fitted", {"array": "../references.npy"}, "not in heads/"),
+    ("fitted", {"array": "heads/../references.npy"}, "leaves the model folder"),
+    ("name", "__reduce__", "is not one a head has"),
+    ("kind", "LogisticRegression", "not a goalmatch head"),
+])
+def test_a_head_holding_anything_but_plain_values_is_refused(copy: Path, where: str, value: object,
+                                                             refusal: str) -> None:
+    file = copy / "heads" / "test.json"
+    head = json.loads(file.read_text(encoding="utf-8"))
+    if where == "fitted":
+        head["fitted"]["coef_"] = value
+    elif where == "name":
+        head["fitted"][value] = 1
+    else:
+        head["kind"] = value
+    file.write_text(json.dumps(head), encoding="utf-8")
+    _rehash(copy, "heads/test.json")
+    with pytest.raises(ModelError, match=rf"heads/test\.json: .*{re.escape(refusal)}"):
+        Matcher.load(copy)
 
-    head = copy / "heads" / "test.skops"
-    sio.dump({"model": LogisticRegression()}, head)
-    _rehash(copy, "heads/test.skops")
-    with pytest.raises(ModelError, match=r"outside the allowlist, refused: .*sklearn\..*LogisticRegression"):
+
+def test_a_skops_head_of_an_older_goalmatch_is_refused_naming_it(copy: Path) -> None:
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["frameworks"][0]["head"] = "heads/test.skops"
+    (copy / "heads" / "test.json").rename(copy / "heads" / "test.skops")
+    manifest["files"]["heads/test.skops"] = manifest["files"].pop("heads/test.json")
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"test\.skops: a head of an older goalmatch .*retrain"):
         Matcher.load(copy)
 
 
@@ -230,13 +255,13 @@ def test_framework_yaml_in_the_model_is_a_copy(saved: Path, toy_frameworks: dict
 def test_a_head_from_another_version_is_refused_naming_the_file(copy: Path) -> None:
     from goalmatch.model.classifier import GoalClassifier
 
-    rel = "heads/test.skops"
-    head = sio.load(copy / rel, trusted=["goalmatch.model.classifier.GoalClassifier"])
-    name = GoalClassifier._get_param_names()[-1]
-    del head.__dict__[name]
-    sio.dump(head, copy / rel)
+    rel = "heads/test.json"
+    head = json.loads((copy / rel).read_text(encoding="utf-8"))
+    name = sorted(GoalClassifier().get_params())[-1]
+    del head["params"][name]
+    (copy / rel).write_text(json.dumps(head), encoding="utf-8")
     _rehash(copy, rel)
-    with pytest.raises(ModelError, match=rf"heads/test\.skops: the head lacks the parameter\(s\) {name} .*retrain"):
+    with pytest.raises(ModelError, match=rf"heads/test\.json: the head lacks the parameter\(s\) {name} .*retrain"):
         Matcher.load(copy)
 
 
@@ -244,7 +269,8 @@ def test_read_model_gives_parts_that_the_matcher_assembles(saved: Path, toy_matc
     parts = read_model(saved)
     assert sorted(parts.heads) == sorted(parts.frameworks) == ["test", "test-multi"]
     head = parts.heads["test"]
-    assert head.framework == "test" and "framework_" not in vars(head) and "encoder_" not in vars(head)
+    assert head.params["framework"] == "test" and head.params["encoder"] is None
+    assert "framework_" not in head.fitted and "encoder_" not in head.fitted
     assert parts.encoder.id == "fake-64" and parts.info["path"] == str(saved)
     assert parts.references["ids"] == toy_matcher.references.ids
     np.testing.assert_array_equal(parts.references["embeddings"], toy_matcher.references.embeddings)
@@ -252,7 +278,7 @@ def test_read_model_gives_parts_that_the_matcher_assembles(saved: Path, toy_matc
 
 def test_the_persistence_layer_loads_neither_the_model_layer_nor_scikit_learn() -> None:
     code = ("import sys, goalmatch.persistence.folder; "
-            "print(sorted(m for m in ('goalmatch.model', 'sklearn', 'skops') if m in sys.modules))")
+            "print(sorted(m for m in ('goalmatch.model', 'sklearn', 'skops', 'torch') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -282,18 +308,10 @@ def test_deeply_nested_references_are_refused_naming_them(copy: Path, levels: in
 
 
 @pytest.mark.parametrize("levels", [100, 100_000])
-def test_a_deeply_nested_skops_schema_is_refused_naming_the_head(copy: Path, levels: int) -> None:
-    import zipfile
-
-    head = copy / "heads" / "test.skops"
-    with zipfile.ZipFile(head) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    members["schema.json"] = _deep_json(levels).encode()
-    with zipfile.ZipFile(head, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    _rehash(copy, "heads/test.skops")
-    with pytest.raises(ModelError, match=r"test\.skops: schema\.json: JSON nested over 32 levels deep"):
+def test_a_deeply_nested_head_is_refused_naming_it(copy: Path, levels: int) -> None:
+    (copy / "heads" / "test.json").write_text(_deep_json(levels), encoding="utf-8")
+    _rehash(copy, "heads/test.json")
+    with pytest.raises(ModelError, match=r"test\.json: JSON nested over 32 levels deep"):
         Matcher.load(copy)
 
 
