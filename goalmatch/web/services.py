@@ -19,11 +19,12 @@ from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
 
-__all__ = ["MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
+__all__ = ["MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # a request's body: an upload and the form around it
 MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 200
 IMPORT_TOP_K = 5  # goals kept per framework with a stored application

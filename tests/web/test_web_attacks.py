@@ -99,3 +99,63 @@ def test_claiming_an_attempt_counts_it_and_a_success_forgets_it(limited_app: Any
     assert store.claim_login_attempt("bob", "10.0.0.9", limits) == 0
     store.clear_login_failures("alice", "10.0.0.9")
     assert store.login_wait("alice", "10.0.0.9", limits) == 0
+
+
+# ------------------------------------------------------------------ item 11: a body without a Content-Length
+
+
+def _endless_post(app: Any, path: str, content_type: str, head: bytes,
+                  headers: list[tuple[bytes, bytes]] = ()) -> tuple[int, int, bytes]:
+    """POST an endless chunked body (no Content-Length) straight to the ASGI app.
+
+    The body is ``head`` and then 64 KiB chunks for ever (1 GiB and more if read); returns
+    the status, how many bytes the app pulled, and the response body.
+    """
+    import anyio
+
+    chunk = b"A" * 65536
+    pulled = 0
+    sent: list[dict[str, Any]] = []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"content-type", content_type.encode()),
+                         (b"transfer-encoding", b"chunked"), *headers],
+             "client": ("203.0.113.7", 4242), "server": ("testserver", 80)}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        body = head if pulled == 0 else chunk
+        pulled += len(body)
+        assert pulled < 64 * 1024 * 1024, "the app kept reading past 64 MiB"
+        return {"type": "http.request", "body": body, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], pulled, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_an_endless_chunked_upload_is_refused_as_it_streams(app: Any) -> None:
+    # issue 16, item 11: a chunked 1 GiB multipart POST to /login was spooled to /tmp before the
+    # 403 (with a Content-Length it was 413). Now the body is counted as it arrives: 413 at the limit.
+    from goalmatch.web.services import MAX_BODY_BYTES
+
+    boundary = "gr\u00e4ns"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"\r\n"
+            "Content-Type: text/plain\r\n\r\n").encode()
+    status, pulled, body = _endless_post(app, "/login", f"multipart/form-data; boundary={boundary}", head)
+    assert status == 413 and "för stor" in body.decode()
+    assert MAX_BODY_BYTES < pulled <= MAX_BODY_BYTES + 65536 + len(head)
+    status, pulled, body = _endless_post(app, "/api/suggest", "application/json", b'{"text": "',
+                                         [(b"authorization", f"Bearer {TOKEN}".encode())])
+    assert status == 413 and pulled <= MAX_BODY_BYTES + 65536 and "för stor" in body.decode()
+
+
+def test_a_declared_oversize_body_is_refused_before_it_is_read(app: Any) -> None:
+    from goalmatch.web.services import MAX_BODY_BYTES
+
+    client = TestClient(app)
+    response = client.post("/login", content=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "text/plain"})
+    assert response.status_code == 413
