@@ -10,6 +10,7 @@ import io
 import logging
 import threading
 import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
@@ -64,15 +65,32 @@ def _docx_text(data: bytes) -> str:
             info = archive.getinfo("word/document.xml")
             if info.file_size > MAX_DOCX_XML_BYTES:
                 raise UploadError("Word-dokumentet är för stort uppackat.")
-            xml = archive.read(info)
+            xml = _read_capped(archive, info, MAX_DOCX_XML_BYTES)
         root = ElementTree.fromstring(xml)  # no DTDs or entities in OOXML; expat refuses external ones
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, EOFError, zlib.error, NotImplementedError):
         raise UploadError("Filen går inte att läsa som ett Word-dokument (.docx).") from None
     paragraphs = []
     for paragraph in root.iter(f"{_W}p"):
         parts = [node.text or "" for node in paragraph.iter() if node.tag in (f"{_W}t",)]
         paragraphs.append("".join(parts))
     return "\n".join(paragraphs).strip()
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """A zip member, decompressed in 64 KiB steps and refused once past ``cap`` bytes.
+
+    The zip directory's size is the sender's claim: ``archive.read`` of a member that
+    under-states it inflates all its compressed data in one step (issue 16, item 12).
+    """
+    parts = []
+    size = 0
+    with archive.open(info) as member:
+        while chunk := member.read(65536):
+            size += len(chunk)
+            if size > cap:
+                raise UploadError("Word-dokumentet är för stort uppackat.")
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 def _pdf_text(data: bytes) -> str:
