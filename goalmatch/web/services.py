@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # a request's body: an upload and the form around it
 MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 200
+MAX_PDF_SECONDS = 10.0  # reading one PDF's text, checked before each page
+MAX_PDF_PAGE_CONTENT_BYTES = 1024 * 1024  # a page's content streams and forms, decompressed (a page of
+# text holds 5-100 kB; pypdf reads about a megabyte of text operators a second)
+MAX_PDF_CONTENT_BYTES = 16 * 1024 * 1024  # all pages' together
 IMPORT_TOP_K = 5  # goals kept per framework with a stored application
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -108,8 +113,16 @@ def _pdf_text(data: bytes) -> str:
         if len(reader.pages) > MAX_PDF_PAGES:
             raise UploadError(f"PDF-filen har för många sidor; högst {MAX_PDF_PAGES}.")
         pages = []
-        chars = 0
-        for page in reader.pages:
+        chars = content = 0
+        deadline = time.monotonic() + MAX_PDF_SECONDS
+        for number, page in enumerate(reader.pages, 1):
+            if time.monotonic() > deadline:
+                raise UploadError(f"PDF-filen tar för lång tid att läsa (mer än {MAX_PDF_SECONDS:g} s, vid sida "
+                                  f"{number}); klistra in texten i stället.")
+            content += _page_content_bytes(page, number)
+            if content > MAX_PDF_CONTENT_BYTES:
+                raise UploadError(f"PDF-filens innehåll är för stort uppackat (mer än "
+                                  f"{MAX_PDF_CONTENT_BYTES // 2**20} MB); klistra in texten i stället.")
             pages.append(page.extract_text() or "")
             chars += len(pages[-1])
             if chars > MAX_TEXT_CHARS:
@@ -123,6 +136,56 @@ def _pdf_text(data: bytes) -> str:
     if not text:
         raise UploadError("PDF-filen innehåller ingen text (en inskannad bild?); klistra in texten i stället.")
     return text
+
+
+def _page_content_bytes(page: Any, number: int) -> int:
+    """The decompressed size of a page's content streams and its form XObjects (one level).
+
+    Counted before the page's text is extracted, which takes about a second per megabyte
+    of text operators; refused past :data:`MAX_PDF_PAGE_CONTENT_BYTES` (issue 16, item 13).
+    """
+    from pypdf.generic import ArrayObject
+
+    streams = []
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if isinstance(contents, ArrayObject):
+        streams += [item.get_object() for item in contents]
+    elif contents is not None:
+        streams.append(contents)
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    for item in (xobjects.get_object().values() if xobjects is not None else ()):
+        form = item.get_object()
+        if form.get("/Subtype") == "/Form":
+            streams.append(form)
+    size = 0
+    for stream in streams:
+        size += _stream_bytes(stream, MAX_PDF_PAGE_CONTENT_BYTES - size)
+        if size > MAX_PDF_PAGE_CONTENT_BYTES:
+            raise UploadError(f"Sida {number} i PDF-filen är för stor uppackad (mer än "
+                              f"{MAX_PDF_PAGE_CONTENT_BYTES // 2**20} MB); klistra in texten i stället.")
+    return size
+
+
+def _stream_bytes(stream: Any, room: int) -> int:
+    """A PDF stream's decompressed size; a plain Flate stream is inflated in 64 KiB steps, no further than ``room``.
+
+    Other filters are decoded by pypdf (which caps each at tens of megabytes itself).
+    """
+    raw = getattr(stream, "_data", None)  # pypdf keeps a stream's encoded bytes there
+    filters = stream.get("/Filter")
+    plain_flate = filters == "/FlateDecode" or (isinstance(filters, list) and list(filters) == ["/FlateDecode"])
+    if isinstance(raw, bytes) and plain_flate and stream.get("/DecodeParms") is None:
+        inflater = zlib.decompressobj()
+        try:
+            size = len(inflater.decompress(raw, 65536))
+            while inflater.unconsumed_tail and size <= room:
+                size += len(inflater.decompress(inflater.unconsumed_tail, 65536))
+            return size if size > room else size + len(inflater.flush())
+        except zlib.error:
+            pass  # pypdf may still recover it
+    return len(stream.get_data())
 
 
 class Review:
