@@ -159,3 +159,94 @@ def test_a_declared_oversize_body_is_refused_before_it_is_read(app: Any) -> None
     client = TestClient(app)
     response = client.post("/login", content=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "text/plain"})
     assert response.status_code == 413
+
+
+# ------------------------------------------------------------------ item 14: NaN, infinities, lone surrogates
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999", '"\\udcff"', '"\\ud800x"'])
+@pytest.mark.parametrize("place", ["top_k", "version", "probability"])
+def test_nan_infinities_and_lone_surrogates_in_json_are_a_422_naming_the_field(app: Any, place: str,
+                                                                                value: str) -> None:
+    # issue 16, item 14: NaN, Infinity and 1e999 (top_k, version, a probability) gave 500: the 422
+    # handler quoted the input back and could not serialise it; lone surrogates tripped it too.
+    from tests.web.helpers import TEXT, add, login
+
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+                     raise_server_exceptions=False)
+    text = f'"text": {_json(TEXT)}'
+    if place == "top_k":
+        response = api.post("/api/suggest", content=f'{{{text}, "top_k": {value}}}')
+    elif place == "version":
+        client, csrf = login(app)
+        app_id = add(client, csrf)
+        response = api.post(f"/api/applications/{app_id}/decisions",
+                            content=f'{{"framework_id": "test", "action": "accept", "version": {value}}}')
+    else:
+        goal = f'{{"goal_id": "t-kultur", "probability": {value}}}'
+        response = api.post("/api/applications", content=f'{{{text}, "suggestions": {{"frameworks": '
+                                                          f'[{{"framework_id": "test", "suggestions": [{goal}]}}]}}}}')
+    assert response.status_code == 422, (place, value, response.status_code, response.text[:300])
+    assert response.json()["detail"][0]["loc"][-1] == place
+    assert "\ud800" not in response.text and "\udcff" not in response.text
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+# ------------------------------------------------------------------ item 15: stored suggestions the pages read
+
+
+def test_a_stored_similarity_that_is_not_a_number_is_refused(app: Any) -> None:
+    # issue 16, item 15: similar_projects [{"id": "p", "similarity": "abc"}] was accepted (201) and
+    # GET /applications/{id} was 500 ever after. The stored suggestions' types refuse it now (422).
+    from tests.web.helpers import TEXT
+
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    for bad in ({"frameworks": [], "similar_projects": [{"id": "p", "similarity": "abc"}]},
+                {"frameworks": [{"framework_id": "test", "suggestions": [{"goal_id": "t-kultur", "probability": 0.5,
+                                                                          "evidence": {"projects": [
+                                                                              {"id": "p", "similarity": "abc"}]}}]}]},
+                {"frameworks": [{"framework_id": "test", "support": "abc"}]},
+                {"frameworks": [{"framework_id": "test", "suggestions": [{"goal_id": "t-kultur", "probability": 0.5,
+                                                                          "evidence": {"sentences": [
+                                                                              {"start": "a", "end": 3}]}}]}]}):
+        response = api.post("/api/applications", json={"text": TEXT, "suggestions": bad})
+        assert response.status_code == 422, (bad, response.text[:300])
+    assert api.get("/api/applications").json() == []
+
+
+ODD_BUT_VALID = [  # stored suggestions the API takes: each must render on every page that reads them
+    {"frameworks": []},
+    {"frameworks": [{"framework_id": "okänt-ramverk", "suggestions": [{"goal_id": "x", "probability": 1}]}]},
+    {"frameworks": [{"framework_id": "test"}, {"framework_id": "test"}]},  # the same framework twice
+    {"frameworks": [{"framework_id": "test", "abstained": True, "reason": None, "support": None,
+                     "suggestions": [{"goal_id": "t-okänt", "probability": 0, "confident": True, "evidence": {
+                         "sentences": [{"start": 2_000_000_000, "end": 5}, {"start": 9, "end": 3},
+                                       {"start": 0, "end": 2_147_483_647, "similarity": None}],
+                         "passage": {"text": "<script>x</script>" * 100, "similarity": None},
+                         "projects": [{"id": "", "similarity": None, "title": None}]}}]}],
+     "similar_projects": [{"id": "p/1", "similarity": None, "labels": ["<b>"]}],
+     "flags": {"repaired": "ja", "too_short": [1], "x": {"y": None}}},
+]
+
+
+@pytest.mark.parametrize("given", ODD_BUT_VALID)
+def test_any_stored_suggestions_the_api_accepts_render(app: Any, given: dict[str, Any]) -> None:
+    from tests.web.helpers import TEXT, decide, login
+
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    created = api.post("/api/applications", json={"text": TEXT, "suggestions": given})
+    assert created.status_code == 201, created.text[:300]
+    app_id = created.json()["id"]
+    client, csrf = login(app)
+    tolerant = TestClient(app, follow_redirects=False, raise_server_exceptions=False, cookies=dict(client.cookies))
+    assert decide(tolerant, csrf, app_id, "test", "accept").status_code in (303, 400)
+    for path in (f"/applications/{app_id}", "/queue", "/dashboard", "/export.jsonl"):
+        response = tolerant.get(path)
+        assert response.status_code == 200, (path, response.text[:300])
+        assert "<script>" not in response.text
+    assert api.get(f"/api/applications/{app_id}").status_code == 200
