@@ -76,6 +76,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
+# the hash an unknown user's password is checked against: scrypt's cost, a random digest no password gives
+_NO_USER_HASH = (f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}$"
+                 f"{base64.b64encode(secrets.token_bytes(16)).decode()}${base64.b64encode(secrets.token_bytes(32)).decode()}")
+
+
 def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
@@ -113,13 +118,17 @@ class Accounts:
         return bool(done.rowcount)
 
     def authenticate(self, username: str, password: str) -> bool:
+        """Whether ``password`` signs ``username`` in; exactly one scrypt whatever the account's status.
+
+        An unknown user is checked against a hash no password matches, a deactivated one
+        against their own hash (and refused after it), so the time taken does not tell an
+        existing, an unknown and a deactivated account apart (issue 16, item 16).
+        """
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users.c.password_hash, users.c.active)
                                .where(users.c.username == username)).first()
-        if row is None:
-            verify_password(password, hash_password("timing-equaliser"))  # as slow as a real check
-            return False
-        return bool(row.active) and verify_password(password, row.password_hash)
+        right = verify_password(password, row.password_hash if row is not None else _NO_USER_HASH)
+        return row is not None and bool(row.active) and right
 
     def user_active(self, username: str) -> bool:
         with self.engine.connect() as conn:

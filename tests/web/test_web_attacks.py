@@ -250,3 +250,33 @@ def test_any_stored_suggestions_the_api_accepts_render(app: Any, given: dict[str
         assert response.status_code == 200, (path, response.text[:300])
         assert "<script>" not in response.text
     assert api.get(f"/api/applications/{app_id}").status_code == 200
+
+
+# ------------------------------------------------------------------ item 16: the time a sign-in takes
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_sign_in_costs_exactly_one_scrypt_whatever_the_account(app: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 16, item 16: a wrong password for an existing user, an unknown user (the equaliser ran
+    # scrypt twice) and a deactivated user (no scrypt at all) took different times. Counted, not timed.
+    import hashlib
+
+    store = app.state.review.store
+    store.create_user("carl", PASSWORD)
+    store.deactivate_user("carl")
+    calls: list[int] = []
+    real_scrypt = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *args, **kwargs: calls.append(1) or real_scrypt(*args, **kwargs))
+    for user, password, expected in [("alice", "fel-lösen", False), ("ingen-sådan", "fel-lösen", False),
+                                     ("carl", PASSWORD, False), ("carl", "fel-lösen", False),
+                                     ("alice", PASSWORD, True)]:
+        calls.clear()
+        assert store.authenticate(user, password) is expected, user
+        assert len(calls) == 1, (user, len(calls))
+    client = TestClient(app, follow_redirects=False)
+    for user in ("alice", "ingen-sådan", "carl"):  # and so through the sign-in form
+        calls.clear()
+        token = csrf_of(client.get("/login").text)
+        assert client.post("/login", data={"username": user, "password": "fel-lösen", "csrf": token}).status_code == 401
+        assert len(calls) == 1, user
