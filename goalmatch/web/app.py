@@ -25,7 +25,7 @@ from goalmatch.web import pages  # noqa: E402
 from goalmatch.web.api import api_router, swagger_ui_assets  # noqa: E402
 from goalmatch.web.auth import PUBLIC_PATHS, Auth, NeedLogin  # noqa: E402
 from goalmatch.web.handlers import install_handlers  # noqa: E402
-from goalmatch.web.middleware import TOO_LARGE, BodyLimit  # noqa: E402
+from goalmatch.web.middleware import TOO_LARGE, BodyLimit, SecurityHeaders  # noqa: E402
 from goalmatch.web.services import MAX_BODY_BYTES, Review  # noqa: E402
 from goalmatch.web.store import LoginLimits, Store, default_database_url  # noqa: E402
 
@@ -57,6 +57,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders, headers=pages.HEADERS)  # outermost: on every answer, errors included
     app.include_router(pages.router)
     app.include_router(api_router(app.state.review))
     return app

@@ -280,3 +280,31 @@ def test_every_sign_in_costs_exactly_one_scrypt_whatever_the_account(app: Any,
         token = csrf_of(client.get("/login").text)
         assert client.post("/login", data={"username": user, "password": "fel-lösen", "csrf": token}).status_code == 401
         assert len(calls) == 1, user
+
+
+# ------------------------------------------------------------------ security headers on every response
+
+
+def test_every_response_carries_nosniff_and_a_content_security_policy(app: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.web.helpers import login
+
+    client, _ = login(app)
+    api = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}, raise_server_exceptions=False)
+    anonymous = TestClient(app, follow_redirects=False)
+    responses = {
+        "page": client.get("/queue"), "login page": anonymous.get("/login"), "redirect": anonymous.get("/queue"),
+        "static": anonymous.get("/static/style.css"), "export": client.get("/export.jsonl"),
+        "json": api.get("/api/frameworks"), "401": anonymous.get("/api/applications"),
+        "404 page": client.get("/applications/999"), "422": api.post("/api/suggest", json={"text": ""}),
+        "413": anonymous.post("/login", content=b"x" * (6 * 1024 * 1024), headers={"Content-Type": "text/plain"}),
+        "docs": client.get("/api/docs"),
+    }
+    monkeypatch.setattr(app.state.review.store, "applications", lambda **kwargs: 1 / 0)
+    responses["500"] = api.get("/api/applications")
+    assert responses["500"].status_code == 500
+    for what, response in responses.items():
+        assert response.headers.get("x-content-type-options") == "nosniff", what
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, what
+        assert "script-src" not in policy and ("unsafe-inline" not in policy or what == "docs"), what
