@@ -11,6 +11,7 @@ import argparse
 import getpass
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from goalmatch.cli.command import load_matcher
 from goalmatch.errors import BadInput
 
-__all__ = ["add_parsers", "create_user", "revoke_sessions", "run_revoke", "run_serve", "run_user"]
+__all__ = ["add_parsers", "create_user", "revoke_sessions", "run_revoke", "run_serve", "run_user", "serve_app"]
 
 log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "sqlite:///goalmatch-review.sqlite3"
@@ -135,8 +136,6 @@ def run_user(args: argparse.Namespace) -> list[str]:
 def run_serve(args: argparse.Namespace) -> list[str]:
     """Load the model once, then serve until interrupted."""
     _require()
-    import uvicorn
-
     from goalmatch.web.app import create_app
 
     database = args.database or _database_default()
@@ -150,9 +149,34 @@ def run_serve(args: argparse.Namespace) -> list[str]:
                      token=os.environ.get("GOALMATCH_WEB_TOKEN"), session_max_age=int(args.session_hours * 3600),
                      secure_cookies=args.secure_cookies)
     log.warning("goalmatch review app on http://%s:%d (database %s)", args.host, args.port, _redact(database))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
-                forwarded_allow_ips=",".join(args.trusted_proxy) or None)
+    serve_app(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
+              forwarded_allow_ips=",".join(args.trusted_proxy) or None)
     return ["stopped"]
+
+
+def serve_app(app: Any, **options: Any) -> None:
+    """``uvicorn.run(app, **options)`` in one process, saying in one line when a signal stops it.
+
+    On SIGTERM or SIGINT the server logs ``goalmatch serve: stopping (SIGTERM) …`` as
+    it begins to shut down; the exit status is uvicorn's (which raises the signal again
+    once the open requests are finished).
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):  # type: ignore[misc]
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                log.warning("goalmatch serve: stopping (%s); finishing the requests under way",
+                            signal.Signals(sig).name)
+            super().handle_exit(sig, frame)
+
+    server = Server(uvicorn.Config(app, **options))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # pragma: no cover - as uvicorn.run
+        pass
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's exit status when the server could not start
 
 
 def _redact(url: str) -> str:

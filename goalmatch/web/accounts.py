@@ -26,7 +26,7 @@ from goalmatch.web import require_web
 require_web()
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.engine import Connection, Engine  # noqa: E402
 
 from goalmatch.errors import StoreError  # noqa: E402
 from goalmatch.web.database import as_utc, utcnow  # noqa: E402
@@ -76,6 +76,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
+# the hash an unknown user's password is checked against: scrypt's cost, a random digest no password gives
+_NO_USER_HASH = (f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}$"
+                 f"{base64.b64encode(secrets.token_bytes(16)).decode()}${base64.b64encode(secrets.token_bytes(32)).decode()}")
+
+
 def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
@@ -113,13 +118,17 @@ class Accounts:
         return bool(done.rowcount)
 
     def authenticate(self, username: str, password: str) -> bool:
+        """Whether ``password`` signs ``username`` in; exactly one scrypt whatever the account's status.
+
+        An unknown user is checked against a hash no password matches, a deactivated one
+        against their own hash (and refused after it), so the time taken does not tell an
+        existing, an unknown and a deactivated account apart (issue 16, item 16).
+        """
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users.c.password_hash, users.c.active)
                                .where(users.c.username == username)).first()
-        if row is None:
-            verify_password(password, hash_password("timing-equaliser"))  # as slow as a real check
-            return False
-        return bool(row.active) and verify_password(password, row.password_hash)
+        right = verify_password(password, row.password_hash if row is not None else _NO_USER_HASH)
+        return row is not None and bool(row.active) and right
 
     def user_active(self, username: str) -> bool:
         with self.engine.connect() as conn:
@@ -184,19 +193,34 @@ class Accounts:
         A sliding window: ``limits.per_account`` failures for this username from this client,
         or ``limits.per_client`` failures from this client for any username, within
         ``limits.window`` seconds block it until the oldest of them leaves the window.
+        A read only: to try a password, use :meth:`claim_login_attempt`, which checks and
+        counts in one step.
+        """
+        with self.engine.connect() as conn:
+            return _wait(conn, username, client, limits)
+
+    def claim_login_attempt(self, username: str, client: str, limits: LoginLimits) -> int:
+        """Check the limits and count the attempt as a failure, in one transaction; returns the wait.
+
+        Seconds to wait when ``client`` is over a limit (nothing counted then); 0 when it may
+        try, with the attempt already counted as a failed sign-in, so that parallel attempts
+        cannot all pass the check before any of them is counted (issue 16, item 10). A
+        successful sign-in removes it again (:meth:`clear_login_failures`). The transaction
+        is serialised per client: under PostgreSQL by a transaction-level advisory lock on
+        the client's address, under SQLite by the database's write lock, which its first
+        statement (a delete) takes.
         """
         now = utcnow()
-        since = now - timedelta(seconds=limits.window)
-        f = login_failures.c
-        wait = 0.0
-        with self.engine.connect() as conn:
-            for where, limit in (((f.client == client[:64], f.username == username[:80]), limits.per_account),
-                                 ((f.client == client[:64],), limits.per_client)):
-                times = conn.execute(sa.select(f.at).where(*where, f.at > since)
-                                     .order_by(f.at.desc()).limit(limit)).scalars().all()
-                if len(times) >= limit:
-                    wait = max(wait, (as_utc(times[-1]) + timedelta(seconds=limits.window) - now).total_seconds())
-        return max(0, math.ceil(wait))
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(b"goalmatch-login:" + client[:64].encode()).digest()[:8],
+                                     "big", signed=True)
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            conn.execute(sa.delete(login_failures).where(login_failures.c.at < now - timedelta(days=1)))
+            wait = _wait(conn, username, client, limits)
+            if not wait:
+                conn.execute(sa.insert(login_failures).values(username=username[:80], client=client[:64], at=now))
+            return wait
 
     def record_login_failure(self, username: str, client: str) -> None:
         """Count a failed sign-in (or a wrong bearer token) from ``client``; rows older than a day are dropped."""
@@ -210,3 +234,18 @@ class Accounts:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(login_failures).where(login_failures.c.client == client[:64],
                                                          login_failures.c.username == username[:80]))
+
+
+def _wait(conn: Connection, username: str, client: str, limits: LoginLimits) -> int:
+    """:meth:`Accounts.login_wait` on an open connection (inside the caller's transaction)."""
+    now = utcnow()
+    since = now - timedelta(seconds=limits.window)
+    f = login_failures.c
+    wait = 0.0
+    for where, limit in (((f.client == client[:64], f.username == username[:80]), limits.per_account),
+                         ((f.client == client[:64],), limits.per_client)):
+        times = conn.execute(sa.select(f.at).where(*where, f.at > since)
+                             .order_by(f.at.desc()).limit(limit)).scalars().all()
+        if len(times) >= limit:
+            wait = max(wait, (as_utc(times[-1]) + timedelta(seconds=limits.window) - now).total_seconds())
+    return max(0, math.ceil(wait))

@@ -25,7 +25,8 @@ from goalmatch.web import pages  # noqa: E402
 from goalmatch.web.api import api_router, swagger_ui_assets  # noqa: E402
 from goalmatch.web.auth import PUBLIC_PATHS, Auth, NeedLogin  # noqa: E402
 from goalmatch.web.handlers import install_handlers  # noqa: E402
-from goalmatch.web.services import MAX_UPLOAD_BYTES, Review  # noqa: E402
+from goalmatch.web.middleware import TOO_LARGE, BodyLimit, SecurityHeaders  # noqa: E402
+from goalmatch.web.services import MAX_BODY_BYTES, Review  # noqa: E402
 from goalmatch.web.store import LoginLimits, Store, default_database_url  # noqa: E402
 
 __all__ = ["create_app", "guard"]
@@ -55,6 +56,8 @@ def create_app(
         app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_assets)), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders, headers=pages.HEADERS)  # outermost: on every answer, errors included
     app.include_router(pages.router)
     app.include_router(api_router(app.state.review))
     return app
@@ -62,8 +65,8 @@ def create_app(
 
 async def guard(request: Request) -> None:
     """Before every route: the size limit, the session (or bearer token), sign-in, the CSRF token of a write."""
-    if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise StarletteHTTPException(413, "Begäran är för stor.")
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # a chunked body: BodyLimit
+        raise StarletteHTTPException(413, TOO_LARGE)
     auth: Auth = request.app.state.auth
     session = await run_in_threadpool(auth.read, request)  # a database read: not on the event loop
     request.state.session = session

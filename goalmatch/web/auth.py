@@ -12,7 +12,9 @@ session's CSRF token: the form field ``csrf`` or the ``X-CSRF-Token`` header.
 Guessing is throttled: failed sign-ins and wrong bearer tokens are counted in the
 database per client address (:class:`~goalmatch.web.accounts.LoginLimits`); a client over
 its limit gets :class:`TooManyAttempts` (429 with ``Retry-After``) *before* its password
-or token is looked at, so a right guess while blocked tells it nothing.
+is looked at, so a right guess while blocked tells it nothing. The check and the count
+are one database transaction (an attempt counts as a failure until it succeeds), so
+parallel guesses cannot all pass the check before any of them is counted.
 """
 
 from __future__ import annotations
@@ -92,10 +94,10 @@ class Auth:
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             client = client_of(request)
-            self._throttle(BEARER, client)
             if self.token and hmac.compare_digest(header[7:].strip().encode(), self.token.encode()):
+                self._throttle(BEARER, client)  # a read: blocked clients get 429 for a right token too
                 return Session(TOKEN_USER, "", "bearer")
-            self.store.record_login_failure(BEARER, client)
+            self._claim(BEARER, client)  # a wrong token: checked against the limit and counted at once
             raise NeedLogin("invalid bearer token")
         raw = request.cookies.get(COOKIE)
         if raw:
@@ -116,19 +118,23 @@ class Auth:
         over its limit. Reads and writes the database: call it from a worker thread.
         """
         username = username.strip()
-        self._throttle(username, client)
+        self._claim(username, client)  # counted as a failure before the password is looked at
         if self.token and username and hmac.compare_digest(password.encode(), self.token.encode()):
             ok = True
         else:
             ok = self.store.authenticate(username, password)
-        if ok:
+        if ok:  # forgets the attempt just counted, and this account's earlier failures from this client
             self.store.clear_login_failures(username, client)
-        else:
-            self.store.record_login_failure(username, client)
         return ok
 
     def _throttle(self, username: str, client: str) -> None:
         wait = self.store.login_wait(username, client, self.limits)
+        if wait:
+            raise TooManyAttempts(wait)
+
+    def _claim(self, username: str, client: str) -> None:
+        """Check the limits and count this attempt in one database transaction (no race between them)."""
+        wait = self.store.claim_login_attempt(username, client, self.limits)
         if wait:
             raise TooManyAttempts(wait)
 

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 
 from goalmatch.text.prepare import replace_surrogates  # noqa: E402
 from goalmatch.web.auth import CSRFError, NeedLogin, TooManyAttempts, client_of  # noqa: E402
-from goalmatch.web.pages import render, safe_next  # noqa: E402
+from goalmatch.web.pages import HEADERS, render, safe_next  # noqa: E402
 
 __all__ = ["install_handlers", "is_api", "json_safe"]
 
@@ -68,8 +68,9 @@ def is_api(request: Request) -> bool:
 def answer(request: Request, status: int, title: str, message: str, *, detail: Any = None,
            headers: dict[str, str] | None = None) -> Response:
     """``{"detail": detail or message}`` for the API and the export; the error page with ``title`` for a browser."""
-    if is_api(request):
-        return JSONResponse({"detail": message if detail is None else detail}, status, headers=headers)
+    if is_api(request):  # with the security headers: a 500 is sent from outside the app's middleware
+        return JSONResponse({"detail": message if detail is None else detail}, status,
+                            headers={**HEADERS, **(headers or {})})
     response = render(request, "error.html", {"title": title, "message": message}, status)
     response.headers.update(headers or {})
     return response

@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
@@ -19,13 +21,18 @@ from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
 
-__all__ = ["MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
+__all__ = ["MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # a request's body: an upload and the form around it
 MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 200
+MAX_PDF_SECONDS = 10.0  # reading one PDF's text, checked before each page
+MAX_PDF_PAGE_CONTENT_BYTES = 1024 * 1024  # a page's content streams and forms, decompressed (a page of
+# text holds 5-100 kB; pypdf reads about a megabyte of text operators a second)
+MAX_PDF_CONTENT_BYTES = 16 * 1024 * 1024  # all pages' together
 IMPORT_TOP_K = 5  # goals kept per framework with a stored application
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -63,15 +70,32 @@ def _docx_text(data: bytes) -> str:
             info = archive.getinfo("word/document.xml")
             if info.file_size > MAX_DOCX_XML_BYTES:
                 raise UploadError("Word-dokumentet är för stort uppackat.")
-            xml = archive.read(info)
+            xml = _read_capped(archive, info, MAX_DOCX_XML_BYTES)
         root = ElementTree.fromstring(xml)  # no DTDs or entities in OOXML; expat refuses external ones
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, EOFError, zlib.error, NotImplementedError):
         raise UploadError("Filen går inte att läsa som ett Word-dokument (.docx).") from None
     paragraphs = []
     for paragraph in root.iter(f"{_W}p"):
         parts = [node.text or "" for node in paragraph.iter() if node.tag in (f"{_W}t",)]
         paragraphs.append("".join(parts))
     return "\n".join(paragraphs).strip()
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """A zip member, decompressed in 64 KiB steps and refused once past ``cap`` bytes.
+
+    The zip directory's size is the sender's claim: ``archive.read`` of a member that
+    under-states it inflates all its compressed data in one step (issue 16, item 12).
+    """
+    parts = []
+    size = 0
+    with archive.open(info) as member:
+        while chunk := member.read(65536):
+            size += len(chunk)
+            if size > cap:
+                raise UploadError("Word-dokumentet är för stort uppackat.")
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 def _pdf_text(data: bytes) -> str:
@@ -89,8 +113,16 @@ def _pdf_text(data: bytes) -> str:
         if len(reader.pages) > MAX_PDF_PAGES:
             raise UploadError(f"PDF-filen har för många sidor; högst {MAX_PDF_PAGES}.")
         pages = []
-        chars = 0
-        for page in reader.pages:
+        chars = content = 0
+        deadline = time.monotonic() + MAX_PDF_SECONDS
+        for number, page in enumerate(reader.pages, 1):
+            if time.monotonic() > deadline:
+                raise UploadError(f"PDF-filen tar för lång tid att läsa (mer än {MAX_PDF_SECONDS:g} s, vid sida "
+                                  f"{number}); klistra in texten i stället.")
+            content += _page_content_bytes(page, number)
+            if content > MAX_PDF_CONTENT_BYTES:
+                raise UploadError(f"PDF-filens innehåll är för stort uppackat (mer än "
+                                  f"{MAX_PDF_CONTENT_BYTES // 2**20} MB); klistra in texten i stället.")
             pages.append(page.extract_text() or "")
             chars += len(pages[-1])
             if chars > MAX_TEXT_CHARS:
@@ -104,6 +136,56 @@ def _pdf_text(data: bytes) -> str:
     if not text:
         raise UploadError("PDF-filen innehåller ingen text (en inskannad bild?); klistra in texten i stället.")
     return text
+
+
+def _page_content_bytes(page: Any, number: int) -> int:
+    """The decompressed size of a page's content streams and its form XObjects (one level).
+
+    Counted before the page's text is extracted, which takes about a second per megabyte
+    of text operators; refused past :data:`MAX_PDF_PAGE_CONTENT_BYTES` (issue 16, item 13).
+    """
+    from pypdf.generic import ArrayObject
+
+    streams = []
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if isinstance(contents, ArrayObject):
+        streams += [item.get_object() for item in contents]
+    elif contents is not None:
+        streams.append(contents)
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    for item in (xobjects.get_object().values() if xobjects is not None else ()):
+        form = item.get_object()
+        if form.get("/Subtype") == "/Form":
+            streams.append(form)
+    size = 0
+    for stream in streams:
+        size += _stream_bytes(stream, MAX_PDF_PAGE_CONTENT_BYTES - size)
+        if size > MAX_PDF_PAGE_CONTENT_BYTES:
+            raise UploadError(f"Sida {number} i PDF-filen är för stor uppackad (mer än "
+                              f"{MAX_PDF_PAGE_CONTENT_BYTES // 2**20} MB); klistra in texten i stället.")
+    return size
+
+
+def _stream_bytes(stream: Any, room: int) -> int:
+    """A PDF stream's decompressed size; a plain Flate stream is inflated in 64 KiB steps, no further than ``room``.
+
+    Other filters are decoded by pypdf (which caps each at tens of megabytes itself).
+    """
+    raw = getattr(stream, "_data", None)  # pypdf keeps a stream's encoded bytes there
+    filters = stream.get("/Filter")
+    plain_flate = filters == "/FlateDecode" or (isinstance(filters, list) and list(filters) == ["/FlateDecode"])
+    if isinstance(raw, bytes) and plain_flate and stream.get("/DecodeParms") is None:
+        inflater = zlib.decompressobj()
+        try:
+            size = len(inflater.decompress(raw, 65536))
+            while inflater.unconsumed_tail and size <= room:
+                size += len(inflater.decompress(inflater.unconsumed_tail, 65536))
+            return size if size > room else size + len(inflater.flush())
+        except zlib.error:
+            pass  # pypdf may still recover it
+    return len(stream.get_data())
 
 
 class Review:

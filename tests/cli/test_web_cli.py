@@ -73,3 +73,47 @@ def test_revoke_sessions_command(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         _parser().parse_args(["revoke-sessions", "alice", "--all"])
     store.engine.dispose()
+
+
+SERVE_A_TOY = """
+import logging, sys
+logging.basicConfig(level=logging.WARNING, format="%(message)s")  # as goalmatch.cli.main sets it up
+from goalmatch.cli.serve import serve_app
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+serve_app(app, host="127.0.0.1", port=0, log_level="info")
+"""
+
+
+def test_serve_says_in_one_line_that_it_is_stopping_on_sigterm() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("uvicorn")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    with subprocess.Popen([sys.executable, "-c", SERVE_A_TOY], stderr=subprocess.PIPE, text=True, env=env) as child:
+        try:
+            assert child.stderr is not None
+            lines: list[str] = []
+            deadline = time.monotonic() + 60
+            while not any("Uvicorn running" in line for line in lines) and time.monotonic() < deadline:
+                line = child.stderr.readline()
+                assert line, "".join(lines)
+                lines.append(line)
+            child.send_signal(signal.SIGTERM)
+            rest = child.stderr.read()
+            status = child.wait(30)
+        finally:
+            child.kill()
+    stopping = [line for line in rest.splitlines() if line.startswith("goalmatch serve: stopping")]
+    assert stopping == ["goalmatch serve: stopping (SIGTERM); finishing the requests under way"], rest
+    assert status == -signal.SIGTERM  # uvicorn's: it raises the signal again once it has shut down

@@ -229,3 +229,55 @@ def test_disk_full_during_the_export_gives_507(app: Any, monkeypatch: pytest.Mon
     assert "attachment" not in response.headers.get("content-disposition", "")
     monkeypatch.undo()
     assert client.get("/export.jsonl").status_code == 200
+
+
+# ------------------------------------------------------------------ the SQLite file itself (issue 16, items 17, 18)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a file on this machine
+@pytest.mark.parametrize("fault", ["deleted", "replaced"])
+def test_sqlite_file_deleted_or_replaced_under_the_server_gives_503(
+        app: Any, database_url: str, fault: str, caplog: pytest.LogCaptureFixture) -> None:
+    # issue 16, item 17: after the SQLite file was deleted under a running server, decisions still
+    # got 201 (written to the unlinked file) and were lost. Now the file's identity is checked
+    # before every transaction: 503, nothing written anywhere, the reason logged.
+    client, csrf = login(app)
+    app_id = add(client, csrf)
+    path = database_url.removeprefix("sqlite:///")
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name):
+            os.remove(name)
+    if fault == "replaced":
+        sqlite3.connect(path).close()  # an empty database where the old one was
+    api = TestClient(app, headers={"Authorization": "Bearer shared-token-for-tests"}, raise_server_exceptions=False)
+    for response in (decide(tolerant(client), csrf, app_id, "test", "accept"),
+                     api.post(f"/api/applications/{app_id}/decisions",
+                              json={"framework_id": "test", "action": "accept", "version": 0})):
+        assert_clear_503(response, api=response.request.url.path.startswith("/api/"))
+    assert f"the database file {path} was {fault}" in caplog.text
+    assert os.path.exists(path) == (fault == "replaced")  # not silently re-created either
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("side", ["-wal", "-shm"])
+def test_a_wal_file_the_server_cannot_write_gives_503_and_recovers(
+        app: Any, database_url: str, side: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # issue 16, item 18: a read-only -shm file killed the server ("Bus error"). The -wal and -shm
+    # files are checked for writing before every connection and transaction: 503 with the reason
+    # logged, and the app works again once they are writable. The check asks os.access, which is
+    # simulated here, so the test also runs as root (for whom a chmod changes nothing).
+    import goalmatch.web.database as database
+
+    client, csrf = login(app)
+    app_id = add(client, csrf)
+    path = database_url.removeprefix("sqlite:///")
+    assert os.path.exists(path + side)
+    real_access = os.access
+    monkeypatch.setattr(database.os, "access", lambda name, mode: not str(name).endswith(side) and real_access(
+        name, mode))
+    assert_clear_503(decide(tolerant(client), csrf, app_id, "test", "accept"), api=False)
+    assert f"{path}{side} is not writable" in caplog.text
+    monkeypatch.undo()
+    assert decide(client, csrf, app_id, "test", "accept").status_code == 303
+    assert consistent(app.state.review.store) == [(app_id, "test", 1)]
