@@ -7,9 +7,11 @@ the output, in the input's order, before the score columns of
 frameworks' names (``RUS: mål 1 – sannolikhet``; ``columns="sv"``, for people);
 ``columns="auto"`` picks Swedish for spreadsheets (CSV, TSV, XLSX) and ids for JSONL and
 Parquet. An input column whose name a score column already has (case aside) is written as
-``NAME (indata)`` under Swedish headers and ``input.NAME`` under ids, and a log line says
-so. The journal holds only the scores: the input's cells are read from the input again
-when the output is written (:func:`carry`), so a resumed run writes the same bytes.
+``NAME (indata)`` under Swedish headers and ``input.NAME`` under ids, and a log line says so. An
+input cell that is a plain number (``1200``, ``0.5``; not ``007`` or ``2026-0001``) is a number
+in a workbook (type ``number?``), text elsewhere. The journal holds only the scores: the input's
+cells are read from the input again when the output is written (:func:`carry`), so a resumed run
+writes the same bytes.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def make_layout(score: tuple[list[str], dict[str, str]], mode: str, frameworks: 
             logger.info("input column %r is written as %r: the scores have a column %r", name, header, name)
         taken.add(header.casefold())
         carried_headers.append(header)
-    return Layout([_CARRIED + c for c in carried] + keys, carried_headers + headers, dict(types), list(carried))
+    carried_types = {_CARRIED + c: "number?" for c in carried}  # a workbook writes "1200" as a number
+    return Layout([_CARRIED + c for c in carried] + keys, carried_headers + headers, {**carried_types, **types},
+                  list(carried))
 
 
 def rejects_layout(mode: str) -> Layout:

@@ -3,12 +3,13 @@
 Used by :class:`goalmatch.batch.writers.TableWriter` for ``.xlsx`` (openpyxl's write-only
 mode, so memory stays flat): :func:`start_sheet` sets the column widths (from the headers
 and the first rows) and writes the bold, wrapped header row, frozen; :func:`xlsx_row` turns
-a row into cells (probabilities as numbers shown with two decimals, text that would be a
-formula kept as text); :func:`finish_sheet` puts an autofilter over the table.
+a row into cells (probabilities as numbers shown with two decimals, the input's plain numbers as
+numbers, text that would be a formula kept as text); :func:`finish_sheet` puts an autofilter over the table.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ PROBABILITY_FORMAT = "0.00"
 MIN_WIDTH, MAX_WIDTH, HEADER_WIDTH = 6, 60, 22
 """Column widths in characters: at least, at most, and the most a header alone widens a column (it wraps)."""
 _NUMBER_WIDTH = {"float": 6, "int": 6, "bool": 6}
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?\Z")
+"""A text cell written as a number where its type is ``number?`` (the input's own cells): no leading zero, no
+grouping, a decimal point (``1200``, ``-3.5``; ``007``, ``1 200`` and ``2026-0001`` stay text)."""
 
 
 def xlsx_cell(value: Any) -> Any:
@@ -63,7 +67,9 @@ def xlsx_row(sheet: Any, values: Sequence[Any], keys: Sequence[str], types: dict
 
     cells: list[Any] = []
     for value, key in zip(values, keys, strict=True):
-        if types.get(key) == "float" and isinstance(value, float):
+        if types.get(key) == "number?" and isinstance(value, str) and _NUMBER.match(value):
+            cells.append(float(value) if "." in value else int(value))
+        elif types.get(key) == "float" and isinstance(value, float):
             cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = PROBABILITY_FORMAT
             cells.append(cell)
