@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -72,8 +73,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
     """``(text, encoding)`` of a whole text file's bytes (see :func:`detect_encoding`).
 
     Raises ``UnicodeDecodeError`` when the bytes are not valid in the encoding found (UTF-8
-    with a few broken bytes, a UTF-16 file cut in the middle of a character); the caller
-    names the file.
+    with a few broken bytes, a UTF-16 file cut in the middle of a character), or are UTF-8
+    letters beside bytes UTF-8 cannot decode (broken UTF-8, not to be read as Windows-1252
+    mojibake); the caller names the file.
 
     >>> decode_text("Fiber för byn".encode("cp1252"))
     ('Fiber för byn', 'cp1252')
@@ -81,7 +83,13 @@ def decode_text(data: bytes) -> tuple[str, str]:
     ('Fiber för byn', 'utf-16')
     """
     encoding = detect_encoding(data)
+    if not encoding.startswith("utf") and _UTF8_LETTER.search(data):
+        data.decode("utf-8")  # UTF-8 letters beside broken bytes: broken UTF-8, not a code page; raises
     return data.decode(encoding), encoding
+
+
+_UTF8_LETTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+"""A character in UTF-8's multi-byte form (``ä`` is ``\\xc3\\xa4``): Windows-1252 text seldom holds one."""
 
 
 def fsync_dir(folder: str | Path) -> None:
