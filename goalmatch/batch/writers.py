@@ -89,7 +89,7 @@ class TableWriter:
                 self._handle.write(json.dumps({h: r.get(c) for c, h in zip(self.columns, self.headers, strict=True)},
                                               ensure_ascii=False) + "\n")
         elif self.format == "xlsx":
-            if self._sheet is None:
+            if self._sheet is None and rows:  # the widths are taken from the first rows
                 self._sheet = start_sheet(self._book, "scores", self.headers, self.columns, self.types, rows)
             for r in rows:
                 self._sheet.append(xlsx_row(self._sheet, [r.get(c) for c in self.columns], self.columns, self.types))

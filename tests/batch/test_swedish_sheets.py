@@ -98,7 +98,7 @@ def test_the_report_reads_a_swedish_spreadsheet_like_an_id_table(batch_matcher: 
     source = _swedish_backlog(tmp_path / "in.csv")
     score_file(source, tmp_path / "ids.jsonl", matcher=batch_matcher, progress=False, **COLS)
     expected = portfolio(tmp_path / "ids.jsonl")
-    for name, dialect in [("sv.csv", "excel-sv"), ("sv.xlsx", "auto")]:
+    for name, dialect in [("sv.csv", "excel-sv"), ("cp1252.csv", "auto"), ("sv.xlsx", "auto")]:
         score_file(source, tmp_path / name, matcher=batch_matcher, progress=False, columns="sv", dialect=dialect,
                    **COLS)
         got = portfolio(tmp_path / name)
