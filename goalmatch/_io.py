@@ -1,10 +1,14 @@
-"""The one place files and folders are written safely.
+"""The one place files and folders are written safely, and text files of unknown encoding are read.
 
 A file is written beside its destination, flushed to disk and renamed into place, so a
 reader sees the old file or the whole new one, never half of it; a failed write leaves
 no temporary file. A folder (a model, an encoder build) is built beside its destination
 and renamed in the same way. Errors are the operating system's ``OSError``: the caller
 knows what the file was for and turns it into a message that names it.
+
+:func:`detect_encoding` and :func:`decode_text` read the text files Swedish office software
+writes (UTF-8 with or without BOM, UTF-16 with BOM, Windows-1252), for ``goalmatch score``'s
+tables and ``goalmatch suggest``'s text files alike.
 
 >>> import tempfile
 >>> folder = Path(tempfile.mkdtemp())
@@ -16,10 +20,12 @@ PosixPath('...a.txt')
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -28,10 +34,62 @@ from collections.abc import Iterator
 from glob import escape as glob_escape
 from pathlib import Path
 
-__all__ = ["LockHeld", "atomic_write", "discard_dir", "exclusive_lock", "fsync_dir", "publish_dir", "replacing",
-           "sweep_leftovers"]
+__all__ = ["LockHeld", "atomic_write", "decode_text", "detect_encoding", "discard_dir", "exclusive_lock", "fsync_dir",
+           "publish_dir", "replacing", "sweep_leftovers"]
 
 logger = logging.getLogger(__name__)
+
+_WESTERN = {"cp1252", "latin_1", "iso8859_15", "cp850", "mac_roman"}
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The encoding of a text from its first bytes.
+
+    A UTF-8 or UTF-16 byte-order mark wins (``utf-8-sig``, ``utf-16``); otherwise text that
+    decodes as UTF-8 (bar a few broken bytes) is ``utf-8``, and anything else is read as
+    Windows-1252, the code page Swedish office software exports (its letters å ä ö are
+    Latin-1's; ``charset-normalizer``, when installed, may name another single-byte Western
+    code page instead).
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(sample)  # a character cut at the end waits
+    bad = text.count("\ufffd")
+    wide = sum(1 for ch in text if ord(ch) > 127) - bad
+    if bad == 0 or wide >= 10 * bad:  # UTF-8, or UTF-8 with a few broken bytes (those rows are rejected)
+        return "utf-8"
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - charset-normalizer is optional
+        return "cp1252"
+    best = from_bytes(sample).best()
+    name = codecs.lookup(best.encoding).name.replace("-", "_") if best is not None else ""
+    return name if name in _WESTERN else "cp1252"
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """``(text, encoding)`` of a whole text file's bytes (see :func:`detect_encoding`).
+
+    Raises ``UnicodeDecodeError`` when the bytes are not valid in the encoding found (UTF-8
+    with a few broken bytes, a UTF-16 file cut in the middle of a character), or are UTF-8
+    letters beside bytes UTF-8 cannot decode (broken UTF-8, not to be read as Windows-1252
+    mojibake); the caller names the file.
+
+    >>> decode_text("Fiber för byn".encode("cp1252"))
+    ('Fiber för byn', 'cp1252')
+    >>> decode_text("Fiber för byn".encode("utf-16"))
+    ('Fiber för byn', 'utf-16')
+    """
+    encoding = detect_encoding(data)
+    if not encoding.startswith("utf") and _UTF8_LETTER.search(data):
+        data.decode("utf-8")  # UTF-8 letters beside broken bytes: broken UTF-8, not a code page; raises
+    return data.decode(encoding), encoding
+
+
+_UTF8_LETTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+"""A character in UTF-8's multi-byte form (``ä`` is ``\\xc3\\xa4``): Windows-1252 text seldom holds one."""
 
 
 def fsync_dir(folder: str | Path) -> None:

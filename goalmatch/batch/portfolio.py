@@ -20,6 +20,7 @@ from typing import Any
 from goalmatch._io import replacing
 from goalmatch.batch.tables import TableError, open_table, require_openpyxl
 from goalmatch.batch.writers import abandon_workbook, cannot_write, publish, write_atomic, xlsx_cell
+from goalmatch.model import render
 
 __all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx", "write_markdown"]
 
@@ -61,14 +62,17 @@ class Portfolio:
 
 
 def portfolio(path: str | Path) -> Portfolio:
-    """Read a scored table (any format :mod:`goalmatch.batch.tables` reads) into a :class:`Portfolio`."""
+    """Read a scored table (any format :mod:`goalmatch.batch.tables` reads, with id or Swedish headers, a
+    decimal point or comma) into a :class:`Portfolio`; under Swedish headers a framework is its label."""
     table = open_table(path)
-    frameworks = list(dict.fromkeys(m["fid"] for c in table.columns if (m := _GOAL_COLUMN.match(c))))
-    missing = [c for c in ("id", "status") if c not in table.columns]
+    keys = _keys(table.columns)
+    columns = [keys.get(c, c) for c in table.columns]
+    frameworks = list(dict.fromkeys(m["fid"] for c in columns if (m := _GOAL_COLUMN.match(c))))
+    missing = [c for c in ("id", "status") if c not in columns]
     if missing or not frameworks:
         raise TableError(f"{path}: not a scored table (expected the columns id, status and <framework>.goal_1 "
                          f"that `goalmatch score` writes)")
-    top_k = {fid: sum(1 for c in table.columns if c.startswith(f"{fid}.goal_")) for fid in frameworks}
+    top_k = {fid: sum(1 for c in columns if c.startswith(f"{fid}.goal_")) for fid in frameworks}
     result = Portfolio(Path(path), frameworks=frameworks)
     names: dict[str, dict[str, str]] = defaultdict(dict)
     chosen: dict[str, Counter[str]] = {fid: Counter() for fid in frameworks}
@@ -77,7 +81,7 @@ def portfolio(path: str | Path) -> Portfolio:
     result.abstained = dict.fromkeys(frameworks, 0)
     for row in table.rows():
         result.rows += 1
-        cells = row.cells
+        cells = {keys.get(k, k): v for k, v in row.cells.items()} if keys else row.cells
         if cells.get("status") != "scored":
             continue
         result.scored += 1
@@ -109,15 +113,24 @@ def portfolio(path: str | Path) -> Portfolio:
     return result
 
 
+def _keys(columns: list[str]) -> dict[str, str]:
+    """Header → column key for a table written with Swedish headers (``goalmatch score --columns sv``,
+    the framework named by its label: ``RUS.p_1``); nothing for one with id headers."""
+    if "id" in columns and "status" in columns:
+        return {}
+    return render.column_keys(columns)
+
+
 def _float(value: str | None) -> float | None:
+    """A probability cell as a number: a decimal point or a decimal comma (``--dialect excel-sv``)."""
     try:
-        return float(value) if value not in (None, "") else None  # type: ignore[arg-type]
+        return float(value.replace(",", ".")) if value not in (None, "") else None  # type: ignore[union-attr]
     except ValueError:
         return None
 
 
 def _is_agenda(fid: str) -> bool:
-    return fid.startswith("agenda")
+    return fid.casefold().startswith("agenda")
 
 
 def _goals_text(goals: list[tuple[str, float | None]]) -> str:

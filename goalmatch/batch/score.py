@@ -5,7 +5,9 @@ resumes the journal of an interrupted run, checks the rows chunk by chunk
 (:mod:`goalmatch.batch.rows`), scores each chunk's texts with one encoder call, here or on a
 dask cluster (:mod:`goalmatch.batch.engine`), commits each chunk to the journal, and at the
 end publishes one output row per input row, in input order, in the format the output's
-extension names (:mod:`goalmatch.batch.writers`):
+extension names (:mod:`goalmatch.batch.writers`; a CSV/TSV and the rejects file in the input's
+dialect or a named one, :mod:`goalmatch.batch.dialect`): first every column of the input, as it
+was (:mod:`goalmatch.batch.layout`), then
 
 - ``row`` (1-based data row number), ``id`` (the id column's value, else the row number),
   ``status`` (``scored``, or ``rejected: <reason>``), ``excerpt`` (the text's first 100 characters);
@@ -51,8 +53,10 @@ from pathlib import Path
 from typing import Any
 
 from goalmatch._io import LockHeld, exclusive_lock
+from goalmatch.batch.dialect import Dialect, choose_dialect
 from goalmatch.batch.engine import DaskScorer, LocalScorer, make_scorer, suggest_many
 from goalmatch.batch.journal import Journal, Progress
+from goalmatch.batch.layout import Layout, carry, column_mode, make_layout, rejects_layout
 from goalmatch.batch.rows import MAX_CHARS, Columns, check_chunk, choose_columns
 from goalmatch.batch.tables import Row, Table, TableError, format_of, open_table
 from goalmatch.batch.writers import publish
@@ -106,6 +110,8 @@ def score_file(
     engine: str = "local",
     scheduler: str | None = None,
     sentences: bool = True,
+    dialect: str = "auto",
+    columns: str = "ids",
 ) -> Summary:
     """Score every row of ``input`` into ``output`` (formats from the extensions); see the module docstring.
 
@@ -120,17 +126,22 @@ def score_file(
     the rows are checked, and the output written, here, so the result is the local one.
     ``sentences=False`` leaves the quoted sentence out of the evidence column and does not
     encode the texts' sentences (about twice as fast; goals and probabilities are the same).
+    ``dialect`` is how a CSV/TSV output and the rejects file are written (:mod:`goalmatch.batch.dialect`:
+    ``auto`` mirrors a CSV input, ``excel-sv``, ``excel``, ``utf8``); ``columns`` how the score columns
+    are headed (:mod:`goalmatch.batch.layout`: ``ids``, ``sv`` Swedish, ``auto`` Swedish for CSV, TSV and
+    XLSX). The input's own columns are carried into the output before the scores.
     """
     started = time.monotonic()
     input, output = Path(input), Path(output)
     rejects = Path(rejects) if rejects is not None else output.with_name(f"{output.stem}.rejects.csv")
     table, cols, ids = _open_input(input, output, rejects, matcher, id_column, text_columns, frameworks, top_k,
                                    chunk_rows, engine)
+    written = _Written.plan(table, output, rejects, matcher, ids, top_k, dialect, columns)
     with _lock(output, rejects):  # held until the output is published: a second run on it is refused, not mixed in
         journal = Journal(output, _fingerprint(input, cols, ids, top_k, matcher, sentences), resume)
         summary = _Run(table, cols, top_k, journal, Summary(output, rejects)).run(
             make_scorer(engine, matcher, top_k, ids, cache_dir=cache_dir, scheduler=scheduler, sentences=sentences),
-            chunk_rows, progress, render.columns(ids, top_k))
+            chunk_rows, progress, written)
     summary.seconds = time.monotonic() - started
     logger.info("%s: %d rows, %d scored, %d rejected in %.1f s", output, summary.rows, summary.scored,
                 summary.rejected, summary.seconds)
@@ -234,7 +245,7 @@ class _Run:
     """The last row the journal holds."""
 
     def run(self, scorer: LocalScorer | DaskScorer, chunk_rows: int, progress: bool | None,
-            columns: tuple[list[str], dict[str, str]]) -> Summary:
+            written: _Written) -> Summary:
         """Resume, score the remaining rows, publish: the whole run once the journal is open."""
         self.resume()
         total = sum(1 for _ in self.table.rows())
@@ -246,7 +257,7 @@ class _Run:
         finally:
             meter.close()
             scorer.close()
-        self.publish(*columns)
+        self.publish(written)
         return self.summary
 
     def resume(self) -> None:
@@ -289,8 +300,42 @@ class _Run:
         self.summary.scored += len(rows) - len(rejects)
         self.summary.reasons.update(r["reason"] for r in rejects)
 
-    def publish(self, columns: list[str], types: dict[str, str]) -> None:
-        """Write the rejects and the output from the journal (each renamed into place), then remove the journal."""
-        publish(self.summary.rejects, ["row", "id", "reason", "detail"], self.journal.iter_rows("rejects"))
-        publish(self.summary.output, columns, self.journal.iter_rows("rows"), types)
+    def publish(self, written: _Written) -> None:
+        """Write the rejects and the output from the journal (each renamed into place), then remove the journal.
+
+        The output's carried input columns are read from the input again (:func:`carry`)."""
+        rejects, output = written.rejects, written.output
+        publish(self.summary.rejects, rejects.keys, lambda: self.journal.iter_rows("rejects"),
+                headers=rejects.headers, dialect=written.dialect)
+        publish(self.summary.output, output.keys, lambda: carry(output, self.table.rows(), self.journal.iter_rows(
+            "rows")), output.types, headers=output.headers, dialect=written.dialect)
         shutil.rmtree(self.journal.dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """How a run's two files are written: the output's and the rejects file's columns, and the CSV dialect."""
+
+    output: Layout
+    rejects: Layout
+    dialect: Dialect
+
+    @classmethod
+    def plan(cls, table: Table, output: Path, rejects: Path, matcher: Any, ids: list[str], top_k: int,
+             dialect: str, columns: str) -> _Written:
+        try:
+            modes = column_mode(columns, format_of(output)), column_mode(columns, format_of(rejects))
+        except TableError as exc:
+            raise BatchError(str(exc)) from None
+        names = _framework_names(matcher, ids)
+        return cls(make_layout(render.columns(ids, top_k), modes[0], names, top_k, table.columns),
+                   rejects_layout(modes[1]), choose_dialect(dialect, table))
+
+
+def _framework_names(matcher: Any, ids: list[str]) -> dict[str, str]:
+    """Framework id → its name (the id where the matcher cannot say), for Swedish headers."""
+    try:
+        known = matcher.frameworks
+    except (AttributeError, KeyError, TypeError, ValueError):  # a stand-in matcher without frameworks: ids it is
+        known = {}
+    return {fid: getattr(known.get(fid), "name", None) or fid for fid in ids}

@@ -5,11 +5,10 @@ file order, never the whole file at once. Cells the file's encoding could not de
 kept with surrogate escapes; :func:`undecodable` finds them so a caller can reject that
 row and go on. The writers of the same formats are in :mod:`goalmatch.batch.writers`.
 
-CSV encoding is detected from the first bytes: a UTF-8 or UTF-16 byte-order mark wins;
-otherwise text that decodes as UTF-8 (bar a few broken bytes) is UTF-8, and anything
-else is read as Windows-1252, the code page Swedish office software exports (its letters
-å ä ö are Latin-1's; ``charset-normalizer``, when installed, may name another single-byte
-Western code page instead). The delimiter of a ``.csv`` is sniffed among ``, ; TAB |``.
+CSV encoding is detected from the first bytes by :func:`goalmatch._io.detect_encoding`
+(re-exported here): a UTF-8 or UTF-16 byte-order mark wins; otherwise text that decodes
+as UTF-8 (bar a few broken bytes) is UTF-8, and anything else is read as Windows-1252,
+the code page Swedish office software exports. The delimiter of a ``.csv`` is sniffed among ``, ; TAB |``.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
@@ -23,7 +22,6 @@ Western code page instead). The delimiter of a ``.csv`` is sniffed among ``, ; T
 
 from __future__ import annotations
 
-import codecs
 import csv
 import importlib
 import json
@@ -35,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import detect_encoding
 from goalmatch.errors import TableError
 
 __all__ = [
@@ -56,7 +55,6 @@ is refused as a decompression bomb."""
 CSV_FIELD_LIMIT = 1 << 24
 """A CSV cell longer than this many characters stops the read (the file is taken to be broken)."""
 _SURROGATE = re.compile("[\udc80-\udcff]")
-_WESTERN = {"cp1252", "latin_1", "iso8859_15", "cp850", "mac_roman"}
 
 
 def format_of(path: str | Path) -> str:
@@ -124,26 +122,6 @@ def open_table(path: str | Path) -> Table:
 
 
 # ------------------------------------------------------------------ CSV / TSV
-
-
-def detect_encoding(sample: bytes) -> str:
-    """The encoding of a CSV from its first bytes (see the module docstring)."""
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    text = codecs.getincrementaldecoder("utf-8")("replace").decode(sample)  # a character cut at the end waits
-    bad = text.count("\ufffd")
-    wide = sum(1 for ch in text if ord(ch) > 127) - bad
-    if bad == 0 or wide >= 10 * bad:  # UTF-8, or UTF-8 with a few broken bytes (those rows are rejected)
-        return "utf-8"
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - charset-normalizer is optional
-        return "cp1252"
-    best = from_bytes(sample).best()
-    name = codecs.lookup(best.encoding).name.replace("-", "_") if best is not None else ""
-    return name if name in _WESTERN else "cp1252"
 
 
 def _open_csv(path: Path, fmt: str) -> Table:

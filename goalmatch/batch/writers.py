@@ -15,11 +15,13 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from goalmatch._io import atomic_write, replacing
+from goalmatch.batch.dialect import DEFAULT, Dialect
+from goalmatch.batch.sheets import finish_sheet, start_sheet, xlsx_cell, xlsx_row
 from goalmatch.batch.tables import format_of, require_openpyxl, require_pyarrow
 from goalmatch.errors import TableError
 
@@ -34,49 +36,67 @@ PARQUET_ROW_GROUP = 8192
 class TableWriter:
     """Writes rows of a fixed column list to ``path`` in the format its extension names.
 
-    ``types`` maps columns to ``"int"``, ``"float"`` or ``"bool"`` (the rest are text);
-    Parquet keeps them typed, CSV writes ``true``/``false`` and floats as Python prints
-    them. CSV and TSV are UTF-8 with a byte-order mark, which Excel needs to show å ä ö.
+    ``columns`` are the rows' keys; ``headers`` what is written for them (default: the keys;
+    JSONL keys and Parquet fields are the headers too). ``types`` maps columns to ``"int"``,
+    ``"float"`` or ``"bool"`` (the rest are text); Parquet and Excel keep them typed, CSV
+    writes ``true``/``false`` and floats as Python prints them, with ``dialect.decimal`` for
+    the point. CSV and TSV are written as ``dialect`` says (:mod:`goalmatch.batch.dialect`;
+    default UTF-8 with a byte-order mark, which Excel needs to show å ä ö); a character the
+    encoding cannot hold raises ``UnicodeEncodeError`` (:func:`publish` then writes UTF-8).
+    A workbook's header row is bold and frozen, with an autofilter, column widths from the
+    headers and the first rows, and probabilities shown with two decimals.
     Use as a context manager; :meth:`close` fsyncs the file.
     """
 
-    def __init__(self, path: str | Path, columns: Sequence[str], types: dict[str, str] | None = None) -> None:
+    def __init__(self, path: str | Path, columns: Sequence[str], types: dict[str, str] | None = None, *,
+                 headers: Sequence[str] | None = None, dialect: Dialect | None = None) -> None:
         self.path = Path(path)
         self.format = format_of(self.path)
         self.columns = list(columns)
+        self.headers = list(headers) if headers is not None else list(self.columns)
+        if len(self.headers) != len(self.columns):
+            raise ValueError(f"{len(self.headers)} headers for {len(self.columns)} columns")
         self.types = dict(types or {})
+        self.dialect = dialect or DEFAULT
         self._handle: Any = None
         self._writer: Any = None
         if self.format in ("csv", "tsv"):
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._handle, delimiter="," if self.format == "csv" else "\t",
+            self._handle = self.path.open("w", encoding=self.dialect.encoding, newline="")
+            self._writer = csv.writer(self._handle, delimiter=self.dialect.delimiter if self.format == "csv" else "\t",
                                       lineterminator="\r\n" if self.format == "csv" else "\n")
-            self._writer.writerow(self.columns)
+            self._writer.writerow([_csv_cell(h) for h in self.headers])
         elif self.format == "jsonl":
             self._handle = self.path.open("w", encoding="utf-8", newline="\n")
         elif self.format == "xlsx":
             self._book = require_openpyxl().Workbook(write_only=True)
-            self._sheet = self._book.create_sheet("scores")
-            self._sheet.append(self.columns)
+            self._sheet: Any = None
+            self._rows = 0
         else:
             pa = require_pyarrow()
             kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
-            self._schema = pa.schema([(c, kinds.get(self.types.get(c, ""), pa.string())) for c in self.columns])
+            self._schema = pa.schema([(h, kinds.get(self.types.get(c, ""), pa.string()))
+                                      for c, h in zip(self.columns, self.headers, strict=True)])
             self._writer = pa.parquet.ParquetWriter(self.path, self._schema)
             self._pending: list[dict[str, Any]] = []
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
         rows = list(rows)
         if self.format in ("csv", "tsv"):
-            self._writer.writerows([[_csv_cell(r.get(c)) for c in self.columns] for r in rows])
+            point = self.dialect.decimal
+            self._writer.writerows([[_csv_cell(r.get(c), point) for c in self.columns] for r in rows])
         elif self.format == "jsonl":
             for r in rows:
-                self._handle.write(json.dumps({c: r.get(c) for c in self.columns}, ensure_ascii=False) + "\n")
+                self._handle.write(json.dumps({h: r.get(c) for c, h in zip(self.columns, self.headers, strict=True)},
+                                              ensure_ascii=False) + "\n")
         elif self.format == "xlsx":
+            if self._sheet is None and rows:  # the widths are taken from the first rows
+                self._sheet = start_sheet(self._book, "scores", self.headers, self.columns, self.types, rows)
             for r in rows:
-                self._sheet.append([xlsx_cell(r.get(c)) for c in self.columns])
+                self._sheet.append(xlsx_row(self._sheet, [r.get(c) for c in self.columns], self.columns, self.types))
+            self._rows += len(rows)
         else:
-            self._pending += [{c: _typed(r.get(c), self.types.get(c)) for c in self.columns} for r in rows]
+            self._pending += [{h: _typed(r.get(c), self.types.get(c)) for c, h in zip(self.columns, self.headers,
+                                                                                     strict=True)} for r in rows]
             if len(self._pending) >= PARQUET_ROW_GROUP:
                 self._flush()
 
@@ -87,6 +107,9 @@ class TableWriter:
 
     def close(self) -> None:
         if self.format == "xlsx":
+            if self._sheet is None:
+                self._sheet = start_sheet(self._book, "scores", self.headers, self.columns, self.types, [])
+            finish_sheet(self._sheet, len(self.headers), self._rows)
             self._book.save(self.path)
         elif self.format == "parquet":
             self._flush()
@@ -133,15 +156,18 @@ splits the line there and sees a cell of its own (``x;=cmd|' /C calc'!A0``); a l
 cell starts a line of its own once the quoting is lost to such a split."""
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_cell(value: Any, point: str = ".") -> str:
     """A cell as text no spreadsheet runs as a formula (CSV injection): a ``'`` before every formula start,
-    at the start of the cell and behind each separator a spreadsheet might split the line at."""
+    at the start of the cell and behind each separator a spreadsheet might split the line at. Floats are
+    written with ``point`` as the decimal mark."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return str(value).replace(".", point)  # numbers are numbers: -0,5 is no formula
     if not isinstance(value, str):
-        return str(value)  # numbers are numbers: -0.5 is no formula
+        return str(value)
     value = _FORMULA_INSIDE.sub("\\1'", value)
     return "'" + value if _FORMULA_CELL.match(value) else value
 
@@ -166,13 +192,6 @@ def abandon_workbook(book: Any) -> None:
                 writer.cleanup()
         except (OSError, ValueError):
             pass
-
-
-def xlsx_cell(value: Any) -> Any:
-    """A value for a workbook cell: text starting with ``=`` is kept as text, not stored as a formula."""
-    if isinstance(value, str) and value.startswith("="):
-        return "'" + value  # openpyxl would store it as a formula
-    return value
 
 
 def _typed(value: Any, kind: str | None) -> Any:
@@ -202,19 +221,40 @@ def cannot_write(path: str | Path, exc: OSError) -> TableError:
     return TableError(f"{path}: cannot write it ({reason}); the file was left as it was")
 
 
-def publish(dest: str | Path, columns: Sequence[str], batches: Iterable[Iterable[dict[str, Any]]],
-            types: dict[str, str] | None = None) -> Path:
+Batches = Iterable[Iterable[dict[str, Any]]]
+
+
+def publish(dest: str | Path, columns: Sequence[str], batches: Batches | Callable[[], Batches],
+            types: dict[str, str] | None = None, *, headers: Sequence[str] | None = None,
+            dialect: Dialect | None = None) -> Path:
     """Write a table beside ``dest`` and rename it into place: ``dest`` is never half written.
 
     A write that fails (disk full, file too large) leaves ``dest`` as it was, removes the
     temporary file and raises :class:`TableError` naming ``dest``. Temporary files left by
-    an earlier write that was killed are removed.
+    an earlier write that was killed are removed. ``batches`` may be a function giving them:
+    a CSV/TSV in a single-byte code page (Windows-1252) that meets a character the code page
+    lacks is then written again, whole, in UTF-8 with a byte-order mark, with a warning;
+    given as the batches themselves, such a character raises ``UnicodeEncodeError``.
     """
     dest = Path(dest)
+    dialect = dialect or DEFAULT
+    make = batches if callable(batches) else (lambda: batches)
     try:
-        with replacing(dest) as tmp, TableWriter(tmp, columns, types) as writer:
+        _write(dest, columns, make(), types, headers, dialect)
+    except UnicodeEncodeError as exc:
+        if not (callable(batches) and dialect.single_byte):
+            raise
+        logger.warning("%s: %r is not in %s; the file is written in UTF-8 with a byte-order mark instead",
+                       dest, exc.object[exc.start:exc.end], dialect.encoding)
+        _write(dest, columns, make(), types, headers, dialect.fallback())
+    return dest
+
+
+def _write(dest: Path, columns: Sequence[str], batches: Iterable[Iterable[dict[str, Any]]],
+           types: dict[str, str] | None, headers: Sequence[str] | None, dialect: Dialect) -> None:
+    try:
+        with replacing(dest) as tmp, TableWriter(tmp, columns, types, headers=headers, dialect=dialect) as writer:
             for rows in batches:
                 writer.write(rows)
     except OSError as exc:
         raise cannot_write(dest, exc) from None
-    return dest

@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from goalmatch.batch.dialect import DIALECT_NAMES
+from goalmatch.batch.layout import COLUMN_MODES
 from goalmatch.batch.portfolio import portfolio, to_markdown, to_xlsx, write_markdown
 from goalmatch.batch.score import CHUNK_ROWS, Summary, score_file
 from goalmatch.cli.command import EXIT_OK, EXIT_REJECTS, Outcome, comma_list, load_matcher
@@ -71,6 +73,16 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--no-sentences", dest="sentences", action="store_false",
                    help="leave the quoted sentence out of the evidence column: the texts' sentences are not "
                         "encoded, about twice as fast; goals and probabilities are the same")
+    p.add_argument("--dialect", choices=DIALECT_NAMES, default="auto",
+                   help="how a CSV/TSV output and the rejects file are written: auto = like the input CSV "
+                        "(delimiter, encoding, decimal comma with ';'; Excel's ',' and UTF-8 with BOM for other "
+                        "inputs), excel-sv = ';', decimal comma, UTF-8 with BOM (Swedish Excel), excel = ',', "
+                        "decimal point, UTF-8 with BOM, utf8 = ',', decimal point, no BOM (default auto)")
+    p.add_argument("--columns", choices=COLUMN_MODES, default="auto",
+                   help="the score columns' headers: sv = Swedish, from the frameworks' names ('RUS: mål 1 – "
+                        "sannolikhet'), ids = their ids ('rus-norrbotten-2030.p_1', for programs), auto = sv for "
+                        "CSV, TSV and XLSX, ids for JSONL and Parquet (default auto); the input's own columns come "
+                        "first either way")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run_score, resumable=True)
 
@@ -91,6 +103,7 @@ def run_score(args: argparse.Namespace) -> Outcome:
         text_columns=comma_list(args.text_columns), frameworks=comma_list(args.frameworks), top_k=args.top_k,
         rejects=args.rejects, chunk_rows=args.chunk_rows, resume=not args.restart, progress=args.progress,
         cache_dir=args.cache, engine=args.engine, scheduler=args.scheduler, sentences=args.sentences,
+        dialect=args.dialect, columns=args.columns,
     )
     code = EXIT_REJECTS if summary.rejected else EXIT_OK
     if args.json:

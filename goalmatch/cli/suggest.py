@@ -1,25 +1,44 @@
-"""``goalmatch suggest`` and ``prepare``: one project text, its suggested goals with evidence, or
-how the text pipeline reads it."""
+"""``goalmatch suggest`` and ``prepare``: project texts, their suggested goals with evidence, or
+how the text pipeline reads a text.
+
+A text file may be UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark
+(Word's and Notepad's "Unicode") or Windows-1252 (older Swedish office software), found as
+``goalmatch score`` finds a table's encoding (:func:`goalmatch._io.decode_text`); a file that is
+none of them is refused by name. ``suggest`` takes several files (``--file a.txt --file b.txt``)
+and loads the model once for all of them."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from goalmatch._io import decode_text
 from goalmatch.cli.command import comma_list, load_matcher
 from goalmatch.errors import BadInput, UnknownFramework
 from goalmatch.model import render
 
-__all__ = ["add_parsers", "prepare_text", "read_text", "run_prepare", "run_suggest", "suggest_text"]
+__all__ = ["add_parsers", "prepare_text", "read_file", "read_text", "run_prepare", "run_suggest", "suggest_text",
+           "suggest_texts"]
+
+logger = logging.getLogger(__name__)
 
 
 def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence[str] | None) -> dict[str, Any]:
     """Suggestions for one text from a saved model (the shipped default when ``model`` is None)."""
-    if not text.strip():
-        raise BadInput("the text is empty; give a project description (as an argument, --file PATH or '-')")
+    return suggest_texts([("the text", text)], model, top_k, frameworks)[0]
+
+
+def suggest_texts(texts: Sequence[tuple[str, str]], model: Path | None, top_k: int,
+                  frameworks: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Suggestions for each ``(source, text)``, the model loaded once; ``source`` names an empty text."""
+    for source, text in texts:
+        if not text.strip():
+            where = "the text is empty" if source == "the text" else f"{source}: the text is empty"
+            raise BadInput(f"{where}; give a project description (as an argument, --file PATH or '-')")
     if top_k < 1:
         raise BadInput(f"--top-k must be at least 1, got {top_k}")
     matcher = load_matcher(model)
@@ -28,7 +47,7 @@ def suggest_text(text: str, model: Path | None, top_k: int, frameworks: Sequence
     except UnknownFramework as exc:
         unknown, known = ", ".join(exc.unknown), ", ".join(exc.known)
         raise BadInput(f"--frameworks: unknown {unknown}; the model has {known}") from None
-    return matcher.suggest(text, top_k=top_k, frameworks=frameworks).to_dict()
+    return [matcher.suggest(text, top_k=top_k, frameworks=frameworks).to_dict() for _, text in texts]
 
 
 def prepare_text(text: str, chunk_tokens: int) -> dict[str, Any]:
@@ -55,14 +74,18 @@ def read_text(text: str | None, file: Path | None) -> str:
     A text over :data:`goalmatch.text.prepare.MAX_TEXT_CHARS` characters is refused before
     anything is loaded, as ``goalmatch score`` and the review app refuse it.
     """
+    got = _read_raw(text, file)
+    _check_length(got, text, file)
+    return got
+
+
+def _check_length(got: str, text: str | None, file: Path | None) -> None:
     from goalmatch.text.prepare import MAX_TEXT_CHARS
 
-    got = _read_raw(text, file)
     if len(got) > MAX_TEXT_CHARS:
         source = "standard input" if (str(file) == "-" or text == "-") else (str(file) if file else "the text")
         raise BadInput(f"{source}: {len(got):,} characters, over the limit of {MAX_TEXT_CHARS:,} (as in goalmatch "
                        "score and the review app); give the project description alone, or split it")
-    return got
 
 
 def _read_raw(text: str | None, file: Path | None) -> str:
@@ -71,15 +94,30 @@ def _read_raw(text: str | None, file: Path | None) -> str:
     if file is not None:
         if str(file) == "-":
             return _read_stdin()
-        try:
-            return file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"{file}: cannot read: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise BadInput(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return read_file(file)
     if text is None:
         raise BadInput("no text: give it as an argument, or --file PATH ('-' for standard input)")
     return _read_stdin() if text == "-" else text
+
+
+def read_file(file: Path) -> str:
+    """A text file's text in UTF-8, UTF-16 with a byte-order mark or Windows-1252 (see the module docstring);
+    a :class:`BadInput` naming the file when it cannot be read or decoded."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{file}: cannot read: {exc.strerror}") from None
+    try:
+        text, encoding = decode_text(data)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}), nor UTF-16 with a byte-order "
+                       f"mark or Windows-1252; save it as UTF-8") from None
+    if "\x00" in text:
+        raise BadInput(f"{file}: holds NUL characters (UTF-16 without a byte-order mark, or not a text file); "
+                       f"save it as UTF-8")
+    if encoding != "utf-8":
+        logger.info("%s: read as %s", file, encoding)
+    return text
 
 
 def _read_stdin() -> str:
@@ -99,13 +137,19 @@ def add_parsers(sub: Any) -> None:
     """Add ``prepare`` and ``suggest`` to a ``goalmatch`` subparsers object."""
     p = sub.add_parser("prepare", help="show how the text pipeline reads a text (repair, flags, passages)")
     p.add_argument("text", nargs="?", help="the text ('-' for standard input)")
-    p.add_argument("--file", type=Path, help="read the text from a UTF-8 file ('-' for standard input)")
+    p.add_argument("--file", type=Path, help="read the text from a file: UTF-8, UTF-16 with BOM or Windows-1252 "
+                                             "('-' for standard input)")
     p.add_argument("--chunk-tokens", type=int, default=128, help="passage budget in words (default 128)")
     p.set_defaults(run=run_prepare)
 
-    p = sub.add_parser("suggest", help="suggest the strategy goals a project text serves, with evidence")
+    p = sub.add_parser("suggest", help="suggest the strategy goals a project text serves, with evidence",
+                       description="Suggest goals for a text, or for each of several files (--file a.txt --file "
+                                   "b.txt; the model is loaded once). Files may be UTF-8, UTF-16 with a byte-order "
+                                   "mark or Windows-1252.")
     p.add_argument("text", nargs="?", help="the text ('-' for standard input)")
-    p.add_argument("--file", type=Path, help="read the text from a UTF-8 file ('-' for standard input)")
+    p.add_argument("--file", type=Path, action="append", dest="files", metavar="FILE",
+                   help="read a text from FILE (UTF-8, UTF-16 with BOM or Windows-1252; '-' for standard input); "
+                        "repeat for several files")
     p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
     p.add_argument("--top-k", type=int, default=3, help="goals shown per framework (default 3)")
     p.add_argument("--frameworks", help="comma-separated framework ids (default: all of the model's)")
@@ -120,6 +164,24 @@ def run_prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_suggest(args: argparse.Namespace) -> Any:
-    """The suggestions as JSON, or as the readable table (:func:`goalmatch.model.render.text_lines`)."""
-    result = suggest_text(read_text(args.text, args.file), args.model, args.top_k, comma_list(args.frameworks))
-    return result if args.json else render.text_lines(result)
+    """The suggestions as JSON, or as the readable table (:func:`goalmatch.model.render.text_lines`).
+
+    Several files give, in JSON, a list of ``{"file": PATH, "suggestions": …}``, and as text one
+    table per file under a ``== PATH ==`` line; one text or file gives its suggestions alone."""
+    files = args.files or []
+    if len(files) <= 1:
+        result = suggest_text(read_text(args.text, files[0] if files else None), args.model, args.top_k,
+                              comma_list(args.frameworks))
+        return result if args.json else render.text_lines(result)
+    if args.text is not None:
+        raise BadInput("give the text or --file, not both")
+    if sum(str(f) == "-" for f in files) > 1:
+        raise BadInput("standard input ('-') can be read once; give it as one --file only")
+    texts = [(str(f), read_text(None, f)) for f in files]  # every file read, and checked, before the model loads
+    results = suggest_texts(texts, args.model, args.top_k, comma_list(args.frameworks))
+    if args.json:
+        return [{"file": name, "suggestions": result} for (name, _), result in zip(texts, results, strict=True)]
+    lines: list[str] = []
+    for (name, _), result in zip(texts, results, strict=True):
+        lines += [*([""] if lines else []), f"== {name} ==", *render.text_lines(result)]
+    return lines

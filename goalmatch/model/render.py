@@ -4,7 +4,9 @@
   (``goalmatch suggest --json``, the web API, the review app's stored suggestions);
 - text: :func:`text_lines`, the readable table of ``goalmatch suggest``;
 - flat table: :func:`columns` and :func:`row`, one row per text (``goalmatch score`` and
-  the Dask partitions of :mod:`goalmatch.batch.dask`).
+  the Dask partitions of :mod:`goalmatch.batch.dask`); :func:`swedish_headers` names those
+  columns for people (``RUS: mål 1 – sannolikhet`` for ``rus-norrbotten-2030.p_1``) and
+  :func:`column_keys` reads such headers back (``goalmatch report`` on a scored spreadsheet).
 
 Standard library only, so the command line can import it without scikit-learn.
 
@@ -12,17 +14,23 @@ Standard library only, so the command line can import it without scikit-learn.
 'Fiber till …'
 >>> columns(["rus"], 1)[0][7:]
 ['rus.abstained', 'rus.confident', 'rus.goal_1', 'rus.name_1', 'rus.p_1', 'rus.evidence', 'rus.reason']
+>>> swedish_headers({"rus": "Regional utvecklingsstrategi för Norrbotten 2030 (RUS)"}, 1)["rus.p_1"]
+'RUS: mål 1 – sannolikhet'
+>>> column_keys(["Id", "RUS: mål 1 – sannolikhet", "Projektnamn"])
+{'Id': 'id', 'RUS: mål 1 – sannolikhet': 'RUS.p_1'}
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from goalmatch.model.suggestions import FrameworkSuggestions, Suggestions
 
-__all__ = ["clip", "columns", "framework_line", "row", "text_lines"]
+__all__ = ["clip", "column_keys", "columns", "framework_label", "framework_line", "row", "swedish_headers",
+           "text_lines"]
 
 TEXT_CHARS, TITLE_CHARS = 90, 60
 """Text output: a quoted sentence or strategy passage, a project title, at most this long."""
@@ -140,3 +148,66 @@ def _evidence_cell(fw: FrameworkSuggestions) -> str | None:
         parts.append(f"matches {ev.passage.kind} {ev.passage.goal_id} ({ev.passage.similarity:.2f}): "
                      f"{clip(ev.passage.text, EVIDENCE_CHARS)}")
     return " ".join(parts) or None
+
+
+# ------------------------------------------------------------------ Swedish headers
+
+SWEDISH_BASE = {"row": "Rad", "id": "Id", "status": "Status", "excerpt": "Utdrag ur texten", "language": "Språk",
+                "repaired": "Reparerad PDF-text", "too_short": "För kort text"}
+"""The headers of the columns every scored table has, for people."""
+_SWEDISH_FIELDS = {"abstained": "ingen säker träff", "confident": "säkra mål", "evidence": "belägg",
+                   "reason": "varför ingen säker träff"}
+_SWEDISH_RANKED = {"goal": "mål {k} – id", "name": "mål {k}", "p": "mål {k} – sannolikhet"}
+_LABEL = re.compile(r"\(([^()]{1,12})\)\s*$")
+_SWEDISH_HEADER = re.compile(
+    r"^(?P<fw>.+): (?:mål (?P<k>[1-9][0-9]*)(?P<kind> – id| – sannolikhet)?|(?P<field>"
+    + "|".join(map(re.escape, _SWEDISH_FIELDS.values())) + "))$")
+
+
+def framework_label(name: str) -> str:
+    """A framework's short label for a column header: the abbreviation its name ends with in brackets
+    (``… Norrbotten 2030 (RUS)`` → ``RUS``), else the name before a dash (``Agenda 2030 – de globala
+    målen …`` → ``Agenda 2030``), else the name."""
+    if match := _LABEL.search(name):
+        return match.group(1).strip()
+    return name.split(" – ", 1)[0].strip() or name
+
+
+def swedish_headers(frameworks: Mapping[str, str], top_k: int) -> dict[str, str]:
+    """Column key (:func:`columns`) → Swedish header, ``frameworks`` mapping framework ids to their names.
+
+    Frameworks whose short labels (:func:`framework_label`) would be the same, or hold a ``:``,
+    are labelled by their ids, so every header is distinct and :func:`column_keys` reads it back.
+    """
+    labels = {fid: framework_label(name) for fid, name in frameworks.items()}
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label.casefold()] = counts.get(label.casefold(), 0) + 1
+    headers = dict(SWEDISH_BASE)
+    for fid, label in labels.items():
+        if counts[label.casefold()] > 1 or ":" in label or not label:
+            label = fid
+        for key, text in _SWEDISH_FIELDS.items():
+            headers[f"{fid}.{key}"] = f"{label}: {text}"
+        for k in range(1, top_k + 1):
+            for key, text in _SWEDISH_RANKED.items():
+                headers[f"{fid}.{key}_{k}"] = f"{label}: {text.format(k=k)}"
+    return headers
+
+
+def column_keys(headers: Sequence[str]) -> dict[str, str]:
+    """Swedish header → column key, for the headers among ``headers`` that :func:`swedish_headers` writes;
+    the framework part of a key is the header's label (``RUS.p_1``), not the framework id."""
+    base = {v: k for k, v in SWEDISH_BASE.items()}
+    ranked = {" – id": "goal", "": "name", " – sannolikhet": "p"}
+    fields = {v: k for k, v in _SWEDISH_FIELDS.items()}
+    keys = {}
+    for header in headers:
+        if header in base:
+            keys[header] = base[header]
+        elif match := _SWEDISH_HEADER.match(header):
+            if match.group("field"):
+                keys[header] = f"{match.group('fw')}.{fields[match.group('field')]}"
+            else:
+                keys[header] = f"{match.group('fw')}.{ranked[match.group('kind') or '']}_{match.group('k')}"
+    return keys

@@ -270,7 +270,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(batch_model_dir: Pa
     assert _cli([*common, "-o", str(tmp_path / "out.csv"), "--json"]) == 0  # the rerun, here in-process
     assert _cli([*common, "-o", str(tmp_path / "whole.csv")]) == 0
     assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
-    assert [r["id"] for r in _read(tmp_path / "out.csv")] == [f"A-{i:04d}" for i in range(1, 121)]
+    assert [r["Id"] for r in _read(tmp_path / "out.csv")] == [f"A-{i:04d}" for i in range(1, 121)]
 
 
 # ------------------------------------------------------------------ command line

@@ -221,3 +221,44 @@ def test_suggest_with_the_shipped_model_covers_every_framework_with_evidence(
         assert f"[{fid}]" in out
     assert "✓ " in out and "rus-transporter" in out and "sdg-9" in out
     assert out.count("text [") >= 6 and out.count("matches ") >= 6 and "like project" in out
+
+
+# issue 15, item 7: several files at once, in the encodings Swedish office software writes
+def test_suggest_reads_several_files_in_windows_1252_and_utf16(capsys: pytest.CaptureFixture[str], model: Path,
+                                                              tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert any(ch in text for ch in "åäö")
+    old, word = tmp_path / "gammal-ansökan.txt", tmp_path / "word-unicode.txt"
+    old.write_bytes(text.encode("cp1252"))
+    word.write_bytes(text.encode("utf-16"))  # with a byte-order mark, as Word and Notepad save "Unicode"
+    assert word.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+    code, single, err = _run(capsys, "suggest", "--model", str(model), "--json", "--file", str(EXAMPLE))
+    assert code == 0, err
+    code, out, err = _run(capsys, "suggest", "--model", str(model), "--json", "--file", str(old), "--file", str(word))
+    assert code == 0, err
+    got = json.loads(out)
+    assert [g["file"] for g in got] == [str(old), str(word)]
+    assert got[0]["suggestions"] == got[1]["suggestions"] == json.loads(single)  # the same text, read right
+    code, out, err = _run(capsys, "suggest", "--model", str(model), "--file", str(old), "--file", str(word))
+    assert code == 0, err
+    assert out.startswith(f"== {old} ==\n") and f"\n\n== {word} ==\n" in out
+    assert out.count("text: language sv") == 2
+
+
+def test_suggest_names_the_file_it_cannot_decode_before_loading_the_model(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good, bad, nul = tmp_path / "bra.txt", tmp_path / "trasig.txt", tmp_path / "utan-bom.txt"
+    good.write_text(BREDBAND, encoding="utf-8")
+    bad.write_bytes(BAD_UTF8)  # UTF-8 letters beside broken bytes: not read as Windows-1252 mojibake
+    nul.write_bytes(BREDBAND.encode("utf-16-le"))  # UTF-16 without its byte-order mark
+    missing_model = tmp_path / "no-model"  # never loaded: the files are refused first
+    for path, message in [(bad, "not UTF-8 text (invalid start byte at byte 31), nor UTF-16 with a byte-order "
+                                "mark or Windows-1252"), (nul, "holds NUL characters")]:
+        code, out, err = _run(capsys, "suggest", "--model", str(missing_model), "--file", str(good), "--file",
+                              str(path))
+        assert code == 2 and not out
+        assert f"goalmatch: error: {path}: {message}" in err, err
+    code, _, err = _run(capsys, "suggest", "--model", str(missing_model), "--file", str(good), "text too")
+    assert code == 2 and "give the text or --file, not both" in err
+    code, _, err = _run(capsys, "suggest", "--model", str(missing_model), "--file", "-", "--file", "-")
+    assert code == 2 and "standard input ('-') can be read once" in err
