@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "REASON_CODES", "Abstention", "Evidence", "FrameworkSuggestions", "PassageEvidence", "ProjectEvidence", "SentenceEvidence",
-    "Suggestion", "Suggestions",
+    "REASON_CODES", "Abstention", "Evidence", "FrameworkSuggestions", "PassageEvidence", "ProjectEvidence",
+    "SentenceEvidence", "Suggestion", "Suggestions",
 ]
 
 
