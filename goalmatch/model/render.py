@@ -22,16 +22,22 @@ Standard library only, so the command line can import it without scikit-learn.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from goalmatch.model.suggestions import FrameworkSuggestions, Suggestions
 
 __all__ = ["clip", "column_keys", "columns", "decimal_sv", "flags_sv", "framework_label", "framework_line",
-           "reason_sv", "row", "support_sv", "surface_words", "swedish_headers", "text_lines"]
+           "local_time_sv", "reason_sv", "row", "support_sv", "surface_words", "swedish_headers", "text_lines"]
+
+logger = logging.getLogger(__name__)
 
 TEXT_CHARS, TITLE_CHARS = 90, 60
 """Text output: a quoted sentence or strategy passage, a project title, at most this long."""
@@ -101,10 +107,38 @@ LANGUAGES_SV = {"sv": "svenska", "en": "engelska", "no": "norska", "nn": "nynors
 PASSAGE_KINDS_SV = {"name": "målets namn", "alias": "målets andra namn", "description": "beskrivning",
                     "example": "exempel", "target": "delmål"}
 """What kind of strategy text a suggestion matched (``PassageEvidence.kind``), in Swedish."""
+MONTHS_SV = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+             "november", "december")
+TIME_ZONE = "Europe/Stockholm"
+"""The time zone people read times in (:func:`local_time_sv`)."""
 _REASON_EN = (("too_short", re.compile(r"too short to judge")),
               ("off_topic", re.compile(r"less related to this strategy")),
               ("below_probability", re.compile(r"no goal reaches probability (?P<threshold>[0-9.e-]+)")),
               ("below_thresholds", re.compile(r"no goal reaches its threshold")))
+
+
+def local_time_sv(moment: datetime) -> str:
+    """A moment as a Swedish reader expects it: local time in Sweden (Europe/Stockholm), ``5 december
+    2026 kl. 14.03``; a naive ``moment`` is taken as UTC. Where the system's time zone data lack
+    Europe/Stockholm (Windows without the ``tzdata`` package), the time is UTC and says so: ``… (UTC)``.
+
+    >>> local_time_sv(datetime(2026, 12, 5, 13, 3, tzinfo=UTC))
+    '5 december 2026 kl. 14.03'
+    """
+    zone = _zone(TIME_ZONE)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone or UTC)
+    text = f"{local.day} {MONTHS_SV[local.month - 1]} {local.year} kl. {local:%H.%M}"
+    return text if zone is not None else f"{text} (UTC)"
+
+
+@functools.lru_cache(maxsize=4)
+def _zone(name: str) -> tzinfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("no time zone data for %s (install the tzdata package); times are shown in UTC", name)
+        return None
 
 
 def decimal_sv(value: float, digits: int = 2) -> str:
