@@ -74,15 +74,18 @@ def text_lines(result: Suggestions | Mapping[str, Any], text: str | None = None)
             mark = "✓" if s["confident"] else " "
             lines.append(f"  {mark} {bar} {decimal_sv(p):>5}  {s['name']}  [{s['goal_id']}]")
             terms = list(s["evidence"]["key_terms"])
-            lines += _evidence_lines(s["evidence"], surface_words(text, terms) if text is not None else terms)
+            words = surface_words(text, terms) if text is not None else terms
+            lines += _evidence_lines(s["evidence"], words, strength=not fw["abstained"])
     return lines
 
 
-def _evidence_lines(ev: Mapping[str, Any], words: Sequence[str]) -> list[str]:
+def _evidence_lines(ev: Mapping[str, Any], words: Sequence[str], strength: bool) -> list[str]:
+    """A suggestion's evidence lines; ``strength``: say how strongly the sentence speaks for the goal
+    (not where the framework abstained: an off-topic text's sentence may still score high)."""
     lines = []
     for sent in ev["sentences"][:1]:
-        strength = support_sv(sent.get("probability"))
-        lines.append(f"        ur texten{f' ({strength})' if strength else ''}: "
+        strength_sv = support_sv(sent.get("probability")) if strength else None
+        lines.append(f"        ur texten{f' ({strength_sv})' if strength_sv else ''}: "
                      f"«{clip(sent['text'], TEXT_CHARS)}»")
     if ev["passage"]:
         ps = ev["passage"]

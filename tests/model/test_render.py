@@ -66,3 +66,11 @@ def test_framework_line() -> None:
     line = render.framework_line({"id": "agenda-2030", "goals": 17, "sub_goals": 169, "multi_label": True,
                                   "name": "Agenda 2030"})
     assert line == "agenda-2030                 17 mål (+169 delmål)  flera mål per projekt  Agenda 2030"
+
+
+def test_an_abstaining_framework_does_not_call_its_sentences_strong_support() -> None:
+    off_topic = s.FrameworkSuggestions("test", "Test", False, True, None, 0.3, 0.5, (
+        s.Suggestion("t-bredband", "Bredband", 0.96, False, EVIDENCE),), "off_topic", {"support": 0.3,
+                                                                                       "min_similarity": 0.5})
+    lines = render.text_lines(s.Suggestions(RESULT.flags, (off_topic,), ()))
+    assert "        ur texten: «Vi drar fiber till byarna.»" in lines and not any("stöd" in line for line in lines)
