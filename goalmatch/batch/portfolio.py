@@ -3,9 +3,12 @@
 :func:`portfolio` reads a scored table and counts, per framework and goal, the projects
 the matcher stands behind (its confident goals), their share of the scored projects, the
 mean probability of those suggestions and how often the goal was ranked first at all.
-:func:`to_markdown` renders it with a project table shaped like the regions' own
-reporting (seed 003): *project | goals per framework | Agenda 2030 goals*;
-:func:`to_xlsx` writes the same as a workbook with the sheets ``spread`` and ``projects``.
+:func:`to_markdown` renders it, in Swedish, with a project table shaped like the regions' own
+reporting (seed 003): *projekt | mål per ramverk | Agenda 2030-mål*; :func:`to_xlsx` writes
+the same as a workbook with the sheets ``om rapporten``, ``spridning`` and ``projekt``.
+Everything a reader sees is Swedish: goal names first (ids last, as small print), decimal
+commas, times in Swedish local time (:func:`goalmatch.model.render.local_time_sv`). The
+machine-readable forms (:meth:`Portfolio.to_dict`, :func:`spread_table`) keep their English keys.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,8 @@ class Portfolio:
     abstained: dict[str, int] = field(default_factory=dict)
     spread: dict[str, list[GoalSpread]] = field(default_factory=dict)
     projects: list[dict[str, Any]] = field(default_factory=list)
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    source_modified: datetime | None = None  # when the scored table was last written
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +79,7 @@ def portfolio(path: str | Path) -> Portfolio:
         raise TableError(f"{path}: not a scored table (expected the columns id, status and <framework>.goal_1 "
                          f"that `goalmatch score` writes)")
     top_k = {fid: sum(1 for c in columns if c.startswith(f"{fid}.goal_")) for fid in frameworks}
-    result = Portfolio(Path(path), frameworks=frameworks)
+    result = Portfolio(Path(path), frameworks=frameworks, source_modified=_modified(Path(path)))
     names: dict[str, dict[str, str]] = defaultdict(dict)
     chosen: dict[str, Counter[str]] = {fid: Counter() for fid in frameworks}
     first: dict[str, Counter[str]] = {fid: Counter() for fid in frameworks}
@@ -113,6 +119,13 @@ def portfolio(path: str | Path) -> Portfolio:
     return result
 
 
+def _modified(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
 def _keys(columns: list[str]) -> dict[str, str]:
     """Header → column key for a table written with Swedish headers (``goalmatch score --columns sv``,
     the framework named by its label: ``RUS.p_1``); nothing for one with id headers."""
@@ -133,42 +146,62 @@ def _is_agenda(fid: str) -> bool:
     return fid.casefold().startswith("agenda")
 
 
-def _goals_text(goals: list[tuple[str, float | None]]) -> str:
-    return ", ".join(f"{g} ({p:.2f})" if p is not None else g for g, p in goals) or "–"
+def _goals_text(goals: list[tuple[str, float | None]], names: dict[str, str]) -> str:
+    return ", ".join(f"{names.get(g, g)} ({render.decimal_sv(p)})" if p is not None else names.get(g, g)
+                     for g, p in goals) or "–"
 
 
 def _project_rows(report: Portfolio) -> tuple[list[str], list[list[str]]]:
     own = [f for f in report.frameworks if not _is_agenda(f)]
     agenda = [f for f in report.frameworks if _is_agenda(f)]
-    header = ["project", "goals per framework", *(["Agenda 2030 goals"] if agenda else [])]
+    header = ["projekt", "mål per ramverk", *(["Agenda 2030-mål"] if agenda else [])]
+    names = {fid: {g.goal_id: g.name for g in report.spread.get(fid, [])} for fid in report.frameworks}
     rows = []
     for p in report.projects:
         name = f"{p['id']}: {p['excerpt']}" if p["excerpt"] else str(p["id"])
-        goals = "; ".join(f"{fid}: {_goals_text(p['goals'][fid])}" for fid in own)
-        rows.append([name, goals, *([" ".join(_goals_text(p["goals"][f]) for f in agenda)] if agenda else [])])
+        goals = "; ".join(f"{fid}: {_goals_text(p['goals'][fid], names[fid])}" for fid in own)
+        rows.append([name, goals, *(["; ".join(_goals_text(p["goals"][f], names[f]) for f in agenda)]
+                                    if agenda else [])])
     return header, rows
 
 
+def _about(report: Portfolio) -> list[tuple[str, str]]:
+    """What the report is of, and when, for its reader: label and value."""
+    about = [("Bedömd tabell", report.source.name)]
+    if report.source_modified is not None:
+        about.append(("Tabellen bedömd", render.local_time_sv(report.source_modified)))
+    about += [("Rapporten skapad", render.local_time_sv(report.created)),
+              ("Bedömda rader", f"{report.scored} av {report.rows}")]
+    return about
+
+
 def to_markdown(report: Portfolio, max_projects: int | None = 200) -> str:
-    """The report as Markdown: a spread table per framework, then the project table."""
-    lines = [f"# Portfolio: {report.source.name}", "",
-             f"{report.scored} of {report.rows} rows scored; a project counts for the goals the matcher is "
-             f"confident of (mean p: their mean probability; ranked first: top of the list, confident or not).", ""]
+    """The report as Markdown, in Swedish: a spread table per framework, then the project table."""
+    lines = [f"# Portfölj: {report.source.name}", "", *(f"- {k}: {v}" for k, v in _about(report)), "",
+             "Ett projekt räknas för de mål som modellen står bakom (säkra mål). Medelsannolikhet: de säkra "
+             "förslagens genomsnittliga sannolikhet. Först i listan: hur ofta målet kom överst, säkert eller inte.",
+             ""]
     for fid in report.frameworks:
-        lines += [f"## {fid}", "", f"No confident goal for {report.abstained[fid]} of {report.scored} projects.", "",
-                  "| goal | name | projects | share | mean p | ranked first |", "|---|---|---:|---:|---:|---:|"]
+        lines += [f"## {fid}", "", f"Ingen säker träff för {report.abstained[fid]} av {report.scored} projekt.", "",
+                  "| mål | projekt | andel | medelsannolikhet | först i listan | id |",
+                  "|---|---:|---:|---:|---:|---|"]
         for g in report.spread[fid]:
-            mean = f"{g.mean_probability:.2f}" if g.mean_probability is not None else "–"
-            cells = [g.goal_id, _cell(g.name), str(g.projects), f"{g.share:.0%}", mean, str(g.ranked_first)]
+            mean = render.decimal_sv(g.mean_probability) if g.mean_probability is not None else "–"
+            cells = [_cell(g.name), str(g.projects), _percent(g.share), mean, str(g.ranked_first), _cell(g.goal_id)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     header, rows = _project_rows(report)
     shown = rows if max_projects is None else rows[:max_projects]
-    lines += ["## Projects", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["## Projekt", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in shown]
     if len(shown) < len(rows):
-        lines += ["", f"… and {len(rows) - len(shown)} more projects (all of them are in the .xlsx export)."]
+        lines += ["", f"… och {len(rows) - len(shown)} projekt till (alla finns i Excel-filen)."]
     return "\n".join(lines) + "\n"
+
+
+def _percent(share: float) -> str:
+    """A share as Swedish writes a percentage, with a space before the sign: ``67 %``."""
+    return f"{share:.0%}".replace("%", "\u00a0%")
 
 
 def _cell(text: str) -> str:
@@ -176,21 +209,25 @@ def _cell(text: str) -> str:
 
 
 def to_xlsx(report: Portfolio, path: str | Path) -> Path:
-    """Write the report as a workbook: sheet ``spread`` (one row per goal) and ``projects``."""
+    """Write the report as a workbook, in Swedish: the sheets ``om rapporten`` (what and when),
+    ``spridning`` (one row per goal) and ``projekt``."""
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":
         raise TableError(f"{dest}: the workbook needs the extension .xlsx")
     book = require_openpyxl().Workbook(write_only=True)
     try:  # write-only sheets spill to temporary files as rows are added: a full disk can show here too
         with replacing(dest) as tmp:
-            spread = book.create_sheet("spread")
-            spread.append(["framework", "goal", "name", "projects", "share", "mean probability", "ranked first"])
+            about = book.create_sheet("om rapporten")
+            for label, value in _about(report):
+                about.append([label, xlsx_cell(value)])
+            spread = book.create_sheet("spridning")
+            spread.append(["ramverk", "mål", "projekt", "andel", "medelsannolikhet", "först i listan", "id"])
             for fid in report.frameworks:
                 for g in report.spread[fid]:
-                    spread.append([fid, g.goal_id, g.name, g.projects, round(g.share, 4),
+                    spread.append([xlsx_cell(fid), xlsx_cell(g.name), g.projects, round(g.share, 4),
                                    round(g.mean_probability, 4) if g.mean_probability is not None else None,
-                                   g.ranked_first])
-            projects = book.create_sheet("projects")
+                                   g.ranked_first, xlsx_cell(g.goal_id)])
+            projects = book.create_sheet("projekt")
             header, rows = _project_rows(report)
             projects.append(header)
             for row in rows:

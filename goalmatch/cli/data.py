@@ -90,7 +90,7 @@ def add_parsers(sub: Any) -> None:
 def run_frameworks(args: argparse.Namespace) -> Any:
     """The checked files, or the frameworks' rows (as JSON, or as readable lines)."""
     if args.check:
-        return [f"ok  {fw.path}  ({fw.id}, {len(fw.goals)} goals)" for fw in check_frameworks(args.check)]
+        return [f"ok  {fw.path}  ({fw.id}, {len(fw.goals)} mål)" for fw in check_frameworks(args.check)]
     rows = list_frameworks(args.dir)
     return rows if args.json else [render.framework_line(row) for row in rows]
 
@@ -103,4 +103,4 @@ def run_build(args: argparse.Namespace) -> list[str]:
     from goalmatch.data.corpus import default_projects_dir
 
     counts = build(args.shared, args.out or default_projects_dir(), args.frameworks, args.annotations)
-    return [f"wrote {n} records to {name}" for name, n in counts.items()]
+    return [f"skrev {n} projekt till {name}" for name, n in counts.items()]

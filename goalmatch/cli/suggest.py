@@ -21,7 +21,8 @@ from goalmatch.cli.command import comma_list, load_matcher
 from goalmatch.errors import BadInput, UnknownFramework
 from goalmatch.model import render
 
-__all__ = ["add_parsers", "prepare_text", "read_file", "read_text", "run_prepare", "run_suggest", "suggest_text",
+__all__ = ["add_parsers", "prepare_lines", "prepare_text", "read_file", "read_text", "run_prepare", "run_suggest",
+           "suggest_text",
            "suggest_texts"]
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--file", type=Path, help="read the text from a file: UTF-8, UTF-16 with BOM or Windows-1252 "
                                              "('-' for standard input)")
     p.add_argument("--chunk-tokens", type=int, default=128, help="passage budget in words (default 128)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (the text, flags, keywords and "
+                                                       "passages with offsets)")
     p.set_defaults(run=run_prepare)
 
     p = sub.add_parser("suggest", help="suggest the strategy goals a project text serves, with evidence",
@@ -157,22 +160,36 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(run=run_suggest)
 
 
-def run_prepare(args: argparse.Namespace) -> dict[str, Any]:
+def run_prepare(args: argparse.Namespace) -> dict[str, Any] | list[str]:
+    """How the pipeline reads the text: as JSON with ``--json``, else as Swedish lines (:func:`prepare_lines`)."""
     if args.chunk_tokens < 4:
         raise BadInput(f"--chunk-tokens must be at least 4, got {args.chunk_tokens}")
-    return prepare_text(read_text(args.text, args.file), args.chunk_tokens)
+    result = prepare_text(read_text(args.text, args.file), args.chunk_tokens)
+    return result if args.json else prepare_lines(result)
+
+
+def prepare_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`prepare_text`'s result for people, in Swedish: the flags, the keywords (as the text has
+    them, not as lemmas), each passage on one line."""
+    words = render.surface_words(result["text"], result["keywords"])
+    lines = [f"Texten: {', '.join(render.flags_sv(result['flags']))}", f"Nyckelord: {', '.join(words) or '–'}",
+             "", f"Stycken ({len(result['passages'])}):"]
+    lines += [f"  {n}. {' '.join(passage['text'].split())}" for n, passage in enumerate(result["passages"], start=1)]
+    if result["flags"].get("repaired"):
+        lines += ["", "Texten efter reparation:", result["text"]]
+    return lines
 
 
 def run_suggest(args: argparse.Namespace) -> Any:
-    """The suggestions as JSON, or as the readable table (:func:`goalmatch.model.render.text_lines`).
+    """The suggestions as JSON, or as the readable Swedish table (:func:`goalmatch.model.render.text_lines`).
 
     Several files give, in JSON, a list of ``{"file": PATH, "suggestions": …}``, and as text one
     table per file under a ``== PATH ==`` line; one text or file gives its suggestions alone."""
     files = args.files or []
     if len(files) <= 1:
-        result = suggest_text(read_text(args.text, files[0] if files else None), args.model, args.top_k,
-                              comma_list(args.frameworks))
-        return result if args.json else render.text_lines(result)
+        text = read_text(args.text, files[0] if files else None)
+        result = suggest_text(text, args.model, args.top_k, comma_list(args.frameworks))
+        return result if args.json else render.text_lines(result, text)
     if args.text is not None:
         raise BadInput("give the text or --file, not both")
     if sum(str(f) == "-" for f in files) > 1:
@@ -182,6 +199,6 @@ def run_suggest(args: argparse.Namespace) -> Any:
     if args.json:
         return [{"file": name, "suggestions": result} for (name, _), result in zip(texts, results, strict=True)]
     lines: list[str] = []
-    for (name, _), result in zip(texts, results, strict=True):
-        lines += [*([""] if lines else []), f"== {name} ==", *render.text_lines(result)]
+    for (name, text), result in zip(texts, results, strict=True):
+        lines += [*([""] if lines else []), f"== {name} ==", *render.text_lines(result, text)]
     return lines

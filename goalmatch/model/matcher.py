@@ -30,6 +30,7 @@ from goalmatch.model import features as _features
 from goalmatch.model.classifier import GoalClassifier, goal_texts
 from goalmatch.model.evidence import References, StrategyIndex, ranked
 from goalmatch.model.suggestions import (
+    Abstention,
     Evidence,
     FrameworkSuggestions,
     PassageEvidence,
@@ -350,7 +351,7 @@ class Matcher:
             p_doc, P_sent = P_all[rows][0], P_all[rows][1:]
             sims_doc, sims_sent = sims_all[rows][0], sims_all[rows][1:]
             support = float(support_all[i])
-            chosen, reason = _decision(clf, decisions[i], p, p_doc, support, floor)
+            chosen, why = _decision(clf, decisions[i], p, p_doc, support, floor)
             suggestions = tuple(
                 Suggestion(
                     str(clf.classes_[g]), index.names[g], float(p_doc[g]), str(clf.classes_[g]) in chosen,
@@ -359,8 +360,9 @@ class Matcher:
                 )
                 for g in ranked(p_doc)[:top_k]
             )
-            out.append(FrameworkSuggestions(fid, fw.name, fw.multi_label, not chosen, reason, support, floor,
-                                            suggestions))
+            out.append(FrameworkSuggestions(fid, fw.name, fw.multi_label, not chosen, why.english if why else None,
+                                            support, floor, suggestions, why.code if why else None,
+                                            dict(why.figures) if why else {}))
         return out
 
     def _index(self, fid: str) -> StrategyIndex:
@@ -397,19 +399,20 @@ def _framework(clf: GoalClassifier) -> Framework:
 
 def _decision(
     clf: GoalClassifier, decision: Any, p: PreparedText, p_doc: np.ndarray, support: float, floor: float,
-) -> tuple[set[str], str | None]:
+) -> tuple[set[str], Abstention | None]:
     """The goals a head stands behind for one text, and why there are none (``None``: there are)."""
     chosen = set(decision) if clf.multi_label_ else ({decision} if decision is not None else set())
     if p.too_short:
-        return set(), "the text is too short to judge; the ranking is a guess"
+        return set(), Abstention("too_short")
     if chosen:
         return chosen, None
     if support < floor:
-        return chosen, (f"the text is less related to this strategy than every project it was trained on "
-                        f"(support {support:.3f} < {floor:.3f})")
-    if p_doc.max(initial=0.0) < clf.abstain_threshold:
-        return chosen, f"no goal reaches probability {clf.abstain_threshold:g}"
-    return chosen, "no goal reaches its threshold"
+        return chosen, Abstention("off_topic", {"support": support, "min_similarity": floor})
+    best = float(p_doc.max(initial=0.0))
+    if best < clf.abstain_threshold:
+        return chosen, Abstention("below_probability", {"best_probability": best,
+                                                        "threshold": float(clf.abstain_threshold)})
+    return chosen, Abstention("below_thresholds", {"best_probability": best})
 
 
 def _encode_spans(encoder: Any, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[Any]]:

@@ -22,15 +22,22 @@ Standard library only, so the command line can import it without scikit-learn.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from goalmatch.model.suggestions import FrameworkSuggestions, Suggestions
 
-__all__ = ["clip", "column_keys", "columns", "framework_label", "framework_line", "row", "swedish_headers",
-           "text_lines"]
+__all__ = ["clip", "column_keys", "columns", "decimal_sv", "flags_sv", "framework_label", "framework_line",
+           "local_time_sv", "reason_sv", "row", "support_sv", "surface_words", "swedish_headers", "text_lines"]
+
+logger = logging.getLogger(__name__)
 
 TEXT_CHARS, TITLE_CHARS = 90, 60
 """Text output: a quoted sentence or strategy passage, a project title, at most this long."""
@@ -47,52 +54,196 @@ def clip(text: str, width: int) -> str:
 # ------------------------------------------------------------------ text
 
 
-def text_lines(result: Suggestions | Mapping[str, Any]) -> list[str]:
-    """The readable table of one text's suggestions: per framework, bars and evidence.
+def text_lines(result: Suggestions | Mapping[str, Any], text: str | None = None) -> list[str]:
+    """The readable table of one text's suggestions, in Swedish: per framework, bars and evidence.
 
-    ``result`` is a :class:`~goalmatch.model.suggestions.Suggestions` or its ``to_dict()``;
-    numbers are shown as the JSON has them.
+    ``result`` is a :class:`~goalmatch.model.suggestions.Suggestions` or its ``to_dict()``. Goal
+    names come first and ids last, in brackets; a probability has a decimal comma; the evidence
+    has no character offsets and no similarity figures. With ``text`` (the text that was scored)
+    the shared words are shown as the text has them (:func:`surface_words`), not as lemmas.
     """
     data: Mapping[str, Any] = result.to_dict() if hasattr(result, "to_dict") else result
-    flags = data["flags"]
-    notes = [f"language {flags['language']}"]
-    notes += ["repaired PDF text"] if flags["repaired"] else []
-    notes += ["TOO SHORT to judge well"] if flags["too_short"] else []
-    lines = [f"text: {', '.join(notes)}"]
+    lines = [f"Texten: {', '.join(flags_sv(data['flags']))}"]
     for fw in data["frameworks"]:
         lines += ["", f"{fw['name']}  [{fw['framework_id']}]"]
         if fw["abstained"]:
-            lines.append(f"  ingen säker träff (no confident match): {fw['reason']}")
+            lines.append(f"  ingen säker träff: {reason_sv(fw)}")
         for s in fw["suggestions"]:
             p = s["probability"]
             bar = "█" * round(p * 20) + "░" * (20 - round(p * 20))
             mark = "✓" if s["confident"] else " "
-            lines.append(f"  {mark} {bar} {p:5.2f}  {s['goal_id']}: {s['name']}")
-            lines += _evidence_lines(s["evidence"])
+            lines.append(f"  {mark} {bar} {decimal_sv(p):>5}  {s['name']}  [{s['goal_id']}]")
+            terms = list(s["evidence"]["key_terms"])
+            words = surface_words(text, terms) if text is not None else terms
+            lines += _evidence_lines(s["evidence"], words, strength=not fw["abstained"])
     return lines
 
 
-def _evidence_lines(ev: Mapping[str, Any]) -> list[str]:
-    lines = [f"        text [{sent['start']}:{sent['end']}]: {clip(sent['text'], TEXT_CHARS)}"
-             for sent in ev["sentences"][:1]]
+def _evidence_lines(ev: Mapping[str, Any], words: Sequence[str], strength: bool) -> list[str]:
+    """A suggestion's evidence lines; ``strength``: say how strongly the sentence speaks for the goal
+    (not where the framework abstained: an off-topic text's sentence may still score high)."""
+    lines = []
+    for sent in ev["sentences"][:1]:
+        strength_sv = support_sv(sent.get("probability")) if strength else None
+        lines.append(f"        ur texten{f' ({strength_sv})' if strength_sv else ''}: "
+                     f"«{clip(sent['text'], TEXT_CHARS)}»")
     if ev["passage"]:
         ps = ev["passage"]
-        where = f"{ps['kind']} {ps['goal_id']} ({ps['similarity']:.2f})"
-        lines.append(f"        matches {where}: {clip(ps['text'], TEXT_CHARS)}")
+        kind = PASSAGE_KINDS_SV.get(ps["kind"], ps["kind"])
+        where = f"  [{ps['goal_id']}]" if ps["kind"] == "target" else ""
+        lines.append(f"        i strategin ({kind}): {clip(ps['text'], TEXT_CHARS)}{where}")
     if ev["projects"]:
         pr = ev["projects"][0]
-        title = clip(pr["title"] or "", TITLE_CHARS)
-        lines.append(f"        like project {pr['id']} ({pr['similarity']:.2f}): {title}")
-    if ev["key_terms"]:
-        lines.append(f"        shared terms: {', '.join(ev['key_terms'])}")
+        lines.append(f"        liknande projekt: {clip(pr['title'] or pr['id'], TITLE_CHARS)}  [{pr['id']}]")
+    if words:
+        lines.append(f"        delade ord: {', '.join(words)}")
     return lines
+
+
+# ------------------------------------------------------------------ Swedish words
+
+LANGUAGES_SV = {"sv": "svenska", "en": "engelska", "no": "norska", "nn": "nynorska", "da": "danska", "fi": "finska",
+                "de": "tyska", "fr": "franska", "es": "spanska", "it": "italienska", "nl": "nederländska",
+                "pl": "polska", "et": "estniska", "ru": "ryska", "ar": "arabiska", "so": "somaliska",
+                "fa": "persiska", "und": "språket går inte att avgöra"}
+"""The languages :func:`goalmatch.text.prepare.detect_language` names, in Swedish."""
+PASSAGE_KINDS_SV = {"name": "målets namn", "alias": "målets andra namn", "description": "beskrivning",
+                    "example": "exempel", "target": "delmål"}
+"""What kind of strategy text a suggestion matched (``PassageEvidence.kind``), in Swedish."""
+MONTHS_SV = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+             "november", "december")
+TIME_ZONE = "Europe/Stockholm"
+"""The time zone people read times in (:func:`local_time_sv`)."""
+_REASON_EN = (("too_short", re.compile(r"too short to judge")),
+              ("off_topic", re.compile(r"less related to this strategy")),
+              ("below_probability", re.compile(r"no goal reaches probability (?P<threshold>[0-9.e-]+)")),
+              ("below_thresholds", re.compile(r"no goal reaches its threshold")))
+
+
+def local_time_sv(moment: datetime) -> str:
+    """A moment as a Swedish reader expects it: local time in Sweden (Europe/Stockholm), ``5 december
+    2026 kl. 14.03``; a naive ``moment`` is taken as UTC. Where the system's time zone data lack
+    Europe/Stockholm (Windows without the ``tzdata`` package), the time is UTC and says so: ``… (UTC)``.
+
+    >>> local_time_sv(datetime(2026, 12, 5, 13, 3, tzinfo=UTC))
+    '5 december 2026 kl. 14.03'
+    """
+    zone = _zone(TIME_ZONE)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone or UTC)
+    text = f"{local.day} {MONTHS_SV[local.month - 1]} {local.year} kl. {local:%H.%M}"
+    return text if zone is not None else f"{text} (UTC)"
+
+
+@functools.lru_cache(maxsize=4)
+def _zone(name: str) -> tzinfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("no time zone data for %s (install the tzdata package); times are shown in UTC", name)
+        return None
+
+
+def decimal_sv(value: float, digits: int = 2) -> str:
+    """A number with a Swedish decimal comma: ``decimal_sv(0.731)`` → ``'0,73'``."""
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def support_sv(probability: float | None) -> str | None:
+    """How strongly a sentence speaks for a goal (its probability for that goal alone), in words:
+    ``starkt stöd`` from 0.5, ``visst stöd`` from 0.2, else ``svagt stöd``; None without a figure."""
+    if probability is None or probability != probability:  # None, or NaN
+        return None
+    return "starkt stöd" if probability >= 0.5 else "visst stöd" if probability >= 0.2 else "svagt stöd"
+
+
+def flags_sv(flags: Mapping[str, Any]) -> list[str]:
+    """A text's flags (``Suggestions.flags``) as short Swedish notes, the language first."""
+    code = str(flags.get("language") or "und")
+    notes = [LANGUAGES_SV.get(code, f"språk {code}")]
+    notes += ["reparerad PDF-text"] if flags.get("repaired") else []
+    notes += ["FÖR KORT för en säker bedömning"] if flags.get("too_short") else []
+    replaced = flags.get("replaced_characters") or 0
+    notes += [f"{replaced} tecken gick inte att läsa och ersattes"] if replaced else []
+    return notes
+
+
+def reason_sv(framework: FrameworkSuggestions | Mapping[str, Any]) -> str | None:
+    """Why a framework has no confident goal, in plain Swedish for a case officer; None when it has one.
+
+    ``framework`` is a :class:`~goalmatch.model.suggestions.FrameworkSuggestions` or its
+    ``to_dict()``. The reason is read from ``reason_code`` and ``reason_figures``; suggestions
+    stored before the codes existed have only the English ``reason``, which is read instead.
+    The one Swedish wording of the reasons: the command line and the review app both show it.
+
+    >>> figures = {"best_probability": 0.312, "threshold": 0.4}
+    >>> print(reason_sv({"abstained": True, "reason_code": "below_probability", "reason_figures": figures}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Texten berör strategin, men inget mål är tillräckligt sannolikt: det mest sannolika har 0,31 och ett
+    säkert förslag kräver minst 0,40.
+    """
+    data: Mapping[str, Any] = framework.to_dict() if hasattr(framework, "to_dict") else framework
+    if not data.get("abstained"):
+        return None
+    code, figures = data.get("reason_code"), dict(data.get("reason_figures") or {})
+    if code is None:
+        code, figures = _code_of(data.get("reason") or "")
+    best, threshold = figures.get("best_probability"), figures.get("threshold")
+    if code == "too_short":
+        return ("Texten är för kort för en säker bedömning. Målen nedan är bara en gissning; "
+                "en längre projektbeskrivning ger säkrare förslag.")
+    if code == "off_topic":
+        return ("Texten liknar ingen av strategins beskrivningar tillräckligt – den verkar handla om något annat "
+                "än strategin. Den liknar strategin mindre än alla projekt som modellen har lärt sig av.")
+    if code == "below_probability" and threshold is not None:
+        figure = f"det mest sannolika har {decimal_sv(best)} och " if best is not None else ""
+        return (f"Texten berör strategin, men inget mål är tillräckligt sannolikt: {figure}"
+                f"ett säkert förslag kräver minst {decimal_sv(threshold)}.")
+    if code in ("below_probability", "below_thresholds"):
+        return ("Texten berör strategin, men inget mål är tillräckligt sannolikt för ett säkert förslag "
+                "(varje mål har sin egen gräns).")
+    return "Modellen står inte bakom något av målen för den här texten."
+
+
+def _code_of(reason: str) -> tuple[str | None, dict[str, float]]:
+    """The code and figures of an English ``reason`` written before the codes existed."""
+    for code, pattern in _REASON_EN:
+        if match := pattern.search(reason):
+            return code, {k: float(v) for k, v in match.groupdict().items()}
+    return None, {}
+
+
+def surface_words(text: str, lemmas: Sequence[str]) -> list[str]:
+    """Each lemma as the word stands in ``text``: its most frequent form there (``gammal`` → ``äldre``),
+    in lower case unless the text capitalises it inside a sentence too (a name); the lemma where the
+    text lacks it.
+
+    >>> surface_words("Äldre bor kvar. Fler äldre, bättre service i Soutujärvi.", ["gammal", "soutujärvi", "x"])
+    ['äldre', 'Soutujärvi', 'x']
+    """
+    from goalmatch.text.lemmas import lemmatize  # not at import: the lemma table is not needed for --json
+
+    forms: dict[str, Counter[str]] = {}
+    names: set[str] = set()  # forms written with a capital inside a sentence
+    for word in lemmatize(text):
+        form = text[word.start:word.end]
+        forms.setdefault(word.text, Counter())[form.casefold()] += 1
+        if form[:1].isupper() and text[:word.start].rstrip()[-1:] not in ("", ".", "!", "?", ":", "\n", "»", '"'):
+            names.add(form)
+    out = []
+    for lemma in lemmas:
+        seen = forms.get(lemma)
+        best = seen.most_common(1)[0][0] if seen else lemma
+        out.append(next((name for name in names if name.casefold() == best), best))
+    return out
 
 
 def framework_line(summary: Mapping[str, Any]) -> str:
-    """One line of ``goalmatch frameworks``: id, goal count, sub-goals, multi-label, name."""
-    sub_goals = f" (+{summary['sub_goals']} sub-goals)" if summary["sub_goals"] else ""
-    multi = "  multi-label" if summary["multi_label"] else ""
-    return f"{summary['id']:<26} {summary['goals']:>3} goals{sub_goals}{multi}  {summary['name']}"
+    """One line of ``goalmatch frameworks``, in Swedish: id, number of goals and sub-goals, whether a
+    project may serve several goals, name."""
+    sub_goals = f" (+{summary['sub_goals']} delmål)" if summary["sub_goals"] else ""
+    multi = "  flera mål per projekt" if summary["multi_label"] else ""
+    return f"{summary['id']:<26} {summary['goals']:>3} mål{sub_goals}{multi}  {summary['name']}"
 
 
 # ------------------------------------------------------------------ flat table

@@ -9,14 +9,14 @@ text the user gave.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "Evidence", "FrameworkSuggestions", "PassageEvidence", "ProjectEvidence", "SentenceEvidence",
-    "Suggestion", "Suggestions",
+    "REASON_CODES", "Abstention", "Evidence", "FrameworkSuggestions", "PassageEvidence", "ProjectEvidence",
+    "SentenceEvidence", "Suggestion", "Suggestions",
 ]
 
 
@@ -98,12 +98,58 @@ class Suggestion(_Plain):
     evidence: Evidence
 
 
+REASON_CODES = ("too_short", "off_topic", "below_probability", "below_thresholds")
+"""Why a framework has no confident goal, as :attr:`FrameworkSuggestions.reason_code` names it:
+``too_short`` the text is too short to judge; ``off_topic`` it is less related to the strategy
+than every project the head was trained on (figures ``support``, ``min_similarity``);
+``below_probability`` no goal reaches the head's probability threshold (figures
+``best_probability``, ``threshold``); ``below_thresholds`` no goal reaches its own threshold
+(figure ``best_probability``)."""
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """Why a head stands behind no goal: a code of :data:`REASON_CODES` and the figures behind it.
+
+    :attr:`english` is the sentence kept in ``FrameworkSuggestions.reason`` (the API, ``--json``);
+    people read :func:`goalmatch.model.render.reason_sv`.
+
+    >>> Abstention("below_probability", {"best_probability": 0.31, "threshold": 0.4}).english
+    'no goal reaches probability 0.4'
+    """
+
+    code: str
+    figures: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in REASON_CODES:
+            raise ValueError(f"unknown abstention code {self.code!r}; expected one of {', '.join(REASON_CODES)}")
+
+    @property
+    def english(self) -> str:
+        """The reason as one English sentence (what ``reason`` held before the codes)."""
+        f = self.figures
+        if self.code == "too_short":
+            return "the text is too short to judge; the ranking is a guess"
+        if self.code == "off_topic":
+            return (f"the text is less related to this strategy than every project it was trained on "
+                    f"(support {f['support']:.3f} < {f['min_similarity']:.3f})")
+        if self.code == "below_probability":
+            return f"no goal reaches probability {f['threshold']:g}"
+        return "no goal reaches its threshold"
+
+
 @dataclass(frozen=True)
 class FrameworkSuggestions(_Plain):
     """The ranked goals of one framework. ``abstained``: no confident match, ``reason`` says why.
 
     ``support`` is how related the text is to the strategy at all (mean of the best cosine
     similarities to the closest goal's texts); below ``min_similarity`` the matcher abstains.
+    ``reason`` is an English sentence for programs and logs; ``reason_code`` (one of
+    :data:`REASON_CODES`) and ``reason_figures`` are the same as data, from which
+    :func:`goalmatch.model.render.reason_sv` writes the Swedish a case officer reads. Both are
+    ``None`` and empty where the head stands behind a goal (and in suggestions stored before
+    the codes existed).
     """
 
     framework_id: str
@@ -114,6 +160,8 @@ class FrameworkSuggestions(_Plain):
     support: float
     min_similarity: float
     suggestions: tuple[Suggestion, ...]
+    reason_code: str | None = None
+    reason_figures: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def confident(self) -> tuple[Suggestion, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from goalmatch.batch import portfolio as report
 from goalmatch.batch.tables import open_table
 from goalmatch.batch.writers import TableWriter
 from goalmatch.cli.main import main
+from goalmatch.model import render
 
 openpyxl = pytest.importorskip("openpyxl")
 
@@ -56,24 +59,47 @@ def test_portfolio_counts_confident_goals(scored: Path) -> None:
 def test_markdown_and_xlsx(scored: Path, tmp_path: Path) -> None:
     result = report.portfolio(scored)
     text = report.to_markdown(result)
-    assert "| rus-a | RUS-A | 2 | 67% | 0.70 | 2 |" in text
-    assert "| project | goals per framework | Agenda 2030 goals |" in text
-    assert "| P1: Projekt 1 \\| med pipe | rus: rus-a (0.80) | sdg-9 (0.70), sdg-4 (0.60) |" in text
+    assert "| RUS-A | 2 | 67\u00a0% | 0,70 | 2 | rus-a |" in text  # the name first, the id as small print
+    assert "| projekt | mål per ramverk | Agenda 2030-mål |" in text
+    assert "| P1: Projekt 1 \\| med pipe | rus: RUS-A (0,80) | Industri (0,70), Utbildning (0,60) |" in text
     assert "| P3: Projekt 3 \\| med pipe | rus: – | – |" in text
+    assert "Ingen säker träff för 1 av 3 projekt." in text and "## Projekt" in text
     report.to_xlsx(result, tmp_path / "r.xlsx")
     book = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
-    spread = list(book["spread"].iter_rows(values_only=True))
-    assert spread[0][:4] == ("framework", "goal", "name", "projects") and ("rus", "rus-a", "RUS-A", 2) == spread[1][:4]
-    assert len(list(book["projects"].iter_rows())) == 4
+    assert book.sheetnames == ["om rapporten", "spridning", "projekt"]
+    spread = list(book["spridning"].iter_rows(values_only=True))
+    assert spread[0] == ("ramverk", "mål", "projekt", "andel", "medelsannolikhet", "först i listan", "id")
+    assert ("rus", "RUS-A", 2) == spread[1][:3] and spread[1][-1] == "rus-a"
+    assert len(list(book["projekt"].iter_rows())) == 4
+    about = dict(book["om rapporten"].iter_rows(values_only=True))
+    assert about["Bedömd tabell"] == "scored.csv" and about["Bedömda rader"] == "3 av 4"
     book.close()
     report.spread_table(result, tmp_path / "spread.parquet")
     assert len(list(open_table(tmp_path / "spread.parquet").rows())) == 4
 
 
+def _undated(markdown: str) -> str:
+    """The report without the minute it was made in."""
+    return re.sub(r"(?m)^- Rapporten skapad: .*$", "", markdown)
+
+
+def test_the_report_gives_its_times_in_swedish_local_time(scored: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = report.portfolio(scored)
+    result.created = datetime(2026, 12, 5, 13, 3, tzinfo=UTC)  # winter: UTC+1
+    result.source_modified = datetime(2026, 7, 1, 6, 30, tzinfo=UTC)  # summer: UTC+2
+    text = report.to_markdown(result)
+    assert "- Rapporten skapad: 5 december 2026 kl. 14.03\n" in text
+    assert "- Tabellen bedömd: 1 juli 2026 kl. 08.30\n" in text
+    assert "T13:03" not in text and "UTC" not in text
+    monkeypatch.setattr(render, "TIME_ZONE", "Nowhere/Atlantis")  # a system without the zone: UTC, and says so
+    assert "- Rapporten skapad: 5 december 2026 kl. 13.03 (UTC)\n" in report.to_markdown(result)
+
+
 def test_report_command(scored: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(scored), "--xlsx", str(tmp_path / "r.xlsx")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# Portfolio: scored.csv") and out == report.to_markdown(report.portfolio(scored))
+    assert out.startswith("# Portfölj: scored.csv")
+    assert _undated(out) == _undated(report.to_markdown(report.portfolio(scored)))
     (tmp_path / "plain.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     assert main(["report", str(tmp_path / "plain.csv")]) == 2
     assert "goalmatch: error: " in (err := capsys.readouterr().err) and "not a scored table" in err
@@ -84,5 +110,5 @@ def test_report_files_are_written_whole_and_leave_no_temporary_files(scored: Pat
     out.mkdir()
     (out / "r.md").write_text("old", encoding="utf-8")
     assert main(["report", str(scored), "-o", str(out / "r.md"), "--xlsx", str(out / "r.xlsx")]) == 0
-    assert (out / "r.md").read_text(encoding="utf-8").startswith("# Portfolio: scored.csv")
+    assert (out / "r.md").read_text(encoding="utf-8").startswith("# Portfölj: scored.csv")
     assert sorted(p.name for p in out.iterdir()) == ["r.md", "r.xlsx"]

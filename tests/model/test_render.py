@@ -25,19 +25,30 @@ RESULT = s.Suggestions(
 )
 
 
-def test_text_lines_show_bars_marks_and_the_evidence() -> None:
+def test_text_lines_show_bars_marks_and_the_evidence_in_swedish() -> None:
     lines = render.text_lines(RESULT)
     assert lines == render.text_lines(RESULT.to_dict())  # the object or its JSON: one rendering
-    assert lines[0] == "text: language sv"
+    assert lines[0] == "Texten: svenska"
     assert lines[2] == "Test  [test]"
-    assert lines[3] == "  ✓ ████████████████░░░░  0.80  t-bredband: Bredband"
-    assert lines[4] == "        text [0:29]: Vi drar fiber till byarna."
-    head = "        matches example t-bredband (0.73): "
-    assert lines[5].startswith(head + "fiber till byarna") and lines[5].endswith("…")
+    assert lines[3] == "  ✓ ████████████████░░░░  0,80  Bredband  [t-bredband]"
+    assert lines[4] == "        ur texten (starkt stöd): «Vi drar fiber till byarna.»"  # no offsets
+    head = "        i strategin (exempel): "
+    assert lines[5].startswith(head + "fiber till byarna") and lines[5].endswith("…")  # no cosine
     assert len(lines[5]) == len(head) + 90
-    assert lines[6:8] == ["        like project p/fiber (0.50): Fiber i byn", "        shared terms: fiber, by"]
-    assert lines[8].startswith("    ███░") and lines[8].endswith("t-kultur: Kultur")
-    assert lines[10:] == ["Other  [other]", "  ingen säker träff (no confident match): no goal reaches probability 0.4"]
+    assert lines[6:8] == ["        liknande projekt: Fiber i byn  [p/fiber]", "        delade ord: fiber, by"]
+    assert lines[8].startswith("    ███░") and lines[8].endswith("Kultur  [t-kultur]")
+    assert lines[10] == "Other  [other]"
+    assert lines[11] == ("  ingen säker träff: Texten berör strategin, men inget mål är tillräckligt sannolikt: "
+                         "ett säkert förslag kräver minst 0,40.")  # read from the English of a stored suggestion
+    assert len(lines) == 12
+
+
+def test_shared_words_are_shown_as_the_text_has_them() -> None:
+    text = "Vi drar fiber till byarna. Fibern når alla byar och fler byar."  # a tie: the first form
+    lines = render.text_lines(RESULT, text)
+    assert "        delade ord: fiber, byar" in lines
+    assert render.surface_words("Fler äldre bor kvar i Älvsbyn; äldre vill ha service.", ["gammal", "älvsbyn"]) == [
+        "äldre", "Älvsbyn"]
 
 
 def test_a_table_row_fills_the_columns_of_its_frameworks() -> None:
@@ -54,4 +65,12 @@ def test_a_table_row_fills_the_columns_of_its_frameworks() -> None:
 def test_framework_line() -> None:
     line = render.framework_line({"id": "agenda-2030", "goals": 17, "sub_goals": 169, "multi_label": True,
                                   "name": "Agenda 2030"})
-    assert line == "agenda-2030                 17 goals (+169 sub-goals)  multi-label  Agenda 2030"
+    assert line == "agenda-2030                 17 mål (+169 delmål)  flera mål per projekt  Agenda 2030"
+
+
+def test_an_abstaining_framework_does_not_call_its_sentences_strong_support() -> None:
+    off_topic = s.FrameworkSuggestions("test", "Test", False, True, None, 0.3, 0.5, (
+        s.Suggestion("t-bredband", "Bredband", 0.96, False, EVIDENCE),), "off_topic", {"support": 0.3,
+                                                                                       "min_similarity": 0.5})
+    lines = render.text_lines(s.Suggestions(RESULT.flags, (off_topic,), ()))
+    assert "        ur texten: «Vi drar fiber till byarna.»" in lines and not any("stöd" in line for line in lines)
