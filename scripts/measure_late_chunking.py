@@ -82,6 +82,7 @@ def measure(task: object, encoder: Encoder, limit: int | None, alphas: list[floa
         picks[way] = picked
         out[way].update({"text_accuracy": round(float((top == truth).mean()), 3),  # type: ignore[attr-defined]
                          "vote_accuracy": round(float((np.array(votes) == truth).mean()), 3)})
+    for way in picks:
         if way != "apart":
             out[way]["same_sentence_as_apart"] = round(float(np.mean(  # type: ignore[index]
                 [a == b for a, b in zip(picks[way], picks["apart"], strict=True)])), 3)
