@@ -276,13 +276,13 @@ def paste_long(base_url: str, who: str, text: str, result: dict[str, Any], timeo
         try:
             response = client.post("/applications", data={"text": text, "title": "Lång ansökan", "csrf": csrf})
             result["status"] = response.status_code
-        except httpx.HTTPError as exc:
+        except httpx.HTTPError as exc:  # e.g. a timeout: the others' figures still count
             result["status"] = f"{type(exc).__name__}"
         result["seconds"] = time.monotonic() - result["started"]
 
 
 def run_long(base_url: str, users: int, chars: int, *, think_s: tuple[float, float], lead_s: float, tail_s: float,
-             seed: int = 7) -> tuple[Tally, dict[str, Any]]:
+             timeout_s: float = 1800, progress_s: float = 15, seed: int = 7) -> tuple[Tally, dict[str, Any]]:
     """``users`` reviewers at work (pausing ``think_s`` between steps); after ``lead_s`` seconds one more
     pastes a ``chars``-character application; the others go on until ``tail_s`` seconds after it is stored."""
     tally, shared, stop = Tally(), [], threading.Event()
@@ -294,7 +294,14 @@ def run_long(base_url: str, users: int, chars: int, *, think_s: tuple[float, flo
         thread.start()
     time.sleep(lead_s)
     long_one: dict[str, Any] = {"chars": len(text)}
-    paste_long(base_url, f"granskare{users}", text, long_one)
+    paster = threading.Thread(target=paste_long, args=(base_url, f"granskare{users}", text, long_one, timeout_s))
+    paster.start()
+    while paster.join(progress_s) or paster.is_alive():  # a line now and then: a stuck run shows
+        began = long_one.get("started", time.monotonic())
+        with tally.lock:
+            times = [seconds for name, at, seconds in tally.timeline if at >= began and name not in SIGN_IN]
+        print(f"  {time.monotonic() - began:5.0f} s into the long paste: the others' {len(times)} requests since, "
+              f"p95 {percentile(times, 0.95) * 1000:.0f} ms, max {max(times, default=0) * 1000:.0f} ms", flush=True)
     time.sleep(tail_s)
     stop.set()
     for thread in threads:
@@ -389,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --long: seconds a reviewer pauses after each step, uniform (default 2 8)")
     parser.add_argument("--lead", type=float, default=15.0, help="with --long: seconds of work before the paste")
     parser.add_argument("--tail", type=float, default=5.0, help="with --long: seconds of work after it")
+    parser.add_argument("--long-timeout", type=float, default=900,
+                        help="with --long: seconds the long paste's client waits (default 900)")
     parser.add_argument("--json", type=Path, help="with --long: write the figures to this file too")
     args = parser.parse_args(argv)
     if args.long:
@@ -438,7 +447,7 @@ def main_long(args: argparse.Namespace) -> int:
               f"{os.cpu_count()} CPUs, load average before: {' '.join(f'{x:.2f}' for x in before)}", flush=True)
         try:
             tally, long_one = run_long(server.base_url, users, args.long, think_s=tuple(args.think),
-                                       lead_s=args.lead, tail_s=args.tail)
+                                       lead_s=args.lead, tail_s=args.tail, timeout_s=args.long_timeout)
             check = check_decisions(server.database_url, tally.acked)
         finally:
             server.stop()
