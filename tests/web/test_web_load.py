@@ -157,3 +157,24 @@ def test_a_long_texts_next_piece_waits_for_the_short_suggestions_under_way() -> 
     gave_way.join(60)
     assert waited and not gave_way.is_alive()
     lanes.give_way()  # nothing under way: returns at once
+
+
+def test_the_long_lane_runs_in_one_thread_at_a_lower_priority() -> None:
+    import os
+
+    seen: list[tuple[int, int]] = []
+
+    class Plain:  # no with_encoder: suggested as it is, in the lane's thread
+        def suggest(self, text: str) -> int:
+            thread = threading.get_native_id()
+            seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread)))
+            return len(text)
+
+    lanes = Lanes(long_chars=10)
+    assert [lanes.suggest(Plain(), "x" * 11) for _ in range(3)] == [11, 11, 11]
+    assert lanes.suggest(Plain(), "kort") == 4  # in the caller's thread
+    here = threading.get_native_id()
+    assert {thread for thread, _ in seen[:3]} != {here} and len({thread for thread, _ in seen[:3]}) == 1
+    assert seen[3][0] == here
+    if sys.platform == "linux":
+        assert {nice for _, nice in seen[:3]} == {min(19, os.getpriority(os.PRIO_PROCESS, here) + 10)}
