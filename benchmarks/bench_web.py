@@ -4,6 +4,7 @@
     python benchmarks/bench_web.py --fake -n 50    # FakeEncoder on the shipped frameworks: app overhead only
 
     python benchmarks/bench_web.py --profile       # where the work of one POST /api/suggest goes
+    python benchmarks/bench_web.py --long 27000 150000   # matcher.suggest on long texts, by stage
 
 Measures three requests, each ``-n`` times after one warm-up: pasting an application
 (POST /applications: suggest + store + redirect), showing it (GET /applications/ID:
@@ -51,6 +52,38 @@ def _percentiles(times: list[float]) -> str:
     return f"p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  max {top * 1000:7.1f} ms"
 
 
+def long_figures(matcher: Any, sizes: list[int]) -> None:
+    """``matcher.suggest`` on texts of ``sizes`` characters (the corpora's texts repeated), once each under
+    cProfile, and the cumulative time of its stages in that run: preparing the text, splitting it into
+    sentences, cutting it into passages (tokens counted), encoding the passages (sentence vectors from
+    the same pass), and the rest (the heads, the evidence, the key terms)."""
+    import cProfile
+    import pstats
+
+    import goalmatch
+
+    texts = [r.text for r in goalmatch.load_corpora()]
+    matcher.suggest("\n\n".join(texts)[:20_000])  # language tools and e5's torch pass loaded
+    stages = {"prepare": "prepare", "sentences": "sentences", "passages": "chunk", "encoding": "_encode_spans"}
+    for size in sizes:
+        text = "\n\n".join(texts * (size // sum(map(len, texts)) + 1))[:size]
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        result = matcher.suggest(text)
+        profiler.disable()
+        total = time.perf_counter() - started
+        found: dict[str, float] = {}
+        for (file, _, name), row in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+            if "goalmatch" in file and name in stages.values():
+                found[name] = found.get(name, 0.0) + row[3]  # cumulative seconds
+        parts = {label: found.get(name, 0.0) for label, name in stages.items()}
+        rest = total - parts["prepare"] - parts["passages"] - parts["encoding"]  # sentences: inside chunk too
+        print(f"{size:>8,} characters ({len(result.frameworks)} frameworks): suggest {total:6.1f} s (profiled): "
+              + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in parts.items())
+              + f", the rest {rest:.2f} s", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="timed requests of each kind (default 20)")
@@ -58,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="profile what one POST /api/suggest does (the service's suggest and the JSON "
                              "encoding; cProfile, top 30 by cumulative time)")
+    parser.add_argument("--long", type=int, nargs="+", metavar="CHARS",
+                        help="instead: matcher.suggest on texts of these sizes, by stage (issue 16, item 9)")
     args = parser.parse_args(argv)
+    if args.long:
+        long_figures(_matcher(args.fake), args.long)
+        return 0
 
     from fastapi.testclient import TestClient
 

@@ -3,6 +3,7 @@
     python benchmarks/load_web.py                          # N = 1 2 4 8 16, 10 s each, FakeEncoder
     python benchmarks/load_web.py --model default -d 20    # the shipped model and the real encoder
     python benchmarks/load_web.py --users 4 8 --duration 5
+    python benchmarks/load_web.py --model default --users 16 --long 150000 --json long.json
 
 Starts ``uvicorn`` in a subprocess on 127.0.0.1 (one worker process, as ``goalmatch serve``
 runs it) over a fresh SQLite file, with the FakeEncoder on the shipped frameworks and
@@ -15,6 +16,14 @@ collide on purpose). It prints requests/s, p50/p95 per endpoint, the number of 5
 transport errors, and then checks in the database that every decision acknowledged with
 a 2xx is stored exactly once (lost / duplicated). The N where it degrades is the first
 with a p95 over 1 s on some endpoint, a 5xx or an error.
+
+``--long CHARS`` (issue 16, item 9): N reviewers (the first ``--users``) work as above but
+pause ``--think`` seconds (2-8 by default: a person reads between steps) after each step;
+after ``--lead`` seconds one more reviewer pastes an application of CHARS characters (the
+shipped corpora's texts repeated) and the others go on until ``--tail`` seconds after it
+is stored. It prints (and with ``--json`` writes) the long paste's time and the others'
+p50/p95/max before it, while it was under way (requests started in that time, sign-in
+excluded) and overall, per endpoint while it ran, and the decisions check.
 """
 
 from __future__ import annotations
@@ -63,12 +72,14 @@ class Tally:
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     acked: list[tuple[int, str, int, str]] = field(default_factory=list)  # (application, framework, version, who)
+    timeline: list[tuple[str, float, float]] = field(default_factory=list)  # (endpoint, started, seconds)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, endpoint: str, seconds: float, status: int) -> None:
+    def record(self, endpoint: str, seconds: float, status: int, started: float | None = None) -> None:
         with self.lock:
             self.latencies.setdefault(endpoint, []).append(seconds)
             self.statuses.setdefault(endpoint, Counter())[status] += 1
+            self.timeline.append((endpoint, time.monotonic() - seconds if started is None else started, seconds))
 
     @property
     def requests(self) -> int:
@@ -159,9 +170,12 @@ def _csrf(html: str) -> str:
 
 
 def reviewer(base_url: str, who: str, until: float, tally: Tally, shared: list[int], seed: int,
-             timeout_s: float = 30) -> None:
-    """One reviewer's session: sign in, then suggest, add, read and decide until ``until``."""
+             timeout_s: float = 30, *, think_s: tuple[float, float] = (0.0, 0.0),
+             stop: threading.Event | None = None) -> None:
+    """One reviewer's session: sign in, then suggest, add, read and decide until ``until`` (or ``stop``),
+    pausing ``think_s`` (uniform, seconds) after each step."""
     rng = random.Random(seed)
+    stop = stop or threading.Event()
     with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False) as client:
 
         def call(endpoint: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
@@ -187,7 +201,7 @@ def reviewer(base_url: str, who: str, until: float, tally: Tally, shared: list[i
             return
         csrf = _csrf(queue.text)
         headers = {"X-CSRF-Token": csrf}
-        while time.monotonic() < until:
+        while time.monotonic() < until and not stop.wait(rng.uniform(*think_s)):
             roll = rng.random()
             text = f"{rng.choice(TEXTS)} ({who}, {rng.randrange(10**6)})"
             if roll < 0.15 or not shared:
@@ -238,6 +252,79 @@ def run_load(base_url: str, users: int, duration_s: float, *, seed: int = 7) -> 
     for thread in threads:
         thread.join()
     return tally
+
+
+def long_text(chars: int) -> str:
+    """A Swedish application of ``chars`` characters: the shipped corpora's project texts, repeated."""
+    import goalmatch
+
+    texts = [r.text for r in goalmatch.load_corpora()]
+    out, i = [], 0
+    while sum(map(len, out)) + 2 * len(out) < chars:
+        out.append(texts[i % len(texts)])
+        i += 1
+    return "\n\n".join(out)[:chars]
+
+
+def paste_long(base_url: str, who: str, text: str, result: dict[str, Any], timeout_s: float = 1800) -> None:
+    """One reviewer pastes ``text`` as a new application (POST /applications); ``result`` gets its status and time."""
+    with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False) as client:
+        page = client.get("/login")
+        client.post("/login", data={"username": who, "password": PASSWORD, "csrf": _csrf(page.text), "next": "/new"})
+        csrf = _csrf(client.get("/new").text)
+        result["started"] = time.monotonic()
+        try:
+            response = client.post("/applications", data={"text": text, "title": "Lång ansökan", "csrf": csrf})
+            result["status"] = response.status_code
+        except httpx.HTTPError as exc:  # e.g. a timeout: the others' figures still count
+            result["status"] = f"{type(exc).__name__}"
+        result["seconds"] = time.monotonic() - result["started"]
+
+
+def run_long(base_url: str, users: int, chars: int, *, think_s: tuple[float, float], lead_s: float, tail_s: float,
+             timeout_s: float = 1800, progress_s: float = 15, seed: int = 7) -> tuple[Tally, dict[str, Any]]:
+    """``users`` reviewers at work (pausing ``think_s`` between steps); after ``lead_s`` seconds one more
+    pastes a ``chars``-character application; the others go on until ``tail_s`` seconds after it is stored."""
+    tally, shared, stop = Tally(), [], threading.Event()
+    text = long_text(chars)
+    threads = [threading.Thread(target=reviewer, kwargs={"think_s": think_s, "stop": stop},
+                                args=(base_url, f"granskare{i}", float("inf"), tally, shared, seed + i))
+               for i in range(users)]
+    for thread in threads:
+        thread.start()
+    time.sleep(lead_s)
+    long_one: dict[str, Any] = {"chars": len(text)}
+    paster = threading.Thread(target=paste_long, args=(base_url, f"granskare{users}", text, long_one, timeout_s))
+    paster.start()
+    while paster.join(progress_s) or paster.is_alive():  # a line now and then: a stuck run shows
+        began = long_one.get("started", time.monotonic())
+        with tally.lock:
+            times = [seconds for name, at, seconds in tally.timeline if at >= began and name not in SIGN_IN]
+        print(f"  {time.monotonic() - began:5.0f} s into the long paste: the others' {len(times)} requests since, "
+              f"p95 {percentile(times, 0.95) * 1000:.0f} ms, max {max(times, default=0) * 1000:.0f} ms", flush=True)
+    time.sleep(tail_s)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return tally, long_one
+
+
+def long_summary(tally: Tally, long_one: dict[str, Any]) -> dict[str, Any]:
+    """The others' latencies (p50/p95/max) while the long application was under way, and over the whole run."""
+    begin, end = long_one["started"], long_one["started"] + long_one["seconds"]
+    judged = [(name, at, seconds) for name, at, seconds in tally.timeline if name not in SIGN_IN]
+
+    def stats(rows: list[tuple[str, float, float]]) -> dict[str, Any]:
+        times = [seconds for _, _, seconds in rows]
+        return {"n": len(times), "p50": statistics.median(times) if times else None,
+                "p95": percentile(times, 0.95) if times else None, "max": max(times, default=None)}
+
+    during = [row for row in judged if begin <= row[1] < end]
+    return {"long": long_one, "during": stats(during), "before": stats([row for row in judged if row[1] < begin]),
+            "overall": stats(judged),
+            "during_per_endpoint": {name: stats([r for r in during if r[0] == name])
+                                    for name in sorted({r[0] for r in during})},
+            "5xx": tally.server_errors, "errors": dict(tally.errors)}
 
 
 def check_decisions(database_url: str, acked: Sequence[tuple[int, str, int, str]]) -> dict[str, int]:
@@ -302,7 +389,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-endpoint", action="store_true", help="also print p50/p95 per endpoint")
     parser.add_argument("--database", help="a PostgreSQL URL to use instead of a fresh SQLite file (its tables "
                                            "must be empty)")
+    parser.add_argument("--long", type=int, metavar="CHARS",
+                        help="the long-application scenario: the first N of --users reviewers (pausing --think) "
+                             "while one more pastes an application of CHARS characters (e.g. 150000)")
+    parser.add_argument("--think", type=float, nargs=2, default=[2.0, 8.0], metavar=("LO", "HI"),
+                        help="with --long: seconds a reviewer pauses after each step, uniform (default 2 8)")
+    parser.add_argument("--lead", type=float, default=15.0, help="with --long: seconds of work before the paste")
+    parser.add_argument("--tail", type=float, default=5.0, help="with --long: seconds of work after it")
+    parser.add_argument("--long-timeout", type=float, default=900,
+                        help="with --long: seconds the long paste's client waits (default 900)")
+    parser.add_argument("--json", type=Path, help="with --long: write the figures to this file too")
     args = parser.parse_args(argv)
+    if args.long:
+        return main_long(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -332,6 +431,45 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndegrades at N = {first}" if first else f"\nno degradation up to N = {max(args.users)} "
           f"(p95 ≤ {SLOW_P95_S:.0f} s on every endpoint, no 5xx, nothing lost)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+def main_long(args: argparse.Namespace) -> int:
+    """The long-application scenario (issue 16, item 9): the others' p50/p95/max while it is under way."""
+    import json
+
+    users = args.users[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        server = Server(Path(tmp), args.model, users=users + 1, database_url=args.database)
+        before = os.getloadavg()
+        print(f"server up in {time.perf_counter() - started:.1f} s (model {args.model}, 1 uvicorn process); "
+              f"{os.cpu_count()} CPUs, load average before: {' '.join(f'{x:.2f}' for x in before)}", flush=True)
+        try:
+            tally, long_one = run_long(server.base_url, users, args.long, think_s=tuple(args.think),
+                                       lead_s=args.lead, tail_s=args.tail, timeout_s=args.long_timeout)
+            check = check_decisions(server.database_url, tally.acked)
+        finally:
+            server.stop()
+    result = {"command": " ".join(sys.argv), "model": args.model, "users": users, "think_s": args.think,
+              "cpus": os.cpu_count(), "load_before": before, "load_after": os.getloadavg(),
+              **long_summary(tally, long_one), **check}
+    result["long"].pop("started", None)
+    ms = lambda v: "-" if v is None else f"{v * 1000:.0f} ms"  # noqa: E731
+    print(f"\n{users} reviewers (pausing {args.think[0]:g}-{args.think[1]:g} s) while one pastes "
+          f"{long_one['chars']:,} characters: that one took {long_one['seconds']:.1f} s (status {long_one['status']})")
+    for name in ("before", "during", "overall"):
+        r = result[name]
+        print(f"  the others, {name:<8} n={r['n']:<5} p50 {ms(r['p50'])}  p95 {ms(r['p95'])}  max {ms(r['max'])}")
+    for name, r in result["during_per_endpoint"].items():
+        print(f"      {name:<32} n={r['n']:<5} p50 {ms(r['p50'])}  p95 {ms(r['p95'])}  max {ms(r['max'])}")
+    print(f"  5xx {result['5xx']}, errors {sum(result['errors'].values())}, decisions acknowledged "
+          f"{check['acknowledged']}, lost {check['lost']}, duplicated {check['duplicated']}")
+    p95 = result["during"]["p95"]
+    under = p95 is not None and p95 < SLOW_P95_S
+    print(f"  the others' p95 while it ran: {ms(p95)} ({'under' if under else 'NOT under'} {SLOW_P95_S:g} s)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     return 0
 
 

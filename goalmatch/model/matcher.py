@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_TOKENS = 500
 """Texts over the encoder's window are cut into passages of at most this many tokens."""
+_BUILDING = threading.Lock()  # a matcher's lazily built state is built once when threads suggest at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -366,10 +368,16 @@ class Matcher:
         return out
 
     def _index(self, fid: str) -> StrategyIndex:
-        """The evidence index of a head's strategy texts, built on first use and kept."""
-        if fid not in self._memo:
-            self._memo[fid] = StrategyIndex.build(fid, _framework(self.heads[fid]), self.heads[fid], self.references)
-        return self._memo[fid]
+        """The evidence index of a head's strategy texts, built on first use and kept (once, also
+        when several threads suggest at once: the encoder and the heads are read-only)."""
+        index = self._memo.get(fid)
+        if index is None:
+            with _BUILDING:
+                index = self._memo.get(fid)
+                if index is None:
+                    index = StrategyIndex.build(fid, _framework(self.heads[fid]), self.heads[fid], self.references)
+                    self._memo[fid] = index
+        return index
 
 
 # ------------------------------------------------------------------ helpers

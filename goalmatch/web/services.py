@@ -1,4 +1,4 @@
-"""What the pages and the JSON API share: the matcher behind a lock, decisions, uploads.
+"""What the pages and the JSON API share: the matcher (in :mod:`~goalmatch.web.lanes`), decisions, uploads.
 
 Thin adapters over the library: suggestions come from :meth:`goalmatch.Matcher.suggest`
 and nothing here scores texts itself.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 import time
 import zipfile
 import zlib
@@ -18,6 +17,7 @@ from xml.etree import ElementTree
 
 from goalmatch.errors import UnknownFramework, UploadError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
+from goalmatch.web.lanes import Lanes
 from goalmatch.web.review import model_goals
 from goalmatch.web.store import Decision, Store, StoreError
 
@@ -191,11 +191,11 @@ def _stream_bytes(stream: Any, room: int) -> int:
 class Review:
     """The app's model and store, and the rules of a decision."""
 
-    def __init__(self, matcher: Any, store: Store) -> None:
+    def __init__(self, matcher: Any, store: Store, lanes: Lanes | None = None) -> None:
         self.matcher = matcher
         self.store = store
         self.frameworks = matcher.frameworks  # id → Framework, computed once
-        self._lock = threading.Lock()
+        self.lanes = lanes or Lanes()  # short texts side by side, a long one in pieces that give way
 
     def suggest(self, text: str, top_k: int = 3, frameworks: Sequence[str] | None = None) -> dict[str, Any]:
         if len(text) > MAX_TEXT_CHARS:
@@ -204,8 +204,8 @@ class Review:
             self.matcher.framework_ids(frameworks or None)
         except UnknownFramework as exc:
             raise StoreError(f"okänt ramverk: {', '.join(exc.unknown)}; finns: {', '.join(exc.known)}") from None
-        with self._lock:  # one suggestion at a time: the model is shared and CPU-bound
-            return dict(self.matcher.suggest(text, top_k=top_k, frameworks=frameworks or None).to_dict())
+        result = self.lanes.suggest(self.matcher, text, top_k=top_k, frameworks=frameworks or None)
+        return dict(result.to_dict())
 
     def import_text(self, title: str, text: str, source: str, user: str | None,
                     suggestions: dict[str, Any] | None = None) -> int:
