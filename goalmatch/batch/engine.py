@@ -33,15 +33,15 @@ logger = logging.getLogger(__name__)
 
 def suggest_many(
     matcher: Any, texts: Sequence[str], top_k: int = 3, frameworks: Sequence[str] | None = None,
-    sentences: bool = True,
+    sentences: bool | str = True,
 ) -> list[Any]:
     """``matcher.suggest_many(texts, top_k, frameworks)``; see :meth:`goalmatch.model.matcher.Matcher.suggest_many`.
 
     Kept for callers of the batch module: the batching itself lives in the matcher.
     """
-    if sentences:
+    if sentences is True:
         return matcher.suggest_many(texts, top_k, frameworks)  # type: ignore[no-any-return]
-    return matcher.suggest_many(texts, top_k, frameworks, sentences=False)  # type: ignore[no-any-return]
+    return matcher.suggest_many(texts, top_k, frameworks, sentences=sentences)  # type: ignore[no-any-return]
 
 
 class _CachedEncoder:
@@ -61,7 +61,7 @@ class _CachedEncoder:
 
 
 def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cache_dir: str | Path | None = None,
-                sentences: bool = True) -> list[Any]:
+                sentences: bool | str = True) -> list[Any]:
     """Suggestions for one chunk's texts (one encoder call); a text the matcher fails on gets its exception."""
     if not texts:
         return []
@@ -84,7 +84,7 @@ def score_texts(matcher: Any, texts: list[str], top_k: int, ids: list[str], cach
     return results
 
 
-def _one(matcher: Any, text: str, top_k: int, ids: list[str], sentences: bool) -> Any:
+def _one(matcher: Any, text: str, top_k: int, ids: list[str], sentences: bool | str) -> Any:
     try:
         return suggest_many(matcher, [text], top_k, ids, sentences)[0]
     except OSError:
@@ -94,7 +94,7 @@ def _one(matcher: Any, text: str, top_k: int, ids: list[str], sentences: bool) -
 
 
 def make_scorer(engine: str, matcher: Any, top_k: int, ids: list[str], *, cache_dir: str | Path | None = None,
-                scheduler: str | None = None, sentences: bool = True) -> LocalScorer | DaskScorer:
+                scheduler: str | None = None, sentences: bool | str = True) -> LocalScorer | DaskScorer:
     """The scorer of ``engine`` (``local`` or ``dask``); ``cache_dir`` serves the local one, ``scheduler`` dask."""
     if engine == "local":
         return LocalScorer(matcher, top_k, ids, cache_dir, sentences)
@@ -107,7 +107,7 @@ class LocalScorer:
     window = 1
 
     def __init__(self, matcher: Any, top_k: int, ids: list[str], cache_dir: str | Path | None = None,
-                 sentences: bool = True) -> None:
+                 sentences: bool | str = True) -> None:
         self.matcher, self.top_k, self.ids, self.cache_dir, self.sentences = matcher, top_k, ids, cache_dir, sentences
 
     def __call__(self, chunks: list[list[str]]) -> list[list[Any]]:
@@ -127,7 +127,7 @@ def worker_matcher(model: str) -> Any:
     return Matcher.load(model)
 
 
-def _score_chunk(texts: list[str], model: str, top_k: int, ids: list[str], sentences: bool = True) -> list[Any]:
+def _score_chunk(texts: list[str], model: str, top_k: int, ids: list[str], sentences: bool | str = True) -> list[Any]:
     return score_texts(worker_matcher(model), texts, top_k, ids, sentences=sentences)
 
 
@@ -135,7 +135,7 @@ class DaskScorer:
     """Scores lists of chunks on the cluster at ``scheduler`` (an address such as ``tcp://127.0.0.1:8786``)."""
 
     def __init__(self, matcher: Any, top_k: int, ids: list[str], scheduler: str | None,
-                 sentences: bool = True) -> None:
+                 sentences: bool | str = True) -> None:
         try:
             from distributed import Client
         except ImportError:

@@ -109,7 +109,7 @@ def score_file(
     cache_dir: str | Path | None = None,
     engine: str = "local",
     scheduler: str | None = None,
-    sentences: bool = True,
+    sentences: bool | str = True,
     dialect: str = "auto",
     columns: str = "ids",
 ) -> Summary:
@@ -125,7 +125,9 @@ def score_file(
     scores the chunks on the dask.distributed cluster at ``scheduler`` (see :mod:`goalmatch.batch.engine`);
     the rows are checked, and the output written, here, so the result is the local one.
     ``sentences=False`` leaves the quoted sentence out of the evidence column and does not
-    encode the texts' sentences (about twice as fast; goals and probabilities are the same).
+    encode the texts' sentences (about twice as fast; goals and probabilities are the same);
+    ``sentences="late"`` takes them from the texts' own forward pass (see
+    :meth:`goalmatch.model.matcher.Matcher.suggest_many`).
     ``dialect`` is how a CSV/TSV output and the rejects file are written (:mod:`goalmatch.batch.dialect`:
     ``auto`` mirrors a CSV input, ``excel-sv``, ``excel``, ``utf8``); ``columns`` how the score columns
     are headed (:mod:`goalmatch.batch.layout`: ``ids``, ``sv`` Swedish, ``auto`` Swedish for CSV, TSV and
@@ -201,11 +203,11 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _fingerprint(input: Path, cols: Columns, ids: list[str], top_k: int, matcher: Any,
-                 sentences: bool) -> dict[str, Any]:
+                 sentences: bool | str) -> dict[str, Any]:
     """What the run is: a journal left by a run with another fingerprint is not resumed."""
     return {"input": str(input.resolve()), **_content(input),
             "id_column": cols.id, "text_columns": list(cols.text), "frameworks": ids, "top_k": top_k,
-            "model": _model_key(matcher), "journal": 2, **({} if sentences else {"sentences": False})}
+            "model": _model_key(matcher), "journal": 2, **({} if sentences is True else {"sentences": sentences})}
 
 
 def _content(input: Path) -> dict[str, Any]:

@@ -73,6 +73,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--no-sentences", dest="sentences", action="store_false",
                    help="leave the quoted sentence out of the evidence column: the texts' sentences are not "
                         "encoded, about twice as fast; goals and probabilities are the same")
+    p.add_argument("--late-sentences", dest="sentences", action="store_const", const="late",
+                   help="take the quoted sentence from the text's own encoding (no second encoding; less often "
+                        "the sentence separate encoding picks, see docs/batch.md)")
     p.add_argument("--dialect", choices=DIALECT_NAMES, default="auto",
                    help="how a CSV/TSV output and the rejects file are written: auto = like the input CSV "
                         "(delimiter, encoding, decimal comma with ';'; Excel's ',' and UTF-8 with BOM for other "

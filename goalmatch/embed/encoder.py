@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from goalmatch._paths import cache_root
 from goalmatch.embed import builds, forward
 from goalmatch.embed import e5build as _e5build
 from goalmatch.embed import onnx as _onnx
@@ -365,8 +366,11 @@ class Encoder(_TextTransformer):
     # -- what loads on first use: shared by every Encoder of the process, never in __init__ or pickles
 
     def _path(self) -> Path:
-        if self.model == DEFAULT_MODEL:
-            return _e5build.ensure_e5_small() if self.backend in DIRECT else _onnx.ensure_onnx(self.backend)
+        if self.model == DEFAULT_MODEL:  # checked once per process and cache folder, then remembered
+            direct = self.backend in DIRECT
+            key = ("build", "torch" if direct else self.backend, str(cache_root()))
+            return forward.shared_model(key, _e5build.ensure_e5_small if direct  # type: ignore[no-any-return]
+                                        else lambda: _onnx.ensure_onnx(self.backend))
         path = Path(self.model).expanduser()
         if not (path / "modules.json").is_file():
             raise FileNotFoundError(

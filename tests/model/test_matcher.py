@@ -289,6 +289,25 @@ def test_suggest_many_without_sentences_encodes_less_and_decides_the_same(toy_fr
             assert [s.evidence.projects for s in fa.suggestions] == [s.evidence.projects for s in fb.suggestions]
 
 
+def test_late_sentences_come_from_the_encoders_spans_and_decide_the_same(toy_frameworks: dict[str, Framework]) -> None:
+    class Spanning(CountingEncoder):
+        def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> object:
+            self.span_calls.append(len(texts))
+            return FakeEncoder().encode_spans(texts, spans)
+
+    encoder = Spanning()
+    encoder.span_calls = []
+    fitted = Matcher.train(toy_frameworks, RECORDS, encoder=encoder)
+    texts = [BREDBAND, "Teater och musik för unga. Nya företag inom kultur."]
+    separate = fitted.suggest_many(texts)
+    assert encoder.span_calls == []  # the default encodes each sentence on its own
+    late = fitted.suggest_many(texts, sentences="late")
+    assert encoder.span_calls == [len(texts)]
+    assert [a.to_dict() for a in separate] == [b.to_dict() for b in late]  # the fake's spans are encoded apart
+    with pytest.raises(ValueError, match="sentences must be True, False or 'late'"):
+        fitted.suggest_many(texts, sentences="early")
+
+
 def test_suggest_many_names_the_bad_text(toy_matcher: Matcher) -> None:
     with pytest.raises(ValueError, match=r"texts\[1\]: the text is empty"):
         toy_matcher.suggest_many([BREDBAND, "  "])
