@@ -43,7 +43,7 @@ WEIGHTS_FILE = "model.safetensors"
 _MAX_HEADER = 1 << 24  # the e5 header is ~20 kB
 _DTYPES = {"F32": np.float32}
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: making one object may need another (a tokenizer needs its build folder)
 _models: dict[tuple[Any, ...], Any] = {}
 
 
