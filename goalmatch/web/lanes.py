@@ -9,8 +9,10 @@ time, running at a lower CPU priority (:data:`LONG_NICE` on Linux; the encoder's
 it starts inherit it) on e5's torch forward pass; its passages are encoded
 :data:`PIECE_TEXTS` at a time, and before each piece it waits until no short suggestion is
 under way, or :data:`MAX_WAIT_S` has passed (so it finishes under a steady stream of short
-ones too). The suggestions are those of :meth:`goalmatch.Matcher.suggest`: the same
-passages, encoded one by one instead of in one batch (the same vectors up to float rounding).
+ones too). The goals and probabilities are those of :meth:`goalmatch.Matcher.suggest`: the same
+passages, encoded one by one instead of in one batch (the same vectors up to float
+rounding); its sentence evidence is taken from the passages' own pass (``sentences="late"``),
+which bounds the work of a long text to its passages.
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ class Lanes:
             result = matcher.suggest(text, **kwargs)
         else:
             paced = PacedEncoder(_on_torch(matcher.encoder), self.give_way, self.piece)
-            result = with_encoder(paced).suggest(text, **kwargs)
+            # the sentences' vectors from the passages' own pass (late chunking): a long text's
+            # evidence costs no second encoding of its hundreds of sentences
+            result = with_encoder(paced).suggest_many([text], sentences="late", **kwargs)[0]
         log.info("a long text (%d characters) suggested in %.1f s", len(text), time.monotonic() - started)
         return result
 
