@@ -30,12 +30,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from goalmatch.data.frameworks import Framework
 from goalmatch.model import features as _features
+from goalmatch.model import similarity as _similarity
 from goalmatch.model.inputs import corpus_rows, framework_targets, goal_texts, is_texts, label_targets, n_rows
 
 __all__ = ["GoalClassifier", "goal_texts"]
 
 logger = logging.getLogger(__name__)
 
+SIMILARITY_FIT = "strategy"
+"""How the similarity weights are fitted (:func:`goalmatch.model.similarity.fit_similarity`): not a
+parameter, so heads saved before it load unchanged; a subclass may set ``similarity_fit = "joint"``."""
 RENAMED_PARAMETERS = {"top_k": "n_nearest"}
 """Old parameter name → new one; ``set_params`` refuses the old names, naming the new."""
 
@@ -181,6 +185,8 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     ``classes_`` order.
     """
 
+    similarity_fit = SIMILARITY_FIT
+
     def __init__(
         self,
         framework: Framework | str | None = None,
@@ -279,40 +285,21 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         return float(self._scores(E)[1].min())
 
     def _fit_weights(self, primary: np.ndarray) -> None:
-        k = len(self.classes_)
-        P, L, T = self.prototypes_, self.labelled_, self.labelled_targets_
-        own_p = np.concatenate([np.arange(len(P)), np.full(len(L), -1)])
-        own_l = np.concatenate([np.full(len(P), -1), np.arange(len(L))])
-        F, _ = _features.pair_features(
-            np.vstack([P, L]), P, self.prototype_goal_, L, T, self.n_nearest, own_prototype=own_p, own_labelled=own_l
-        )
-        y = np.concatenate([self.prototype_goal_, primary])
-        Y = np.vstack([np.eye(k)[self.prototype_goal_], T])
-        weight = np.concatenate([_features.balanced_weights(self.prototype_goal_, k),
-                                 _features.balanced_weights(primary, k)])
-        if len(P) and len(L):
-            weight[len(P):] *= self.project_weight
-        scale = F.reshape(-1, F.shape[2]).std(axis=0)
-        scale = np.where(scale > 1e-12, scale, 1.0)
-        Fs = F / scale
-        # similarity never counts against a goal; strategy similarity always counts this much at least
-        lower = np.array([float(self.min_strategy_weight), 0.0]) * scale if len(P) else None
-        if self.multi_label_:
-            group = np.concatenate([np.zeros(len(P), dtype=np.intp), np.ones(len(L), dtype=np.intp)])
-            theta = _features.fit_pairs(Fs, Y, weight, group, self.alpha, lower)
-            self.coef_, self.intercept_ = theta[:-2] / scale, float(theta[-1])  # the projects' intercept
-        else:
-            self.coef_, self.intercept_ = _features.fit_softmax(Fs, y, weight, self.alpha, lower) / scale, 0.0
-            self.temperature_ = 1.0
-            if self.temperature_prior is not None and len(P) and len(L) >= 2:
-                self.temperature_ = _features.fit_temperature(F[len(P):] @ self.coef_, primary,
-                                                              float(self.temperature_prior))
-                self.coef_ = self.coef_ / self.temperature_
+        prior = None if self.temperature_prior is None else float(self.temperature_prior)
+        fitted = _similarity.fit_similarity(
+            self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, primary,
+            n_nearest=self.n_nearest, multi_label=self.multi_label_, fit=self._similarity_fit(),
+            project_weight=self.project_weight, alpha=self.alpha, min_strategy_weight=self.min_strategy_weight,
+            temperature_prior=prior)
+        self.coef_, self.intercept_, temperature = fitted
+        if not self.multi_label_:
+            self.temperature_ = temperature
 
     def _fit_correction(self, E: np.ndarray) -> None:
-        """The discriminative part: a logistic regression on the standardised embeddings whose
-        offset is the similarity model's held-out score of each labelled row (its own project
-        left out), penalised as ``LogisticRegression(C=C)``: no labels, no correction."""
+        """The discriminative part (:func:`goalmatch.model.similarity.fit_correction`): a logistic
+        regression on the standardised embeddings whose offset is the similarity model's held-out
+        score of each labelled row (its own project left out), penalised as
+        ``LogisticRegression(C=C)``: no labels, no correction."""
         L, T = self.labelled_, self.labelled_targets_
         rows = E if len(E) >= 2 else (self.prototypes_ if len(self.prototypes_) >= 2 else L)
         self.embedding_mean_ = rows.mean(axis=0) if len(rows) else np.zeros(self.n_features_in_)
@@ -320,12 +307,14 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         self.embedding_scale_ = np.where(spread > 1e-12, spread, 1.0)
         F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.n_nearest,
                                        own_labelled=np.arange(len(L)))
-        offset = F @ self.coef_
-        keep = T.sum(axis=1) > 0 if not self.multi_label_ else np.ones(len(L), dtype=bool)
         prior = float(self.temperature_prior) if self.temperature_prior is not None else 1.0
-        W, b, a = _features.fit_residual(self._standardise(L[keep]), offset[keep] + self.intercept_, T[keep],
-                                         float(self.C), prior, multi_label=self.multi_label_)
+        W, b, a, self.coef_ = _similarity.fit_correction(
+            self._standardise(L), F, T, self.coef_, self.intercept_, C=float(self.C), prior=prior,
+            multi_label=self.multi_label_, fit=self._similarity_fit())
         self.correction_coef_, self.correction_intercept_, self.prior_weight_ = W, b, a
+
+    def _similarity_fit(self) -> str:
+        return self.similarity_fit if len(self.prototypes_) else "joint"  # no strategy texts: the labels alone
 
     def _standardise(self, E: np.ndarray) -> np.ndarray:
         return np.asarray((E - self.embedding_mean_) / self.embedding_scale_)
