@@ -78,10 +78,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         Multi-label only: the probability a goal needs to be suggested, one number for
         all goals or ``{goal_id: threshold}`` (goals left out use 0.5).
     temperature_prior:
-        Single-label only, with at least 2 labelled projects: after the joint fit, the
-        softmax temperature is refitted on the labelled projects' leave-one-out evidence
-        alone, shrunk towards the joint fit by a Gaussian prior on its logarithm worth
-        this many projects. ``None`` keeps the joint fit. See "Calibration" below.
+        The Gaussian prior, worth this many projects, on the logarithm of the correction's
+        weight on the similarity scores (``prior_weight_``; ``None``: 1). Under the joint
+        similarity fit (``similarity_fit = "joint"``, single-label, at least 2 labelled
+        projects) also the prior of the softmax temperature refitted on the projects. See
+        "Calibration" below.
     C:
         Inverse L2 strength of the correction learnt from labelled projects (as
         ``LogisticRegression(C=...)``; FINDINGS: 0.01–0.3 on standardised embeddings).
@@ -156,6 +157,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     Measured leave-one-out on the 6 Agenda-labelled seed-003 projects with TRAIL22 (100
     per SDG): unshifted no goal reached 0.5 (0 suggested); shifted micro-F1 0.62, the top
     goal one of the project's own 6 times of 6.
+
+    Since the learning-curve work of issue 13 (:mod:`goalmatch.model.similarity`), single-label
+    heads keep the zero-shot fit of the two weights whatever projects are labelled: refitting
+    them on a handful of projects pulled dk-2007 under its own zero-shot. The projects feature
+    is weighed by the correction below instead; multi-label keeps the joint fit.
 
     The correction (issue 13): the similarity model's scores are the *offset* of a logistic
     regression on the standardised embeddings (``correction_coef_``, ``correction_intercept_``,
