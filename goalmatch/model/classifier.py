@@ -37,9 +37,8 @@ __all__ = ["GoalClassifier", "goal_texts"]
 
 logger = logging.getLogger(__name__)
 
-SIMILARITY_FIT = "strategy"
-"""How the similarity weights are fitted (:func:`goalmatch.model.similarity.fit_similarity`): not a
-parameter, so heads saved before it load unchanged; a subclass may set ``similarity_fit = "joint"``."""
+SIMILARITY_FIT = "select"
+"""How the similarity weights are fitted (:mod:`goalmatch.model.similarity`); not a parameter, so older heads load."""
 RENAMED_PARAMETERS = {"top_k": "n_nearest"}
 """Old parameter name → new one; ``set_params`` refuses the old names, naming the new."""
 
@@ -265,6 +264,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
             primary, targets, labelled = np.zeros(0, np.intp), np.zeros((0, k)), np.zeros(0, dtype=bool)
         self.labelled_ = E[labelled]
         self.labelled_targets_ = targets[labelled]
+        self._standardisation(E)
         self._fit_weights(primary[labelled])
         self._fit_correction(E)
         self.min_similarity_ = self._support_floor(E)
@@ -292,11 +292,17 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_weights(self, primary: np.ndarray) -> None:
         prior = None if self.temperature_prior is None else float(self.temperature_prior)
+        settings: dict[str, Any] = {"project_weight": self.project_weight, "alpha": self.alpha,
+                    "min_strategy_weight": self.min_strategy_weight, "temperature_prior": prior}
+        self._fit_choice = self.similarity_fit if len(self.prototypes_) else "joint"  # no strategy texts: labels
+        if self._fit_choice == "select":
+            self._fit_choice = "joint" if self.multi_label_ else _similarity.choose_fit(
+                self.prototypes_, self.prototype_goal_, self.labelled_, self._standardise(self.labelled_),
+                self.labelled_targets_, primary, n_nearest=self.n_nearest, C=float(self.C),
+                prior=1.0 if prior is None else prior, **settings)
         fitted = _similarity.fit_similarity(
             self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, primary,
-            n_nearest=self.n_nearest, multi_label=self.multi_label_, fit=self._similarity_fit(),
-            project_weight=self.project_weight, alpha=self.alpha, min_strategy_weight=self.min_strategy_weight,
-            temperature_prior=prior)
+            n_nearest=self.n_nearest, multi_label=self.multi_label_, fit=self._fit_choice, **settings)
         self.coef_, self.intercept_, temperature = fitted
         if not self.multi_label_:
             self.temperature_ = temperature
@@ -307,20 +313,19 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         score of each labelled row (its own project left out), penalised as
         ``LogisticRegression(C=C)``: no labels, no correction."""
         L, T = self.labelled_, self.labelled_targets_
-        rows = E if len(E) >= 2 else (self.prototypes_ if len(self.prototypes_) >= 2 else L)
-        self.embedding_mean_ = rows.mean(axis=0) if len(rows) else np.zeros(self.n_features_in_)
-        spread = rows.std(axis=0) if len(rows) >= 2 else np.ones(self.n_features_in_)
-        self.embedding_scale_ = np.where(spread > 1e-12, spread, 1.0)
         F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.n_nearest,
                                        own_labelled=np.arange(len(L)))
         prior = float(self.temperature_prior) if self.temperature_prior is not None else 1.0
         W, b, a, self.coef_ = _similarity.fit_correction(
             self._standardise(L), F, T, self.coef_, self.intercept_, C=float(self.C), prior=prior,
-            multi_label=self.multi_label_, fit=self._similarity_fit())
+            multi_label=self.multi_label_, fit=self._fit_choice)
         self.correction_coef_, self.correction_intercept_, self.prior_weight_ = W, b, a
 
-    def _similarity_fit(self) -> str:
-        return self.similarity_fit if len(self.prototypes_) else "joint"  # no strategy texts: the labels alone
+    def _standardisation(self, E: np.ndarray) -> None:
+        rows = E if len(E) >= 2 else (self.prototypes_ if len(self.prototypes_) >= 2 else self.labelled_)
+        self.embedding_mean_ = rows.mean(axis=0) if len(rows) else np.zeros(self.n_features_in_)
+        spread = rows.std(axis=0) if len(rows) >= 2 else np.ones(self.n_features_in_)
+        self.embedding_scale_ = np.where(spread > 1e-12, spread, 1.0)
 
     def _standardise(self, E: np.ndarray) -> np.ndarray:
         return np.asarray((E - self.embedding_mean_) / self.embedding_scale_)

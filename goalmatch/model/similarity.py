@@ -34,12 +34,16 @@ TRAIL22 showed no dip, and the strategy-only fit lost 0.01 there with all labels
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import log_softmax
 
 from goalmatch.model import features as _features
 
-__all__ = ["FITS", "fit_correction", "fit_similarity"]
+__all__ = ["FITS", "choose_fit", "fit_correction", "fit_similarity"]
 
-FITS = ("strategy", "joint")
+FITS = ("select", "strategy", "joint")
+SELECT_FOLDS = 5
+SELECT_MIN_PER_GOAL = 5
+"""``"select"`` cross-validates only with at least this many labelled projects per goal present."""
 PROJECTS_PRIOR = 30.0
 """The L2 penalty on the projects feature's weight in the correction (a Gaussian prior worth this
 many rows on the standardised weight). Chosen on all the benchmark's single-label tasks at once
@@ -106,3 +110,33 @@ def fit_correction(
     W, b, a, u = _features.fit_residual(A, F[:, :, 0] * coef[0] + intercept, T, C, prior, multi_label=False,
                                         extra=projects / spread, extra_prior=PROJECTS_PRIOR)
     return W, b, a, np.array([coef[0], u / (spread * a)])
+
+
+def choose_fit(
+    P: np.ndarray, prototype_goal: np.ndarray, L: np.ndarray, A: np.ndarray, T: np.ndarray, primary: np.ndarray, *,
+    n_nearest: int, C: float, prior: float, **similarity: object,
+) -> str:
+    """``"strategy"`` or ``"joint"`` for a single-label head: the fit (both steps, the correction
+    included) whose held-out log-loss on the labelled rows is lower in ``SELECT_FOLDS``-fold
+    cross-validation; ``"strategy"`` on a tie and with fewer than ``SELECT_MIN_PER_GOAL``
+    labelled rows per goal present (too few to tell). ``A``: the labelled rows' standardised
+    embeddings; ``similarity``: :func:`fit_similarity`'s settings (``fit`` and ``multi_label``
+    aside). Deterministic: rows go to folds by position, every ``SELECT_FOLDS``-th together."""
+    n = len(L)
+    if not len(P) or n < SELECT_MIN_PER_GOAL * len(np.unique(primary)):
+        return "strategy"
+    loss = {"strategy": 0.0, "joint": 0.0}
+    for f in range(SELECT_FOLDS):
+        test = np.arange(f, n, SELECT_FOLDS)
+        train = np.setdiff1d(np.arange(n), test)
+        F_test, _ = _features.pair_features(L[test], P, prototype_goal, L[train], T[train], n_nearest)
+        F_train, _ = _features.pair_features(L[train], P, prototype_goal, L[train], T[train], n_nearest,
+                                             own_labelled=np.arange(len(train)))
+        for fit in loss:
+            coef, b0, _ = fit_similarity(P, prototype_goal, L[train], T[train], primary[train], n_nearest=n_nearest,
+                                         multi_label=False, fit=fit, **similarity)  # type: ignore[arg-type]
+            W, b, a, coef = fit_correction(A[train], F_train, T[train], coef, b0, C=C, prior=prior,
+                                           multi_label=False, fit=fit)
+            Z = a * (F_test @ coef + b0) + A[test] @ W + b
+            loss[fit] -= float(log_softmax(Z, axis=1)[np.arange(len(test)), primary[test]].sum())
+    return "joint" if loss["joint"] < loss["strategy"] else "strategy"

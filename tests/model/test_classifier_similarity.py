@@ -78,3 +78,41 @@ def test_fit_residual_weighs_the_extra_feature_and_never_against_a_goal() -> Non
     _, _, _, u_against = _features.fit_residual(A, offset, Y, 0.01, 1.0, multi_label=False, extra=-helpful,
                                                 extra_prior=1.0)
     assert u_against == 0.0
+
+
+class _Strategy(GoalClassifier):
+    similarity_fit = "strategy"
+
+
+def _snow_projects(per_goal: int) -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for i in range(per_goal):
+        for goal, text in OBVIOUS.items():
+            texts.append(f"{text}, etapp {i + 1} av projektet i kommun {i}")
+            labels.append(goal)
+        texts[-1 - i % 3] = f"{SNOW[i % 3]} etapp {i}"  # some projects the strategy texts do not describe
+    return texts, labels
+
+
+def test_select_keeps_the_zero_shot_weights_with_few_projects_per_goal() -> None:
+    texts, labels = _snow_projects(2)  # under SELECT_MIN_PER_GOAL per goal: nothing to cross-validate
+    a = GoalClassifier(FW, FakeEncoder()).fit(texts, labels)
+    b = _Strategy(FW, FakeEncoder()).fit(texts, labels)
+    np.testing.assert_array_equal(a.predict_proba([SNOW_QUERY]), b.predict_proba([SNOW_QUERY]))
+    assert a._fit_choice == "strategy"
+
+
+def test_select_takes_the_fit_with_the_lower_cross_validated_loss() -> None:
+    from goalmatch.model import similarity
+
+    texts, labels = _snow_projects(similarity.SELECT_MIN_PER_GOAL)
+    chosen = GoalClassifier(FW, FakeEncoder()).fit(texts, labels)
+    assert chosen._fit_choice in ("strategy", "joint")
+    same = (_Strategy if chosen._fit_choice == "strategy" else _Joint)(FW, FakeEncoder()).fit(texts, labels)
+    np.testing.assert_array_equal(chosen.predict_proba([SNOW_QUERY]), same.predict_proba([SNOW_QUERY]))
+    E = chosen.labelled_
+    primary = chosen.labelled_targets_.argmax(axis=1)
+    again = similarity.choose_fit(chosen.prototypes_, chosen.prototype_goal_, E, chosen._standardise(E),
+                                  chosen.labelled_targets_, primary, n_nearest=3, C=0.01, prior=1.0,
+                                  project_weight=1.0, alpha=1e-4, min_strategy_weight=50.0, temperature_prior=1.0)
+    assert again == chosen._fit_choice  # deterministic
