@@ -11,6 +11,10 @@ sees itself):
     projects together, each group class-balanced, the projects weighing ``project_weight``
     (the fit before issue 13's learning-curve work; single-label it also refits the softmax
     temperature on the projects).
+:func:`choose_fit`
+    ``fit="select"`` (the default, single-label): ``"strategy"`` with fewer than
+    ``SELECT_MIN_PER_GOAL`` labelled projects per goal, else whichever of the two fits (both
+    steps) has the lower 5-fold cross-validated log-loss on the labelled projects.
 :func:`fit_correction`
     a logistic regression on the standardised embeddings whose offset is the similarity
     score of each labelled row (:func:`goalmatch.model.features.fit_residual`); with
@@ -27,7 +31,8 @@ Keeping the zero-shot weights removed the dip (0.67, 0.67, 0.67, 0.68, 0.71, 0.7
 the projects feature left out altogether; with it weighed in the correction under
 :data:`PROJECTS_PRIOR`, 0.665, 0.663, 0.663, 0.682, 0.704, 0.715, 0.782). The price: the
 projects' own evidence comes in more slowly where it is good (dk-2014 with all labels 0.78 →
-0.74, the national strategy 0.91 → 0.87; docs/evaluation.md). Multi-label keeps the joint fit:
+0.74, the national strategy 0.91 → 0.87; docs/evaluation.md), which the cross-validated choice
+wins back where there are enough projects to tell (dk-2014: 0.78). Multi-label keeps the joint fit:
 TRAIL22 showed no dip, and the strategy-only fit lost 0.01 there with all labels.
 """
 
