@@ -30,12 +30,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from goalmatch.data.frameworks import Framework
 from goalmatch.model import features as _features
+from goalmatch.model import similarity as _similarity
 from goalmatch.model.inputs import corpus_rows, framework_targets, goal_texts, is_texts, label_targets, n_rows
 
 __all__ = ["GoalClassifier", "goal_texts"]
 
 logger = logging.getLogger(__name__)
 
+SIMILARITY_FIT = "select"
+"""How the similarity weights are fitted (:mod:`goalmatch.model.similarity`); not a parameter, so older heads load."""
 RENAMED_PARAMETERS = {"top_k": "n_nearest"}
 """Old parameter name → new one; ``set_params`` refuses the old names, naming the new."""
 
@@ -74,10 +77,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         Multi-label only: the probability a goal needs to be suggested, one number for
         all goals or ``{goal_id: threshold}`` (goals left out use 0.5).
     temperature_prior:
-        Single-label only, with at least 2 labelled projects: after the joint fit, the
-        softmax temperature is refitted on the labelled projects' leave-one-out evidence
-        alone, shrunk towards the joint fit by a Gaussian prior on its logarithm worth
-        this many projects. ``None`` keeps the joint fit. See "Calibration" below.
+        The Gaussian prior, worth this many projects, on the logarithm of the correction's
+        weight on the similarity scores (``prior_weight_``; ``None``: 1). Under the joint
+        similarity fit (``similarity_fit = "joint"``, single-label, at least 2 labelled
+        projects) also the prior of the softmax temperature refitted on the projects. See
+        "Calibration" below.
     C:
         Inverse L2 strength of the correction learnt from labelled projects (as
         ``LogisticRegression(C=...)``; FINDINGS: 0.01–0.3 on standardised embeddings).
@@ -153,6 +157,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     per SDG): unshifted no goal reached 0.5 (0 suggested); shifted micro-F1 0.62, the top
     goal one of the project's own 6 times of 6.
 
+    Since the learning-curve work of issue 13 (:mod:`goalmatch.model.similarity`), single-label
+    heads keep the zero-shot fit of the two weights whatever projects are labelled: refitting
+    them on a handful of projects pulled dk-2007 under its own zero-shot. The projects feature
+    is weighed by the correction below instead; multi-label keeps the joint fit.
+
     The correction (issue 13): the similarity model's scores are the *offset* of a logistic
     regression on the standardised embeddings (``correction_coef_``, ``correction_intercept_``,
     ``prior_weight_``), penalised as ``LogisticRegression(C=C)`` and fitted on the labelled
@@ -180,6 +189,8 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     Deterministic: no randomness, no dependence on the order of goals beyond
     ``classes_`` order.
     """
+
+    similarity_fit = SIMILARITY_FIT
 
     def __init__(
         self,
@@ -253,6 +264,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
             primary, targets, labelled = np.zeros(0, np.intp), np.zeros((0, k)), np.zeros(0, dtype=bool)
         self.labelled_ = E[labelled]
         self.labelled_targets_ = targets[labelled]
+        self._standardisation(E)
         self._fit_weights(primary[labelled])
         self._fit_correction(E)
         self.min_similarity_ = self._support_floor(E)
@@ -279,53 +291,41 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         return float(self._scores(E)[1].min())
 
     def _fit_weights(self, primary: np.ndarray) -> None:
-        k = len(self.classes_)
-        P, L, T = self.prototypes_, self.labelled_, self.labelled_targets_
-        own_p = np.concatenate([np.arange(len(P)), np.full(len(L), -1)])
-        own_l = np.concatenate([np.full(len(P), -1), np.arange(len(L))])
-        F, _ = _features.pair_features(
-            np.vstack([P, L]), P, self.prototype_goal_, L, T, self.n_nearest, own_prototype=own_p, own_labelled=own_l
-        )
-        y = np.concatenate([self.prototype_goal_, primary])
-        Y = np.vstack([np.eye(k)[self.prototype_goal_], T])
-        weight = np.concatenate([_features.balanced_weights(self.prototype_goal_, k),
-                                 _features.balanced_weights(primary, k)])
-        if len(P) and len(L):
-            weight[len(P):] *= self.project_weight
-        scale = F.reshape(-1, F.shape[2]).std(axis=0)
-        scale = np.where(scale > 1e-12, scale, 1.0)
-        Fs = F / scale
-        # similarity never counts against a goal; strategy similarity always counts this much at least
-        lower = np.array([float(self.min_strategy_weight), 0.0]) * scale if len(P) else None
-        if self.multi_label_:
-            group = np.concatenate([np.zeros(len(P), dtype=np.intp), np.ones(len(L), dtype=np.intp)])
-            theta = _features.fit_pairs(Fs, Y, weight, group, self.alpha, lower)
-            self.coef_, self.intercept_ = theta[:-2] / scale, float(theta[-1])  # the projects' intercept
-        else:
-            self.coef_, self.intercept_ = _features.fit_softmax(Fs, y, weight, self.alpha, lower) / scale, 0.0
-            self.temperature_ = 1.0
-            if self.temperature_prior is not None and len(P) and len(L) >= 2:
-                self.temperature_ = _features.fit_temperature(F[len(P):] @ self.coef_, primary,
-                                                              float(self.temperature_prior))
-                self.coef_ = self.coef_ / self.temperature_
+        prior = None if self.temperature_prior is None else float(self.temperature_prior)
+        settings: dict[str, Any] = {"project_weight": self.project_weight, "alpha": self.alpha,
+                    "min_strategy_weight": self.min_strategy_weight, "temperature_prior": prior}
+        self._fit_choice = self.similarity_fit if len(self.prototypes_) else "joint"  # no strategy texts: labels
+        if self._fit_choice == "select":
+            self._fit_choice = "joint" if self.multi_label_ else _similarity.choose_fit(
+                self.prototypes_, self.prototype_goal_, self.labelled_, self._standardise(self.labelled_),
+                self.labelled_targets_, primary, n_nearest=self.n_nearest, C=float(self.C),
+                prior=1.0 if prior is None else prior, **settings)
+        fitted = _similarity.fit_similarity(
+            self.prototypes_, self.prototype_goal_, self.labelled_, self.labelled_targets_, primary,
+            n_nearest=self.n_nearest, multi_label=self.multi_label_, fit=self._fit_choice, **settings)
+        self.coef_, self.intercept_, temperature = fitted
+        if not self.multi_label_:
+            self.temperature_ = temperature
 
     def _fit_correction(self, E: np.ndarray) -> None:
-        """The discriminative part: a logistic regression on the standardised embeddings whose
-        offset is the similarity model's held-out score of each labelled row (its own project
-        left out), penalised as ``LogisticRegression(C=C)``: no labels, no correction."""
+        """The discriminative part (:func:`goalmatch.model.similarity.fit_correction`): a logistic
+        regression on the standardised embeddings whose offset is the similarity model's held-out
+        score of each labelled row (its own project left out), penalised as
+        ``LogisticRegression(C=C)``: no labels, no correction."""
         L, T = self.labelled_, self.labelled_targets_
-        rows = E if len(E) >= 2 else (self.prototypes_ if len(self.prototypes_) >= 2 else L)
+        F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.n_nearest,
+                                       own_labelled=np.arange(len(L)))
+        prior = float(self.temperature_prior) if self.temperature_prior is not None else 1.0
+        W, b, a, self.coef_ = _similarity.fit_correction(
+            self._standardise(L), F, T, self.coef_, self.intercept_, C=float(self.C), prior=prior,
+            multi_label=self.multi_label_, fit=self._fit_choice)
+        self.correction_coef_, self.correction_intercept_, self.prior_weight_ = W, b, a
+
+    def _standardisation(self, E: np.ndarray) -> None:
+        rows = E if len(E) >= 2 else (self.prototypes_ if len(self.prototypes_) >= 2 else self.labelled_)
         self.embedding_mean_ = rows.mean(axis=0) if len(rows) else np.zeros(self.n_features_in_)
         spread = rows.std(axis=0) if len(rows) >= 2 else np.ones(self.n_features_in_)
         self.embedding_scale_ = np.where(spread > 1e-12, spread, 1.0)
-        F, _ = _features.pair_features(L, self.prototypes_, self.prototype_goal_, L, T, self.n_nearest,
-                                       own_labelled=np.arange(len(L)))
-        offset = F @ self.coef_
-        keep = T.sum(axis=1) > 0 if not self.multi_label_ else np.ones(len(L), dtype=bool)
-        prior = float(self.temperature_prior) if self.temperature_prior is not None else 1.0
-        W, b, a = _features.fit_residual(self._standardise(L[keep]), offset[keep] + self.intercept_, T[keep],
-                                         float(self.C), prior, multi_label=self.multi_label_)
-        self.correction_coef_, self.correction_intercept_, self.prior_weight_ = W, b, a
 
     def _standardise(self, E: np.ndarray) -> np.ndarray:
         return np.asarray((E - self.embedding_mean_) / self.embedding_scale_)

@@ -187,13 +187,17 @@ def fit_intercept_shift(Z: np.ndarray, Y: np.ndarray) -> float:
 
 def fit_residual(
     A: np.ndarray, offset: np.ndarray, Y: np.ndarray, C: float, prior: float, *, multi_label: bool,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """A linear correction of fixed scores: ``(W, b, a)`` maximising the log-likelihood of
-    ``a * offset + A @ W + b`` (softmax over goals, or a logistic per goal if ``multi_label``)
-    for the 0/1 targets ``Y``, as scikit-learn's ``LogisticRegression(C=C)`` penalises: the
-    sum of the rows' losses plus ``||W||² / (2 C)``. ``b`` is penalised the same way, so one
-    row per goal does not move the scores far; ``log a`` has a Gaussian prior worth ``prior``
-    rows around 0 (``a = 1``: the offset as it is).
+    extra: np.ndarray | None = None, extra_prior: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """A linear correction of fixed scores: ``(W, b, a, u)`` maximising the log-likelihood of
+    ``a * offset + u * extra + A @ W + b`` (softmax over goals, or a logistic per goal if
+    ``multi_label``) for the 0/1 targets ``Y``, as scikit-learn's ``LogisticRegression(C=C)``
+    penalises: the sum of the rows' losses plus ``(||W||² + u²) / (2 C)``. ``b`` is penalised the
+    same way, so one row per goal does not move the scores far; ``log a`` has a Gaussian prior
+    worth ``prior`` rows around 0 (``a = 1``: the offset as it is). ``extra`` (n, k), optional:
+    one more per-(row, goal) feature, standardised like ``A`` and weighed with it (``u = 0``
+    without it, and never below 0), so the fit decides how much it adds to what the embeddings
+    already say.
 
     So with no rows the scores are the offset itself, and as rows accumulate the
     correction grows into a full logistic regression on ``A`` (which may also down-weight
@@ -202,26 +206,30 @@ def fit_residual(
     n, d = A.shape
     k = Y.shape[1]
     if n == 0:
-        return np.zeros((d, k)), np.zeros(k), 1.0
+        return np.zeros((d, k)), np.zeros(k), 1.0, 0.0
     lam = 1.0 / C
+    lam_u = lam if extra_prior is None else float(extra_prior)
+    X = np.zeros((n, k)) if extra is None else np.asarray(extra, dtype=np.float64)
+    size = d * k + k
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        W, b, t = theta[: d * k].reshape(d, k), theta[d * k: d * k + k], theta[-1]
+        W, b, t, u = theta[: d * k].reshape(d, k), theta[d * k: size], theta[size], theta[size + 1]
         a = np.exp(t)
-        Z = a * offset + A @ W + b
+        Z = a * offset + u * X + A @ W + b
         if multi_label:
             nll = -(Y * log_expit(Z) + (1 - Y) * log_expit(-Z)).sum()
             R = expit(Z) - Y
         else:
             nll = -(Y * log_softmax(Z, axis=1)).sum()
             R = softmax(Z, axis=1) - Y
-        value = nll + 0.5 * lam * (W.ravel() @ W.ravel() + b @ b) + 0.5 * prior * t * t
+        value = nll + 0.5 * lam * (W.ravel() @ W.ravel() + b @ b) + 0.5 * lam_u * u * u + 0.5 * prior * t * t
         grad = np.concatenate([(A.T @ R + lam * W).ravel(), R.sum(axis=0) + lam * b,
-                               [a * (R * offset).sum() + prior * t]])
+                               [a * (R * offset).sum() + prior * t, (R * X).sum() + lam_u * u]])
         return float(value), grad
 
-    theta = _minimize(objective, np.zeros(d * k + k + 1))
-    return theta[: d * k].reshape(d, k), theta[d * k: d * k + k], float(np.exp(theta[-1]))
+    lower = np.concatenate([np.full(size + 1, -np.inf), [0.0]])  # similarity never counts against a goal
+    theta = _minimize(objective, np.zeros(size + 2), lower)
+    return theta[: d * k].reshape(d, k), theta[d * k: size], float(np.exp(theta[size])), float(theta[size + 1])
 
 
 def _start(n: int, lower: np.ndarray | None) -> np.ndarray:

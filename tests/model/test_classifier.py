@@ -119,12 +119,17 @@ def test_labelled_projects_change_predictions() -> None:
     assert fitted.predict([OBVIOUS["t-kultur"]])[0] == "t-kultur"
 
 
+class _Joint(GoalClassifier):
+    similarity_fit = "joint"  # the similarity weights refitted with the projects (the fit before issue 13)
+
+
 def test_temperature_is_refitted_on_the_projects_and_shrunk_by_its_prior() -> None:
+    # only the joint fit refits the temperature; the default keeps the zero-shot weights (test_classifier_similarity)
     texts = [*OBVIOUS.values(), *SNOW]
     labels = [*OBVIOUS, "t-foretag", "t-foretag", "t-foretag"]
-    joint = GoalClassifier(FW, FakeEncoder(), temperature_prior=None).fit(texts, labels)
-    refit = GoalClassifier(FW, FakeEncoder()).fit(texts, labels)
-    loose = GoalClassifier(FW, FakeEncoder(), temperature_prior=0.0).fit(texts, labels)
+    joint = _Joint(FW, FakeEncoder(), temperature_prior=None).fit(texts, labels)
+    refit = _Joint(FW, FakeEncoder()).fit(texts, labels)
+    loose = _Joint(FW, FakeEncoder(), temperature_prior=0.0).fit(texts, labels)
     assert joint.temperature_ == 1.0
     assert refit.temperature_ != 1.0
     # the prior pulls the temperature towards the joint fit's (log T towards 0), never past it
