@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from goalmatch.model.render import reason_sv
 from goalmatch.web import require_web
 
 require_web()
@@ -48,6 +49,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["reason_sv"] = reason_sv  # the one Swedish wording of why nothing fits (model/render.py)
 
 
 def _review(request: Request) -> Review:

@@ -292,6 +292,15 @@ def test_application_page_shows_suggestions_evidence_and_highlights(app: Any) ->
     assert page.count('name="csrf"') >= 3  # logout and one decision form per framework
 
 
+def test_an_abstaining_framework_says_why_in_swedish(app: Any) -> None:
+    client, csrf = login(app)
+    app_id = add(client, csrf, "Pannkakor med sylt.")  # too short to judge: every framework abstains
+    page = client.get(f"/applications/{app_id}").text
+    assert "Ingen säker träff</strong>: Texten är för kort" in page  # model/render.reason_sv
+    for english in ("the text", "support", "threshold", "reaches", "probability"):
+        assert english not in page.lower(), english
+
+
 def test_upload_txt_and_docx_and_refuse_other_types(app: Any) -> None:
     client, csrf = login(app)
     response = client.post("/applications", data={"csrf": csrf},
