@@ -24,7 +24,7 @@ def benchmark_paths(
     out: Path, *, tasks: list[str] | None = None, shared: Path | None = None, frameworks_dir: Path | None = None,
     offtopic: Path | None = None, regression: Path | None = None, model: Path | None = None, quick: bool = False,
     repeats: int | None = None, seed: int = 0, cache: Path | None = None, command: str | None = None,
-    progress: bool = True,
+    progress: bool = True, backend: str | None = None,
 ) -> Benchmark:
     """Run the benchmark tasks ``tasks`` (all when None) on the data found by path and write ``out``."""
     from goalmatch.evaluation.benchmark import run_benchmark
@@ -41,7 +41,13 @@ def benchmark_paths(
     if repeats is not None:
         sets["repeats"] = repeats
     sets["settings"]["command"] = command or "goalmatch benchmark"
-    return run_benchmark(loaded, cache_dir=cache, seed=seed, out_dir=out, progress=progress, **sets)
+    encoder = None
+    if backend is not None:
+        from goalmatch.embed.encoder import Encoder
+
+        encoder = Encoder(backend=backend)
+        sets["settings"]["backend"] = backend
+    return run_benchmark(loaded, encoder=encoder, cache_dir=cache, seed=seed, out_dir=out, progress=progress, **sets)
 
 
 def add_parsers(sub: Any) -> None:
@@ -64,6 +70,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--cache", type=Path, help="folder to keep embeddings in between runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--backend", choices=["auto", "numpy", "torch", "onnx", "onnx-int8"],
+                   help="the encoder backend of the learning curves (default auto: e5's float32 vectors); "
+                        "the regression and off-topic sets are scored by --model with its own encoder")
     p.set_defaults(run=run_benchmark_command)
 
 
@@ -73,5 +82,5 @@ def run_benchmark_command(args: argparse.Namespace) -> list[str]:
                              frameworks_dir=args.frameworks, offtopic=args.offtopic, regression=args.regression,
                              model=args.model, quick=args.quick, repeats=args.repeats, seed=args.seed,
                              cache=args.cache, command=getattr(args, "command_line", None),
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, backend=args.backend)
     return [*result.summary(), "", "wrote " + ", ".join(str(f) for f in result.files)]
