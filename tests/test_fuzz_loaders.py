@@ -361,6 +361,6 @@ def test_xlsx_report_does_not_turn_backlog_ids_into_formulas(tmp_path: Path) -> 
                        "rus.confident": "rus-a", "rus.goal_1": "rus-a", "rus.name_1": "A", "rus.p_1": 0.9}])
     report.to_xlsx(report.portfolio(scored), tmp_path / "r.xlsx")
     book = openpyxl.load_workbook(tmp_path / "r.xlsx")
-    cells = [cell for row in book["projects"].iter_rows(min_row=2) for cell in row]
+    cells = [cell for row in book["projekt"].iter_rows(min_row=2) for cell in row]
     assert all(cell.data_type != "f" for cell in cells)
     assert str(cells[0].value).startswith("'=1+1")
