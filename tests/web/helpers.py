@@ -43,3 +43,17 @@ def decide(client: TestClient, csrf: str, app_id: int, framework: str, action: s
     return client.post(f"/applications/{app_id}/decisions", data={
         "csrf": csrf, "framework_id": framework, "action": action, "goal_ids": list(goals),
         "version": str(version), "comment": comment})
+
+
+def pdf_document(objects: list[bytes]) -> bytes:
+    """A PDF file of these object bodies (object 1 the catalog), with its cross-reference table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

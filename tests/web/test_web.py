@@ -30,7 +30,7 @@ from goalmatch.model.matcher import Matcher
 from goalmatch.web.app import create_app
 from goalmatch.web.pages import safe_next
 from goalmatch.web.store import Store
-from tests.web.helpers import PASSWORD, SECRET, TEXT, TOKEN, add, csrf_of, decide, login
+from tests.web.helpers import PASSWORD, SECRET, TEXT, TOKEN, add, csrf_of, decide, login, pdf_document
 
 
 def pdf_bytes(lines: list[str]) -> bytes:
@@ -44,16 +44,7 @@ def pdf_bytes(lines: list[str]) -> bytes:
                b"/Contents 4 0 R >>",
                b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_document(objects)
 
 
 # ------------------------------------------------------------------ sign-in and CSRF

@@ -24,6 +24,7 @@ pytest.importorskip("sqlalchemy")
 from goalmatch.errors import UploadError
 from goalmatch.web import services
 from goalmatch.web.services import read_upload
+from tests.web.helpers import pdf_document
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -52,19 +53,24 @@ def test_a_docx_is_read_as_before() -> None:
     assert read_upload("a.docx", docx_bytes(paragraphs(2))) == "\n".join(["Vi bygger fiber till byarna."] * 2)
 
 
+def refused_peak_bytes(name: str, data: bytes, refusal: str) -> int:
+    """The peak of memory allocated while ``read_upload`` refuses ``data`` with ``refusal``."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(UploadError, match=refusal):
+            read_upload(name, data)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_docx_understating_its_size_is_refused_without_inflating_it() -> None:
     # issue 16, item 12: the size check trusted the zip directory; a document.xml claiming a few
     # bytes was inflated whole in one step (GBs of memory). Here 32 MiB (a 100 kB file) claims 1,000 bytes.
     xml = paragraphs(32 * 1024 * 1024 // 60)
     data = docx_bytes(xml, claimed_size=1000)
     assert len(data) < 200_000 and len(xml) > 30 * 1024 * 1024
-    tracemalloc.start()
-    try:
-        with pytest.raises(UploadError, match="går inte att läsa som ett Word-dokument"):
-            read_upload("bomb.docx", data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = refused_peak_bytes("bomb.docx", data, "går inte att läsa som ett Word-dokument")
     assert peak < 4 * 1024 * 1024, f"{peak / 2**20:.1f} MiB while refusing it"
 
 
@@ -96,16 +102,7 @@ def pdf_bytes(pages: list[bytes], *, form: bytes | None = None) -> bytes:
                        + form_ref + b" >> /Contents %d 0 R >>" % len(objects))
         kids.append(b"%d 0 R" % len(objects))
     objects[1] = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % len(kids)
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_document(objects)
 
 
 TEXT_PAGE = b"BT /F1 12 Tf 72 760 Td (Vi bygger fiber till byarna.) Tj ET"
@@ -128,13 +125,7 @@ def test_a_pdf_page_that_inflates_is_refused_before_its_text_is_read(where: str)
     data = pdf_bytes([TEXT_PAGE + b"\n" + heavy]) if where == "page" else pdf_bytes([TEXT_PAGE], form=heavy)
     assert len(data) < 20_000
     started = time.monotonic()
-    tracemalloc.start()
-    try:
-        with pytest.raises(UploadError, match="Sida 1 i PDF-filen är för stor uppackad"):
-            read_upload("tung.pdf", data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = refused_peak_bytes("tung.pdf", data, "Sida 1 i PDF-filen är för stor uppackad")
     assert time.monotonic() - started < 5 and peak < 4 * 1024 * 1024, (time.monotonic() - started, peak)
 
 
