@@ -141,9 +141,8 @@ class _Layers:
             return tensors[name]
 
         h, m = cfg.hidden, cfg.intermediate
-        vocabulary = tensors.get("embeddings.word_embeddings.weight")
-        self.words = as_array(get("embeddings.word_embeddings.weight", (len(vocabulary) if vocabulary is not None
-                                                                        else 0, h)))
+        vocabulary = len(tensors.get("embeddings.word_embeddings.weight", ()))  # any size, checked for width
+        self.words = as_array(get("embeddings.word_embeddings.weight", (vocabulary, h)))
         self.positions = as_array(np.array(get("embeddings.position_embeddings.weight", (cfg.max_positions, h))))
         self.token_type = as_array(np.array(get("embeddings.token_type_embeddings.weight", (2, h))[0]))
         self.norm = tuple(as_array(np.array(get(f"embeddings.LayerNorm.{p}", (h,)))) for p in ("weight", "bias"))

@@ -75,6 +75,8 @@ def pool_spans(states: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, i
         return (cover.astype(np.float32) @ states) / counts
 
 
-def unit_rows(X: np.ndarray) -> np.ndarray:
+def unit_rows(X: Any, dtype: Any = np.float32) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero), computed and returned in ``dtype``."""
+    X = np.asarray(X, dtype=dtype)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    return X / np.where(norms > 0, norms, 1.0)

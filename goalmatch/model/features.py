@@ -28,15 +28,15 @@ import numpy as np
 from scipy.optimize import brentq, minimize
 from scipy.special import expit, log_expit, log_softmax, softmax
 
+from goalmatch.embed import tokens as _tokens
+
 N_FEATURES = 2
 FEATURE_NAMES = ("strategy", "projects")
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (all-zero rows stay zero), as float64."""
-    X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
+    return _tokens.unit_rows(X, np.float64)
 
 
 def pair_features(
