@@ -63,6 +63,7 @@ def text_lines(result: Suggestions | Mapping[str, Any], text: str | None = None)
     the shared words are shown as the text has them (:func:`surface_words`), not as lemmas.
     """
     data: Mapping[str, Any] = result.to_dict() if hasattr(result, "to_dict") else result
+    surface = surface_forms(text) if text is not None else {}  # the text read once, not per suggestion
     lines = [f"Texten: {', '.join(flags_sv(data['flags']))}"]
     for fw in data["frameworks"]:
         lines += ["", f"{fw['name']}  [{fw['framework_id']}]"]
@@ -74,7 +75,7 @@ def text_lines(result: Suggestions | Mapping[str, Any], text: str | None = None)
             mark = "✓" if s["confident"] else " "
             lines.append(f"  {mark} {bar} {decimal_sv(p):>5}  {s['name']}  [{s['goal_id']}]")
             terms = list(s["evidence"]["key_terms"])
-            words = surface_words(text, terms) if text is not None else terms
+            words = [surface.get(term, term) for term in terms]
             lines += _evidence_lines(s["evidence"], words, strength=not fw["abstained"])
     return lines
 
@@ -221,21 +222,34 @@ def surface_words(text: str, lemmas: Sequence[str]) -> list[str]:
     >>> surface_words("Äldre bor kvar. Fler äldre, bättre service i Soutujärvi.", ["gammal", "soutujärvi", "x"])
     ['äldre', 'Soutujärvi', 'x']
     """
+    surface = surface_forms(text)
+    return [surface.get(lemma, lemma) for lemma in lemmas]
+
+
+def surface_forms(text: str) -> dict[str, str]:
+    """Every lemma of ``text`` → its form there, as :func:`surface_words` gives it (one pass over the text)."""
     from goalmatch.text.lemmas import lemmatize  # not at import: the lemma table is not needed for --json
 
     forms: dict[str, Counter[str]] = {}
-    names: set[str] = set()  # forms written with a capital inside a sentence
+    names: dict[str, str] = {}  # casefolded → a form written with a capital inside a sentence
     for word in lemmatize(text):
         form = text[word.start:word.end]
         forms.setdefault(word.text, Counter())[form.casefold()] += 1
-        if form[:1].isupper() and text[:word.start].rstrip()[-1:] not in ("", ".", "!", "?", ":", "\n", "»", '"'):
-            names.add(form)
-    out = []
-    for lemma in lemmas:
-        seen = forms.get(lemma)
-        best = seen.most_common(1)[0][0] if seen else lemma
-        out.append(next((name for name in names if name.casefold() == best), best))
+        if form[:1].isupper() and _before(text, word.start) not in ("", ".", "!", "?", ":", "\n", "»", '"'):
+            names.setdefault(form.casefold(), form)
+    out = {}
+    for lemma, seen in forms.items():
+        best = seen.most_common(1)[0][0]
+        out[lemma] = names.get(best, best)
     return out
+
+
+def _before(text: str, index: int) -> str:
+    """The last character before ``index`` that is not white space ("" at the start), without copying."""
+    i = index - 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    return text[i] if i >= 0 else ""
 
 
 def framework_line(summary: Mapping[str, Any]) -> str:
