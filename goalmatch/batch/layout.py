@@ -11,7 +11,9 @@ Parquet. An input column whose name a score column already has (case aside) is w
 input cell that is a plain number (``1200``, ``0.5``; not ``007`` or ``2026-0001``) is a number
 in a workbook (type ``number?``), text elsewhere. The journal holds only the scores: the input's
 cells are read from the input again when the output is written (:func:`carry`), so a resumed run
-writes the same bytes.
+writes the same bytes. Under Swedish headers the cells a person reads are Swedish too
+(:meth:`Layout.cells`): the status (``bedömd``, ``avvisad: ingen text``), the rejects file's
+reason, and yes/no columns as ``ja``/``nej``; the journal and the id-headed forms keep the codes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from goalmatch.batch.tables import Row
 from goalmatch.errors import BatchError
 from goalmatch.model import render
 
-__all__ = ["COLUMN_MODES", "Layout", "carry", "column_mode", "make_layout", "rejects_layout"]
+__all__ = ["COLUMN_MODES", "REASONS_SV", "Layout", "carry", "column_mode", "make_layout", "rejects_layout"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ _CARRIED = "input\x00"
 _SURROGATE = re.compile("[\udc80-\udcff]")
 REJECTS_COLUMNS = ["row", "id", "reason", "detail"]
 REJECTS_SWEDISH = {"row": "Rad", "id": "Id", "reason": "Skäl", "detail": "Detalj"}
+REASONS_SV = {"bad row": "oläsbar rad", "missing id": "id saknas", "undecodable": "oläsbara tecken",
+              "duplicate id": "id förekommer redan", "empty text": "ingen text", "too long": "för lång text",
+              "scoring failed": "kunde inte bedömas"}
+"""A rejected row's reason (:func:`goalmatch.batch.rows.check_row`'s codes) as a Swedish reader gets it."""
+STATUS_SV = {"scored": "bedömd", "rejected": "avvisad"}
 
 
 @dataclass
@@ -48,6 +55,32 @@ class Layout:
     types: dict[str, str] = field(default_factory=dict)
     carried: list[str] = field(default_factory=list)
     """The input columns carried, in order (their keys are ``_CARRIED + name``)."""
+    swedish: bool = False
+    """Swedish headers, and so Swedish status, reason and yes/no cells (:meth:`cells`)."""
+    flags: list[str] = field(default_factory=list)
+    """The yes/no columns written as ``ja``/``nej`` under Swedish headers (text, not typed, there)."""
+
+    def cells(self, batches: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """``batches`` as written: under Swedish headers the status, reason and yes/no cells in Swedish."""
+        if not self.swedish:
+            yield from batches
+            return
+        for batch in batches:
+            yield [_swedish(row, self.flags) for row in batch]
+
+
+def _swedish(row: dict[str, Any], flags: Sequence[str]) -> dict[str, Any]:
+    out = dict(row)
+    status = out.get("status")
+    if isinstance(status, str):
+        code, _, reason = status.partition(": ")
+        out["status"] = STATUS_SV.get(code, code) + (f": {REASONS_SV.get(reason, reason)}" if reason else "")
+    if isinstance(out.get("reason"), str):
+        out["reason"] = REASONS_SV.get(out["reason"], out["reason"])
+    for key in flags:
+        if isinstance(out.get(key), bool):
+            out[key] = "ja" if out[key] else "nej"
+    return out
 
 
 def column_mode(mode: str, fmt: str) -> str:
@@ -77,14 +110,16 @@ def make_layout(score: tuple[list[str], dict[str, str]], mode: str, frameworks: 
         taken.add(header.casefold())
         carried_headers.append(header)
     carried_types = {_CARRIED + c: "number?" for c in carried}  # a workbook writes "1200" as a number
-    return Layout([_CARRIED + c for c in carried] + keys, carried_headers + headers, {**carried_types, **types},
-                  list(carried))
+    flags = [k for k, kind in types.items() if kind == "bool"] if mode == "sv" else []
+    typed = {k: kind for k, kind in types.items() if k not in flags}
+    return Layout([_CARRIED + c for c in carried] + keys, carried_headers + headers, {**carried_types, **typed},
+                  list(carried), swedish=mode == "sv", flags=flags)
 
 
 def rejects_layout(mode: str) -> Layout:
     """The rejects file's columns: row, id, reason, detail (``Rad``, ``Id``, ``Skäl``, ``Detalj`` in Swedish)."""
     headers = [REJECTS_SWEDISH[c] for c in REJECTS_COLUMNS] if mode == "sv" else list(REJECTS_COLUMNS)
-    return Layout(list(REJECTS_COLUMNS), headers, {"row": "int"})
+    return Layout(list(REJECTS_COLUMNS), headers, {"row": "int"}, swedish=mode == "sv")
 
 
 def carry(layout: Layout, rows: Iterator[Row], batches: Iterable[list[dict[str, Any]]]

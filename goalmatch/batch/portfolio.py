@@ -88,7 +88,7 @@ def portfolio(path: str | Path) -> Portfolio:
     for row in table.rows():
         result.rows += 1
         cells = {keys.get(k, k): v for k, v in row.cells.items()} if keys else row.cells
-        if cells.get("status") != "scored":
+        if cells.get("status") not in ("scored", "bedömd"):  # ids or Swedish headers (batch/layout.py)
             continue
         result.scored += 1
         project: dict[str, Any] = {"id": cells.get("id"), "excerpt": cells.get("excerpt") or "", "goals": {}}

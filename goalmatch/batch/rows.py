@@ -65,33 +65,38 @@ def check_row(row: Row, cols: Columns, seen: dict[str, int]) -> tuple[str, str |
     """
     row_id = str(row.number)
     if row.error is not None:
-        return row_id, "bad row", f"row {row.number}: {row.error}", ""
+        return row_id, "bad row", f"rad {row.number}: {row.error}", ""
     if cols.id is not None:
         value = row.cells.get(cols.id)
         if value is None or not value.strip():
-            return "", "missing id", f"row {row.number}, column {cols.id}: empty id", ""
+            return "", "missing id", f"rad {row.number}, kolumn {cols.id}: tomt id", ""
         row_id = value.strip()
         if undecodable(row_id):
             return row_id.encode("utf-8", "replace").decode(), "undecodable", \
-                f"row {row.number}, column {cols.id}: bytes not valid in the file's encoding", ""
+                f"rad {row.number}, kolumn {cols.id}: tecken som filens teckenkodning inte kan läsa", ""
         if row_id in seen:
-            return row_id, "duplicate id", f"row {row.number}, column {cols.id}: id {row_id!r} already used " \
-                                           f"by row {seen[row_id]}", ""
+            return row_id, "duplicate id", f"rad {row.number}, kolumn {cols.id}: id {row_id!r} finns redan " \
+                                           f"på rad {seen[row_id]}", ""
     parts = []
     for col in cols.text:
         value = row.cells.get(col)
         if value is not None and undecodable(value):
-            return row_id, "undecodable", f"row {row.number}, column {col}: bytes not valid in the file's " \
-                                          f"encoding", ""
+            return row_id, "undecodable", f"rad {row.number}, kolumn {col}: tecken som filens " \
+                                          f"teckenkodning inte kan läsa", ""
         if value and value.strip():
             parts.append(value.strip())
     text = "\n\n".join(parts)
     if not text:
-        return row_id, "empty text", f"row {row.number}, column {'/'.join(cols.text)}: no text", ""
+        return row_id, "empty text", f"rad {row.number}, kolumn {'/'.join(cols.text)}: ingen text", ""
     if len(text) > MAX_CHARS:
-        return row_id, "too long", f"row {row.number}, column {'/'.join(cols.text)}: {len(text):,} characters, " \
-                                   f"over the limit of {MAX_CHARS:,}", ""
+        return row_id, "too long", f"rad {row.number}, kolumn {'/'.join(cols.text)}: {_count(len(text))} " \
+                                   f"tecken, över gränsen {_count(MAX_CHARS)}", ""
     return row_id, None, None, text
+
+
+def _count(n: int) -> str:
+    """A count as Swedish writes it: 224 999, with a no-break space between the thousands."""
+    return f"{n:,}".replace(",", "\u00a0")
 
 
 def rejected_row(number: int, row_id: str, reason: str) -> dict[str, Any]:
@@ -130,7 +135,7 @@ class Chunk:
         for (i, number, row_id, text), result in zip(self.todo, results, strict=True):
             if isinstance(result, Exception):
                 self.out[i] = self.reject(number, row_id, "scoring failed",
-                                          f"row {number}: {type(result).__name__}: {result}")
+                                          f"rad {number}: {type(result).__name__}: {result}")
             else:
                 self.out[i] = render(number, row_id, text, result)
         self.rejects.sort(key=lambda r: r["row"])

@@ -10,7 +10,8 @@ dialect or a named one, :mod:`goalmatch.batch.dialect`): first every column of t
 was (:mod:`goalmatch.batch.layout`), then
 
 - ``row`` (1-based data row number), ``id`` (the id column's value, else the row number),
-  ``status`` (``scored``, or ``rejected: <reason>``), ``excerpt`` (the text's first 100 characters);
+  ``status`` (``scored``, or ``rejected: <reason>``; ``bedömd``, ``avvisad: <skäl>`` under Swedish
+  headers), ``excerpt`` (the text's first 100 characters);
 - the text flags ``language``, ``repaired``, ``too_short``;
 - per framework ``<fid>.abstained``, ``<fid>.confident`` (the goals it stands behind,
   ``;``-separated), ``<fid>.goal_k``, ``<fid>.name_k``, ``<fid>.p_k`` for k = 1..top_k,
@@ -307,10 +308,10 @@ class _Run:
 
         The output's carried input columns are read from the input again (:func:`carry`)."""
         rejects, output = written.rejects, written.output
-        publish(self.summary.rejects, rejects.keys, lambda: self.journal.iter_rows("rejects"),
+        publish(self.summary.rejects, rejects.keys, lambda: rejects.cells(self.journal.iter_rows("rejects")),
                 headers=rejects.headers, dialect=written.dialect)
-        publish(self.summary.output, output.keys, lambda: carry(output, self.table.rows(), self.journal.iter_rows(
-            "rows")), output.types, headers=output.headers, dialect=written.dialect)
+        publish(self.summary.output, output.keys, lambda: output.cells(carry(output, self.table.rows(),
+                self.journal.iter_rows("rows"))), output.types, headers=output.headers, dialect=written.dialect)
         shutil.rmtree(self.journal.dir, ignore_errors=True)
 
 

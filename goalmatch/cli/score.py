@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from goalmatch.batch.dialect import DIALECT_NAMES
-from goalmatch.batch.layout import COLUMN_MODES
+from goalmatch.batch.layout import COLUMN_MODES, REASONS_SV
 from goalmatch.batch.portfolio import portfolio, to_markdown, to_xlsx, write_markdown
 from goalmatch.batch.score import CHUNK_ROWS, Summary, score_file
 from goalmatch.cli.command import EXIT_OK, EXIT_REJECTS, Outcome, comma_list, load_matcher
@@ -111,11 +111,12 @@ def run_score(args: argparse.Namespace) -> Outcome:
     code = EXIT_REJECTS if summary.rejected else EXIT_OK
     if args.json:
         return Outcome(summary.to_dict(), code)
-    resumed = f" ({summary.resumed} from the interrupted run)" if summary.resumed else ""
-    lines = [f"scored {summary.scored} of {summary.rows} rows into {summary.output}{resumed}"]
+    resumed = f" ({summary.resumed} från den avbrutna körningen)" if summary.resumed else ""
+    lines = [f"{summary.scored} av {summary.rows} rader bedömda, sparade i {summary.output}{resumed}"]
     if summary.rejected:
-        reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary.reasons.items()))
-        lines.append(f"rejected {summary.rejected} ({reasons}); see {summary.rejects}")
+        reasons = ", ".join(f"{n} {REASONS_SV.get(r, r)}" for r, n in sorted(summary.reasons.items()))
+        lines.append(f"{summary.rejected} {'rad avvisad' if summary.rejected == 1 else 'rader avvisade'} "
+                     f"({reasons}); se {summary.rejects}")
     return Outcome(lines, code)
 
 

@@ -134,8 +134,8 @@ def test_bad_rows_are_rejected_and_the_run_goes_on(batch_matcher: Matcher, tmp_p
     assert (summary.scored, summary.rejected) == (2, 5)
     rejects = _read(tmp_path / "out.rejects.csv")
     assert [r["reason"] for r in rejects] == ["empty text", "missing id", "duplicate id", "too long", "undecodable"]
-    assert rejects[2]["detail"] == "row 4, column id: id 'a1' already used by row 1"
-    assert "column text" in rejects[4]["detail"]
+    assert rejects[2]["detail"] == "rad 4, kolumn id: id 'a1' finns redan på rad 1"
+    assert "kolumn text" in rejects[4]["detail"]
     assert summary.reasons["duplicate id"] == 1
 
 
@@ -144,7 +144,7 @@ def test_a_text_over_the_csv_field_limit_is_rejected_as_too_long(batch_matcher: 
     summary = score_file(_write_csv(tmp_path / "in.csv", rows), tmp_path / "o.csv", matcher=batch_matcher,
                          id_column="id", progress=False)
     assert (summary.reasons, summary.scored) == ({"too long": 1}, 1)
-    assert "224,999 characters, over the limit of 200,000" in _read(tmp_path / "o.rejects.csv")[0]["detail"]
+    assert "224\u00a0999 tecken, över gränsen 200\u00a0000" in _read(tmp_path / "o.rejects.csv")[0]["detail"]
 
 
 def test_a_row_the_matcher_fails_on_is_rejected_alone(batch_matcher: Matcher, tmp_path: Path) -> None:
@@ -290,7 +290,7 @@ def test_score_command_exit_codes(batch_model_dir: Path, tmp_path: Path, capsys:
     rows = [*_backlog(2), {"id": "A-0001", "titel": "", "beskrivning": "dubbel"}]
     path = _write_csv(tmp_path / "dup.csv", rows)
     assert _cli([str(path), "--model", str(batch_model_dir), "--id-column", "id", "-o", str(tmp_path / "d.xlsx")]) == 3
-    assert "rejected 1 (1 duplicate id)" in capsys.readouterr().out
+    assert "1 rad avvisad (1 id förekommer redan)" in capsys.readouterr().out
     assert _cli([str(path), "--model", str(batch_model_dir), "--text-columns", "nope"]) == 2
     assert "no column 'nope'" in capsys.readouterr().err
     assert _cli([str(tmp_path / "missing.csv"), "--model", str(batch_model_dir)]) == 2

@@ -46,7 +46,14 @@ def test_sv_columns_in_a_swedish_csv_and_ids_for_programs(batch_matcher: Matcher
     assert header[:5] == HEADER
     assert header[5:12] == ["Rad", "Id", "Status", "Utdrag ur texten", "Språk", "Reparerad PDF-text", "För kort text"]
     assert BT == [h for h in header if h.startswith("BT: ")]
-    assert _read_csv(tmp_path / "out.rejects.csv", "cp1252", ";")[0] == ["Rad", "Id", "Skäl", "Detalj"]
+    rejects = _read_csv(tmp_path / "out.rejects.csv", "cp1252", ";")
+    assert rejects[0] == ["Rad", "Id", "Skäl", "Detalj"]
+    # the cells a person reads are Swedish too: status, reason, yes/no (the ids form keeps the codes)
+    rows = _read_csv(tmp_path / "out.csv", "cp1252", ";")
+    status, flag = header.index("Status"), header.index("BT: ingen säker träff")
+    assert [r[status] for r in rows[1:]] == ["bedömd", "bedömd", "avvisad: ingen text"]
+    assert {r[flag] for r in rows[1:3]} <= {"ja", "nej"} and rows[3][flag] == ""
+    assert rejects[1][2] == "ingen text" and rejects[1][3].startswith("rad 3, kolumn ")
     # auto: Swedish for spreadsheets, ids for JSONL and Parquet
     for suffix, first in [(".xlsx", "Rad"), (".jsonl", "row"), (".parquet", "row")]:
         score_file(source, tmp_path / f"auto{suffix}", matcher=batch_matcher, progress=False, columns="auto", **COLS)
@@ -88,7 +95,7 @@ def test_the_workbook_has_a_frozen_filtered_header_widths_and_numbers(batch_matc
         widths[openpyxl.utils.get_column_letter(col["BT: mål 1 – sannolikhet"])]
     p_1 = sheet.cell(2, col["BT: mål 1 – sannolikhet"])
     assert isinstance(p_1.value, (int, float)) and 0 < p_1.value <= 1 and p_1.number_format == "0.00"
-    assert sheet.cell(2, col["Rad"]).value == 1 and sheet.cell(2, col["BT: ingen säker träff"]).value in (True, False)
+    assert sheet.cell(2, col["Rad"]).value == 1 and sheet.cell(2, col["BT: ingen säker träff"]).value in ("ja", "nej")
     # the input's plain numbers are numbers; an id with a leading zero stays text
     assert sheet.cell(2, col["Sökt belopp"]).value == 1200 and sheet.cell(3, col["Sökt belopp"]).value == 80000.5
     assert sheet.cell(2, col["Diarienr"]).value == "007" and sheet.cell(3, col["Diarienr"]).value == "2026-0002"
