@@ -109,11 +109,11 @@ def _framework_map(report: Portfolio, reviewed: Sequence[Reviewed]) -> dict[str,
         for fid, goals in r.goals.items():
             named.setdefault(fid, Counter()).update(goals)
     out = {}
-    for fid, goals in named.items():
+    for fid, counts in named.items():
         if fid in known:
             out[fid] = fid
             continue
-        overlap = {own: sum(n for g, n in goals.items() if g in ids) for own, ids in known.items()}
+        overlap = {own: sum(n for g, n in counts.items() if g in ids) for own, ids in known.items()}
         best = max(overlap, key=lambda own: overlap[own], default=None)
         if best is not None and overlap[best]:
             out[fid] = best
