@@ -10,6 +10,7 @@ names, decimal commas, alternative texts that say what the chart shows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,28 +57,27 @@ def confidence_bins(report: Portfolio, fid: str) -> list[tuple[str, int]]:
     return [*zip(labels, counts, strict=True), (ABSTAINED, abstained)]
 
 
-def _goal_chart(report: Portfolio, fid: str) -> Chart:
+def _goal_chart(report: Portfolio, fid: str, slug: str) -> Chart:
     goals = report.spread[fid]
     title = f"Ansökningar per mål: {fid}"
     listed = "; ".join(f"{g.name}: {g.projects}" for g in goals)
     description = (f"Liggande staplar, en per mål, med antalet projekt av {report.scored} bedömda där modellen står "
                    f"bakom målet. {listed}.")
     bars = [Bar(g.name, g.projects, f"{g.projects} ({percent(g.share)})") for g in goals]
-    slug = f"mal-{svg_id(fid)}"
-    return Chart(fid, slug, title, description, hbars(bars, title=title, description=description, chart_id=slug))
+    return Chart(fid, f"mal-{slug}", title, description,
+                 hbars(bars, title=title, description=description, chart_id=f"mal-{slug}"))
 
 
-def _confidence_chart(report: Portfolio, fid: str) -> Chart:
+def _confidence_chart(report: Portfolio, fid: str, slug: str) -> Chart:
     bins = confidence_bins(report, fid)
     title = f"Modellens säkerhet: {fid}"
     shown = "; ".join(f"{label}: {n}" for label, n in bins if n)
     description = (f"Stapeldiagram: antal projekt per steg om 0,1 i den högsta sannolikheten, för projekt med en säker "
                    f"träff; projekten utan säker träff som en egen randig stapel längst till höger. {shown}.")
     bars = [Bar(label, n, str(n), muted=label == ABSTAINED) for label, n in bins]
-    slug = f"sakerhet-{svg_id(fid)}"
-    svg = columns(bars, title=title, description=description, chart_id=slug,
+    svg = columns(bars, title=title, description=description, chart_id=f"sakerhet-{slug}",
                   x_label="högsta sannolikhet per projekt", y_label="antal projekt")
-    return Chart(fid, slug, title, description, svg)
+    return Chart(fid, f"sakerhet-{slug}", title, description, svg)
 
 
 def _review_charts(report: Portfolio, comparison: Comparison) -> list[Chart]:
@@ -107,9 +107,12 @@ def _review_charts(report: Portfolio, comparison: Comparison) -> list[Chart]:
 
 def portfolio_charts(report: Portfolio, comparison: Comparison | None = None) -> list[Chart]:
     """The report's charts, in the report's order (a framework's two, then the review's)."""
-    charts = []
+    charts, seen = [], Counter[str]()
     for fid in report.frameworks:
-        charts += [_goal_chart(report, fid), _confidence_chart(report, fid)]
+        slug = svg_id(fid)
+        seen[slug] += 1  # two frameworks whose names differ only in case or accents keep their own files and ids
+        slug = slug if seen[slug] == 1 else f"{slug}-{seen[slug]}"
+        charts += [_goal_chart(report, fid, slug), _confidence_chart(report, fid, slug)]
     if comparison is not None and comparison.frameworks:
         charts += _review_charts(report, comparison)
     return [c for c in charts if c.svg]

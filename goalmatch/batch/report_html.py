@@ -24,7 +24,8 @@ th, td { border-bottom: 1px solid #ccd6dd; padding: 0.25rem 0.6rem; text-align: 
 td.tal { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; overflow-x: auto; }
 figcaption { font-size: 0.9rem; color: #444; }
-small { color: #555; }
+dt { font-weight: 600; }
+dd { margin: 0 0 0.4rem 0; }
 """
 
 

@@ -183,3 +183,9 @@ def test_a_bad_decisions_line_is_named_in_swedish(scored: Path, tmp_path: Path,
         dec.read_decisions(path)
     assert main(["report", str(scored), "--decisions", str(path), "--html", str(tmp_path / "r.html")]) == 2
     assert "rad 2" in capsys.readouterr().err and not (tmp_path / "r.html").exists()
+
+
+def test_frameworks_alike_but_for_case_keep_their_own_chart_files() -> None:
+    twins = report.Portfolio(Path("x.csv"), frameworks=["RUS", "Rus"], abstained={"RUS": 0, "Rus": 0},
+                             spread={"RUS": [], "Rus": []})
+    assert [c.slug for c in portfolio_charts(twins)] == ["sakerhet-rus", "sakerhet-rus-2"]
