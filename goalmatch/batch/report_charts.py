@@ -136,37 +136,48 @@ def xlsx_diagram(report: Portfolio, comparison: Comparison | None = None) -> Any
     """A function that adds the sheet ``diagram`` to a write-only workbook: each chart's figures as a
     small table and a native Excel bar chart beside it (no pictures); for
     :func:`goalmatch.batch.portfolio.to_xlsx`'s ``extra``."""
-    blocks: list[tuple[str, str, list[tuple[str, float]], str]] = []  # title, axis title, rows, bar direction
+    blocks: list[tuple[str, str, str, list[tuple[str, float]]]] = []  # title, category axis, value axis, rows
     for fid in report.frameworks:
-        blocks.append((f"Ansökningar per mål: {fid}", "antal projekt",
-                       [(g.name, g.projects) for g in report.spread[fid]], "bar"))
-        blocks.append((f"Modellens säkerhet: {fid}", "antal projekt",
-                       [(label, n) for label, n in confidence_bins(report, fid)], "col"))
+        blocks.append((f"Ansökningar per mål: {fid}", "mål", "antal projekt",
+                       [(g.name, g.projects) for g in report.spread[fid]]))
+        blocks.append((f"Modellens säkerhet: {fid}", "högsta sannolikhet per projekt", "antal projekt",
+                       list(confidence_bins(report, fid))))
     if comparison is not None and comparison.frameworks:
-        blocks.append(("Granskarna höll med modellen (andel)", "andel",
-                       [(f.framework_id, round(f.rate or 0.0, 4)) for f in comparison.frameworks], "bar"))
+        blocks.append(("Granskarna höll med modellen", "ramverk", "andel i procent",
+                       [(f.framework_id, round(100 * (f.rate or 0.0))) for f in comparison.frameworks]))
 
     def add(book: Any) -> None:
-        from openpyxl.chart import BarChart, Reference
-        from openpyxl.chart.label import DataLabelList
-
         sheet = book.create_sheet("diagram")
         row = 1
-        for title, axis, rows, kind in blocks:
-            sheet.append([xlsx_cell(title), axis])
-            for label, value in rows:
-                sheet.append([xlsx_cell(label), value])
-            chart = BarChart()
-            chart.type, chart.title, chart.legend = kind, title, None
-            chart.y_axis.title = axis
-            chart.add_data(Reference(sheet, min_col=2, min_row=row, max_row=row + len(rows)), titles_from_data=True)
-            chart.set_categories(Reference(sheet, min_col=1, min_row=row + 1, max_row=row + len(rows)))
-            chart.dataLabels = DataLabelList()
-            chart.dataLabels.showVal = True
-            chart.height, chart.width = max(7.5, 0.6 * len(rows) + 2), 18
-            sheet.add_chart(chart, f"D{row}")
-            used = max(len(rows) + 2, int(chart.height * 2) + 3)  # a row is about half a centimetre
+        for title, category, value, rows in blocks:
+            sheet.append([xlsx_cell(title), value])
+            for label, number in rows:
+                sheet.append([xlsx_cell(label), number])
+            chart = _bar_chart(sheet, row, len(rows), title, (category, value), columns=category.startswith("högsta"))
+            used = max(len(rows) + 2, int(chart.height * 2) + 3)  # a row is about half a centimetre high
             for _ in range(used - len(rows) - 1):
                 sheet.append([])
             row += used
     return add
+
+
+def _bar_chart(sheet: Any, row: int, n: int, title: str, axes: tuple[str, str], columns: bool) -> Any:
+    """A native bar chart of the ``n`` rows under ``row`` (labels in A, numbers in B), anchored beside them:
+    horizontal bars in the table's order (the first at the top), or ``columns`` left to right; the
+    value written on each bar; axes titled, visible (openpyxl 3.1 otherwise marks them deleted)."""
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.chart.label import DataLabelList
+
+    chart = BarChart()
+    chart.type, chart.title, chart.legend = "col" if columns else "bar", title, None
+    chart.x_axis.title, chart.y_axis.title = axes
+    chart.x_axis.delete = chart.y_axis.delete = False
+    if not columns:
+        chart.x_axis.scaling.orientation = "maxMin"
+    chart.add_data(Reference(sheet, min_col=2, min_row=row, max_row=row + n), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=row + 1, max_row=row + n))
+    chart.dataLabels = DataLabelList()
+    chart.dataLabels.showVal = True
+    chart.height, chart.width = max(7.5, 0.6 * n + 2), 18
+    sheet.add_chart(chart, f"D{row}")
+    return chart

@@ -150,6 +150,8 @@ def test_workbook_has_native_charts_on_the_sheet_diagram(scored: Path, export: P
     assert {c.type for c in charts} == {"bar", "col"}
     values = [row for row in book["diagram"].iter_rows(values_only=True) if any(v is not None for v in row)]
     assert ("Fler jobb på landsbygden", 2) in values and ("ingen säker träff", 1) in values
+    assert ("rus", 75) in values and ("agenda-2030", 50) in values  # reviewers' agreement, in per cent
+    assert all(c.x_axis.delete is False and c.y_axis.delete is False for c in charts)  # axes shown in Excel
 
 
 def test_decisions_are_compared_with_the_models_goals(scored: Path, export: Path) -> None:
