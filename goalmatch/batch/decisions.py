@@ -31,7 +31,7 @@ from goalmatch.batch.portfolio import Portfolio, Section, percent
 from goalmatch.errors import BadInput
 from goalmatch.model import render
 
-__all__ = ["Comparison", "Reviewed", "compare", "comparison_sections", "read_decisions"]
+__all__ = ["CORRECTED", "HEADING", "Comparison", "Reviewed", "compare", "comparison_sections", "read_decisions"]
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def _names(report: Portfolio, fid: str, goals: tuple[str, ...]) -> str:
     return ", ".join(names.get(g, g) for g in goals) or "inget mål"
 
 
-HEADING = "Granskat mot modellen"
+HEADING, CORRECTED = "Granskat mot modellen", "Rättade mål"
 
 
 def comparison_sections(report: Portfolio, comparison: Comparison) -> list[Section]:
@@ -166,6 +166,6 @@ def comparison_sections(report: Portfolio, comparison: Comparison) -> list[Secti
         [[f.framework_id, str(f.reviewed), str(f.agreed), percent(f.rate or 0.0)] for f in comparison.frameworks])
     rows = [[f.framework_id, _names(report, f.framework_id, model), _names(report, f.framework_id, mine), str(n)]
             for f in comparison.frameworks for (model, mine), n in f.corrections.most_common()]
-    corrected = Section("Rättade mål", "Där granskaren valde andra mål än modellen: modellens mål → granskarens.",
+    corrected = Section(CORRECTED, "Där granskaren valde andra mål än modellen: modellens mål → granskarens.",
                         ["ramverk", "modellens mål", "granskarens mål", "antal"], rows)
     return [agreement, corrected] if rows else [agreement]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from goalmatch.batch.charts import Bar, columns, hbars, svg_id
-from goalmatch.batch.decisions import HEADING, Comparison
+from goalmatch.batch.decisions import CORRECTED, HEADING, Comparison
 from goalmatch.batch.portfolio import Portfolio, percent
 from goalmatch.batch.writers import write_atomic, xlsx_cell
 from goalmatch.model import render
@@ -100,7 +100,7 @@ def _review_charts(report: Portfolio, comparison: Comparison) -> list[Chart]:
         title = "Vanligaste rättelserna"
         description = ("Liggande staplar: hur ofta granskarna bytte modellens mål mot andra, modellens mål → "
                        "granskarens. " + "; ".join(f"{b.label}: {b.text}" for b in bars) + ".")
-        charts.append(Chart("Rättade mål", "rattelser", title, description,
+        charts.append(Chart(CORRECTED, "rattelser", title, description,
                             hbars(bars, title=title, description=description, chart_id="rattelser", label_width=380)))
     return charts
 

@@ -20,6 +20,7 @@ from goalmatch.batch.writers import TableWriter
 from goalmatch.cli.main import main
 from goalmatch.errors import BadInput
 from tests.cli.test_swedish_output import LEAKS, RAW_FIGURE
+from tests.toys import BATCH_TEXTS
 
 openpyxl = pytest.importorskip("openpyxl")
 
@@ -191,3 +192,34 @@ def test_frameworks_alike_but_for_case_keep_their_own_chart_files() -> None:
     twins = report.Portfolio(Path("x.csv"), frameworks=["RUS", "Rus"], abstained={"RUS": 0, "Rus": 0},
                              spread={"RUS": [], "Rus": []})
     assert [c.slug for c in portfolio_charts(twins)] == ["sakerhet-rus", "sakerhet-rus-2"]
+
+
+def test_a_scored_backlog_with_swedish_headers_gives_every_report_form(batch_model_dir: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    backlog = tmp_path / "ansökningar.csv"
+    with TableWriter(backlog, ["diarienr", "beskrivning"]) as writer:
+        writer.write([{"diarienr": f"2026-{n}", "beskrivning": text} for n, text in enumerate(BATCH_TEXTS, 1)])
+    scored = tmp_path / "bedömda.csv"
+    assert main(["score", str(backlog), "-o", str(scored), "--model", str(batch_model_dir), "--id-column",
+                 "diarienr", "--text-columns", "beskrivning", "--columns", "sv", "--no-progress"]) == 0
+    result = report.portfolio(scored)
+    fid = result.frameworks[0]
+    first = result.projects[0]
+    goals = [g.goal_id for g in result.spread[fid]]
+    # the review app's ids: the framework by its id (the table has its label), the application by its text
+    mine = [g for g in goals if g not in {g for g, _ in first["goals"][fid]}][:1]
+    export = tmp_path / "export.jsonl"
+    export.write_text(json.dumps(_decision("Bredband", BATCH_TEXTS[0], {"ramverk-id": mine})) + "\n", encoding="utf-8")
+    out = tmp_path / "ut"
+    out.mkdir()
+    assert main(["report", str(scored), "-o", str(out / "rapport.md"), "--html", str(out / "rapport.html"),
+                 "--xlsx", str(out / "rapport.xlsx"), "--decisions", str(export)]) == 0
+    capsys.readouterr()
+    for svg in out.glob("*.svg"):
+        assert ET.parse(svg).getroot().get("role") == "img"
+    assert (out / "rapport-granskning.svg").exists() and (out / "rapport-rattelser.svg").exists()
+    parser = _Text()
+    parser.feed((out / "rapport.html").read_text(encoding="utf-8"))
+    text = " ".join(parser.text)
+    assert "0\u00a0% (0 av 1)" in text and _leaks(text) == [], _leaks(text)
+    assert len(openpyxl.load_workbook(out / "rapport.xlsx")["diagram"]._charts) == 2 * len(result.frameworks) + 1
