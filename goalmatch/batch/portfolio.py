@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +27,12 @@ from goalmatch.batch.tables import TableError, open_table, require_openpyxl
 from goalmatch.batch.writers import abandon_workbook, cannot_write, publish, write_atomic, xlsx_cell
 from goalmatch.model import render
 
-__all__ = ["GoalSpread", "Portfolio", "portfolio", "to_markdown", "to_xlsx", "write_markdown"]
+__all__ = ["EXPLANATION", "GoalSpread", "Portfolio", "Section", "about", "abstained_line", "percent", "portfolio",
+           "project_rows", "spread_rows", "to_markdown", "to_xlsx", "write_markdown"]
 
 logger = logging.getLogger(__name__)
 
+_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 _GOAL_COLUMN = re.compile(r"^(?P<fid>.+)\.goal_(?P<k>\d+)$")
 
 
@@ -91,7 +94,8 @@ def portfolio(path: str | Path) -> Portfolio:
         if cells.get("status") not in ("scored", "bedömd"):  # ids or Swedish headers (batch/layout.py)
             continue
         result.scored += 1
-        project: dict[str, Any] = {"id": cells.get("id"), "excerpt": cells.get("excerpt") or "", "goals": {}}
+        project: dict[str, Any] = {"id": cells.get("id"), "excerpt": cells.get("excerpt") or "", "goals": {},
+                                   "top": {}}
         for fid in frameworks:
             ranked = {}
             for k in range(1, top_k[fid] + 1):
@@ -101,6 +105,7 @@ def portfolio(path: str | Path) -> Portfolio:
                     ranked[goal] = _float(cells.get(f"{fid}.p_{k}"))
                     if k == 1:
                         first[fid][goal] += 1
+                        project["top"][fid] = ranked[goal]
             confident = [g for g in (cells.get(f"{fid}.confident") or "").split(";") if g]
             if not confident:
                 result.abstained[fid] += 1
@@ -151,7 +156,28 @@ def _goals_text(goals: list[tuple[str, float | None]], names: dict[str, str]) ->
                      for g, p in goals) or "–"
 
 
-def _project_rows(report: Portfolio) -> tuple[list[str], list[list[str]]]:
+@dataclass(frozen=True)
+class Section:
+    """A table of the report beside the spread and the projects (the review comparison): a heading,
+    a sentence under it, and the table's header and rows, all of them text for a reader."""
+
+    heading: str
+    lead: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def spread_rows(report: Portfolio, fid: str) -> tuple[list[str], list[list[str]]]:
+    """One framework's spread as a reader's table: header and rows of text (Swedish numbers)."""
+    header = ["mål", "projekt", "andel", "medelsannolikhet", "först i listan", "id"]
+    rows = [[g.name, str(g.projects), percent(g.share),
+             render.decimal_sv(g.mean_probability) if g.mean_probability is not None else "–", str(g.ranked_first),
+             g.goal_id] for g in report.spread[fid]]
+    return header, rows
+
+
+def project_rows(report: Portfolio) -> tuple[list[str], list[list[str]]]:
+    """The project table: each scored project with its confident goals per framework."""
     own = [f for f in report.frameworks if not _is_agenda(f)]
     agenda = [f for f in report.frameworks if _is_agenda(f)]
     header = ["projekt", "mål per ramverk", *(["Agenda 2030-mål"] if agenda else [])]
@@ -165,61 +191,87 @@ def _project_rows(report: Portfolio) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def _about(report: Portfolio) -> list[tuple[str, str]]:
+def about(report: Portfolio) -> list[tuple[str, str]]:
     """What the report is of, and when, for its reader: label and value."""
-    about = [("Bedömd tabell", report.source.name)]
+    lines = [("Bedömd tabell", report.source.name)]
     if report.source_modified is not None:
-        about.append(("Tabellen bedömd", render.local_time_sv(report.source_modified)))
-    about += [("Rapporten skapad", render.local_time_sv(report.created)),
+        lines.append(("Tabellen bedömd", render.local_time_sv(report.source_modified)))
+    lines += [("Rapporten skapad", render.local_time_sv(report.created)),
               ("Bedömda rader", f"{report.scored} av {report.rows}")]
-    return about
+    return lines
 
 
-def to_markdown(report: Portfolio, max_projects: int | None = 200) -> str:
-    """The report as Markdown, in Swedish: a spread table per framework, then the project table."""
-    lines = [f"# Portfölj: {report.source.name}", "", *(f"- {k}: {v}" for k, v in _about(report)), "",
-             "Ett projekt räknas för de mål som modellen står bakom (säkra mål). Medelsannolikhet: de säkra "
-             "förslagens genomsnittliga sannolikhet. Först i listan: hur ofta målet kom överst, säkert eller inte.",
-             ""]
+EXPLANATION = ("Ett projekt räknas för de mål som modellen står bakom (säkra mål). Medelsannolikhet: de säkra "
+               "förslagens genomsnittliga sannolikhet. Först i listan: hur ofta målet kom överst, säkert eller inte.")
+
+
+def abstained_line(report: Portfolio, fid: str) -> str:
+    """The sentence under a framework's heading: for how many projects the model stood behind no goal."""
+    return f"Ingen säker träff för {report.abstained[fid]} av {report.scored} projekt."
+
+
+def to_markdown(report: Portfolio, max_projects: int | None = 200, *,
+                charts: Mapping[str, Sequence[tuple[str, str]]] | None = None, sections: Sequence[Section] = ()) -> str:
+    """The report as Markdown, in Swedish: a spread table per framework, then the project table.
+
+    ``charts``: per framework id (or section heading), the charts to show above its table, as
+    (alternative text, file name) pairs; ``sections``: further tables (the review comparison)."""
+    charts = charts or {}
+    lines = [f"# Portfölj: {report.source.name}", "", *(f"- {k}: {v}" for k, v in about(report)), "",
+             EXPLANATION, ""]
     for fid in report.frameworks:
-        lines += [f"## {fid}", "", f"Ingen säker träff för {report.abstained[fid]} av {report.scored} projekt.", "",
-                  "| mål | projekt | andel | medelsannolikhet | först i listan | id |",
-                  "|---|---:|---:|---:|---:|---|"]
-        for g in report.spread[fid]:
-            mean = render.decimal_sv(g.mean_probability) if g.mean_probability is not None else "–"
-            cells = [_cell(g.name), str(g.projects), _percent(g.share), mean, str(g.ranked_first), _cell(g.goal_id)]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    header, rows = _project_rows(report)
+        lines += [f"## {fid}", "", abstained_line(report, fid), "",
+                  *_block(charts.get(fid, ()), *spread_rows(report, fid), numeric=(1, 2, 3, 4))]
+    for section in sections:
+        lines += [f"## {section.heading}", "", section.lead, "",
+                  *_block(charts.get(section.heading, ()), section.header, section.rows)]
+    header, rows = project_rows(report)
     shown = rows if max_projects is None else rows[:max_projects]
-    lines += ["## Projekt", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in shown]
+    lines += ["## Projekt", "", *_table(header, shown)]
     if len(shown) < len(rows):
         lines += ["", f"… och {len(rows) - len(shown)} projekt till (alla finns i Excel-filen)."]
     return "\n".join(lines) + "\n"
 
 
-def _percent(share: float) -> str:
+def _block(images: Sequence[tuple[str, str]], header: list[str], rows: list[list[str]],
+           numeric: tuple[int, ...] = ()) -> list[str]:
+    """Linked images (alternative text, file name), then a table, then a blank line."""
+    linked = [line for alt, name in images for line in (f"![{_alt(alt)}]({name})", "")]
+    return [*linked, *_table(header, rows, numeric), ""]
+
+
+def _alt(text: str) -> str:
+    """An image's alternative text for Markdown: one line, its brackets escaped."""
+    return _cell(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: tuple[int, ...] = ()) -> list[str]:
+    rule = "|" + "".join("---:|" if i in numeric else "---|" for i in range(len(header)))
+    return ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)]
+
+
+def percent(share: float) -> str:
     """A share as Swedish writes a percentage, with a space before the sign: ``67 %``."""
     return f"{share:.0%}".replace("%", "\u00a0%")
 
 
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return _SPACE.sub(" ", str(text)).strip(" ").replace("|", "\\|")  # a no-break space stays
 
 
-def to_xlsx(report: Portfolio, path: str | Path) -> Path:
+def to_xlsx(report: Portfolio, path: str | Path, extra: Callable[[Any], None] | None = None) -> Path:
     """Write the report as a workbook, in Swedish: the sheets ``om rapporten`` (what and when),
-    ``spridning`` (one row per goal) and ``projekt``."""
+    ``spridning`` (one row per goal) and ``projekt``; ``extra(book)`` adds more sheets (the charts
+    of :mod:`goalmatch.batch.report_charts`) to the write-only workbook before it is saved."""
     dest = Path(path)
     if dest.suffix.lower() != ".xlsx":
         raise TableError(f"{dest}: the workbook needs the extension .xlsx")
     book = require_openpyxl().Workbook(write_only=True)
     try:  # write-only sheets spill to temporary files as rows are added: a full disk can show here too
         with replacing(dest) as tmp:
-            about = book.create_sheet("om rapporten")
-            for label, value in _about(report):
-                about.append([label, xlsx_cell(value)])
+            what = book.create_sheet("om rapporten")
+            for label, value in about(report):
+                what.append([label, xlsx_cell(value)])
             spread = book.create_sheet("spridning")
             spread.append(["ramverk", "mål", "projekt", "andel", "medelsannolikhet", "först i listan", "id"])
             for fid in report.frameworks:
@@ -228,10 +280,12 @@ def to_xlsx(report: Portfolio, path: str | Path) -> Path:
                                    round(g.mean_probability, 4) if g.mean_probability is not None else None,
                                    g.ranked_first, xlsx_cell(g.goal_id)])
             projects = book.create_sheet("projekt")
-            header, rows = _project_rows(report)
+            header, rows = project_rows(report)
             projects.append(header)
             for row in rows:
                 projects.append([xlsx_cell(value) for value in row])  # ids and titles come from the user's backlog
+            if extra is not None:
+                extra(book)
             book.save(tmp)
     except OSError as exc:  # disk full, file too large: the previous workbook, if any, stays
         abandon_workbook(book)

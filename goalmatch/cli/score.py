@@ -14,9 +14,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from goalmatch.batch.decisions import compare, comparison_sections, read_decisions
 from goalmatch.batch.dialect import DIALECT_NAMES
 from goalmatch.batch.layout import COLUMN_MODES, REASONS_SV
 from goalmatch.batch.portfolio import portfolio, to_markdown, to_xlsx, write_markdown
+from goalmatch.batch.report_charts import chart_files, portfolio_charts, xlsx_diagram
+from goalmatch.batch.report_html import to_html, write_html
 from goalmatch.batch.score import CHUNK_ROWS, Summary, score_file
 from goalmatch.cli.command import EXIT_OK, EXIT_REJECTS, Outcome, comma_list, load_matcher
 from goalmatch.errors import BadInput
@@ -33,15 +36,24 @@ def score_table(input: Path, output: Path | None = None, *, model: Path | None =
 
 
 def portfolio_report(scored: Path, output: Path | None = None, xlsx: Path | None = None,
-                     max_projects: int | None = 200) -> str:
-    """The Markdown portfolio report of a scored table; also written to ``output`` and, as a
-    workbook, to ``xlsx`` when given (each file whole or not at all)."""
+                     max_projects: int | None = 200, *, html: Path | None = None,
+                     decisions: Path | None = None) -> str:
+    """The Markdown portfolio report of a scored table; also written to ``output`` (with its charts as
+    SVG files beside it), as a workbook with native charts to ``xlsx`` and as one HTML file to
+    ``html`` when given (each file whole or not at all). ``decisions``: the review app's export
+    (JSONL), for the reviewed-vs-model tables and charts."""
     report = portfolio(scored)
-    text = to_markdown(report, max_projects)
+    comparison = compare(report, read_decisions(decisions)) if decisions is not None else None
+    sections = comparison_sections(report, comparison) if comparison is not None else []
+    charts = portfolio_charts(report, comparison)
     if xlsx is not None:
-        to_xlsx(report, xlsx)
-    if output is not None:
-        write_markdown(text, output)
+        to_xlsx(report, xlsx, extra=xlsx_diagram(report, comparison))
+    if html is not None:
+        write_html(to_html(report, charts, sections, max_projects), html)
+    if output is None:
+        return to_markdown(report, max_projects, sections=sections)
+    text = to_markdown(report, max_projects, charts=chart_files(charts, output), sections=sections)
+    write_markdown(text, output)
     return text
 
 
@@ -89,12 +101,16 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run_score, resumable=True)
 
-    p = sub.add_parser("report", help="portfolio report of a scored backlog (Markdown, .xlsx)",
+    p = sub.add_parser("report", help="portfolio report of a scored backlog, with charts (Markdown, .xlsx, .html)",
                        description="Spread of a scored table over each framework's goals. Exit codes: "
                                    "0 ok, 2 bad input, 1 internal error.")
     p.add_argument("scored", type=Path, help="a table written by `goalmatch score`")
     p.add_argument("-o", "--output", type=Path, help="write the Markdown here (default: standard output)")
-    p.add_argument("--xlsx", type=Path, help="also write the report as an Excel workbook")
+    p.add_argument("--xlsx", type=Path, help="also write the report as an Excel workbook (charts on the sheet "
+                                             "'diagram')")
+    p.add_argument("--html", type=Path, help="also write the report as one self-contained HTML file, charts inline")
+    p.add_argument("--decisions", type=Path, help="the review app's export (JSONL): adds how often reviewers kept "
+                                                  "the model's goals, and their corrections")
     p.add_argument("--max-projects", type=int, default=200, help="projects listed in the Markdown (default 200)")
     p.set_defaults(run=run_report)
 
@@ -121,9 +137,11 @@ def run_score(args: argparse.Namespace) -> Outcome:
 
 
 def run_report(args: argparse.Namespace) -> str:
-    """The Markdown on standard output, or nothing where ``--output`` names its file."""
+    """The Markdown on standard output (without charts), or nothing where ``--output`` names its file
+    (the charts are SVG files beside it)."""
     try:
-        text = portfolio_report(args.scored, args.output, args.xlsx, args.max_projects)
+        text = portfolio_report(args.scored, args.output, args.xlsx, args.max_projects, html=args.html,
+                                decisions=args.decisions)
     except OSError as exc:  # a file the report could not read or write: the user's to fix
         raise BadInput(str(exc)) from None
     return "" if args.output is not None else text

@@ -17,7 +17,7 @@ from goalmatch.evaluation.benchmark_methods import GOALMATCH
 from goalmatch.evaluation.report import pyplot, save_figure
 from goalmatch.text.prepare import MIN_WORDS_TO_JUDGE
 
-__all__ = ["best_baseline", "short_name", "summary_lines", "write_benchmark"]
+__all__ = ["best_baseline", "curve_figure", "short_name", "summary_lines", "write_benchmark"]
 
 
 def short_name(method: str) -> str:
@@ -267,33 +267,36 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
     plt = pyplot()
     if plt is None:
         return []
-    files = []
-    for name, e in m["tasks"].items():
-        f1 = "micro_f1" if e["multi_label"] else "macro_f1"
-        fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharex=True)
-        ticks = _draw(axes, e, ("accuracy", f1))
-        for ax, key in zip(axes, ("accuracy" if not e["multi_label"] else "accuracy (hit@1)", f1), strict=True):
-            ax.set(xlabel="labelled projects per goal", ylabel=key.replace("_", "-"), ylim=(0, 1.02))
-            ax.set_xticks(list(ticks), list(ticks.values()), fontsize=8)
-            ax.grid(alpha=0.3)
-        fig.suptitle(f"{name}: {e['framework_name']} ({e['labelled']} projects, {len(e['goals'])} goals)", fontsize=10)
-        handles, labels = axes[0].get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda i: labels[i].lower())  # a method's 0+U marker beside its line
-        fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="center left",
-                   bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-        files.append(save_figure(fig, out_dir / f"curve-{_slug(name)}.png", plt))
-    return files
+    return [save_figure(curve_figure(plt, name, e), out_dir / f"curve-{_slug(name)}.png", plt)
+            for name, e in m["tasks"].items()]
+
+
+def curve_figure(plt: Any, name: str, e: Mapping[str, Any]) -> Any:
+    """One task's learning curves, accuracy and F1 side by side: the labelled projects per goal as evenly
+    spaced categories on a linear axis (0, 1, 2, 5, …, all), the legend outside the axes."""
+    f1 = "micro_f1" if e["multi_label"] else "macro_f1"
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharex=True)
+    ticks = _draw(axes, e, ("accuracy", f1))
+    for ax, key in zip(axes, ("accuracy" if not e["multi_label"] else "accuracy (hit@1)", f1), strict=True):
+        ax.set(xlabel="labelled projects per goal", ylabel=key.replace("_", "-"), ylim=(0, 1.02))
+        ax.set_xticks(list(ticks), list(ticks.values()), fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{name}: {e['framework_name']} ({e['labelled']} projects, {len(e['goals'])} goals)", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].lower())  # a method's 0+U marker beside its line
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="center left",
+               bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    return fig
 
 
 def _draw(axes: Sequence[Any], e: Mapping[str, Any], keys: Sequence[str]) -> dict[float, str]:
-    """Every method's line on each axis (x = k; ``all`` a step past the largest k; ``0+U`` a hollow
-    marker at 0); the tick positions and labels."""
-    ks = [int(p) for p in e["points"] if p not in ("0", "0+U", "all")]
-    last = max(ks, default=1)
-    x_all = last + max(2.0, last / 4)
-    xs = {"0": 0.0, **{str(k): float(k) for k in ks}, "all": x_all}
+    """Every method's line on each axis (x: the points in order, evenly spaced, ``all`` last; ``0+U`` a
+    hollow marker at 0); the tick positions and labels."""
+    ks = sorted(int(p) for p in e["points"] if p not in ("0", "0+U", "all"))
+    order = ["0", *map(str, ks), *(["all"] if "all" in e["points"] else [])]
+    xs = {p: float(i) for i, p in enumerate(order)}
     per_goal = e["labelled_used"].get("all", 0) / max(1, len(e["goals"]))
-    ticks = {0.0: "0", **{float(k): str(k) for k in ks}, x_all: f"all\n(≈{per_goal:.0f} per goal)"}
+    ticks = {x: (f"all\n(≈{per_goal:.0f} per goal)" if p == "all" else p) for p, x in xs.items()}
     nearest = best_baseline(e, "0", prefix="nearest description (")
     for name, when in e["methods"].items():
         if name.startswith("nearest description (") and (nearest is None or name != nearest[0]):

@@ -15,7 +15,8 @@ from typing import Any
 
 from goalmatch._io import atomic_write, replacing
 
-__all__ = ["bar_check", "comparison_table", "pyplot", "save_figure", "write_report"]
+__all__ = ["abstention_figure", "bar_check", "comparison_table", "learning_curve_figure", "legend_below", "pyplot",
+           "reliability_figure", "save_figure", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -175,17 +176,44 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
                    for label, rows in m["trail22"]["settings"].items()]
     if not panels:
         return []
-    files = []
+    curves = [(fid, e["learning_curve"], e["multi_label"]) for fid, e in panels if "learning_curve" in e]
+    if "trail22" in m:
+        curves += [(f"TRAIL22: {k}", v, True) for k, v in m["trail22"]["learning_curve"].items()]
+    return [save_figure(reliability_figure(plt, panels), out_dir / "reliability.png", plt),
+            save_figure(abstention_figure(plt, panels), out_dir / "abstention.png", plt),
+            save_figure(learning_curve_figure(plt, curves), out_dir / "learning_curve.png", plt)]
+
+
+def legend_below(fig: Any, axes: Sequence[Any], columns: int = 3) -> None:
+    """One legend for the figure, under its axes, so that it covers no line (``save_figure`` keeps it in)."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=min(columns, len(labels)),
+                   fontsize=8, frameon=False)
+
+
+def reliability_figure(plt: Any, panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Any:
+    """Per panel, goalmatch's reliability diagram: each confidence bin's accuracy against its mean
+    confidence on linear axes, the number of predictions in the bin written under its point."""
     fig, axes = _grid(plt, len(panels))
     for ax, (title, e) in zip(axes, panels, strict=False):
         s = e["trail"]["goalmatch"] if "trail" in e else e["methods"]["goalmatch"]["pooled"]
         bins = s.get("reliability", [])
-        ax.plot([0, 1], [0, 1], ":", color="grey")
-        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-")
-        ax.set(title=f"{title}\nECE {s.get('ece', float('nan')):.3f} (all repeats pooled)", xlabel="confidence",
-               ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-",
+                label="goalmatch (n = predictions in the bin)")
+        for b in bins:
+            ax.annotate(f"n={b['count']}", (b["confidence"], b["accuracy"]), textcoords="offset points",
+                        xytext=(0, -11), ha="center", fontsize=7)
+        ax.set(title=f"{title}\nECE {s.get('ece', float('nan')):.3f} (all repeats pooled)",
+               xlabel="confidence (top probability)", ylabel="accuracy", xlim=(0, 1), ylim=(-0.06, 1.02))
         ax.title.set_fontsize(8)
-    files.append(save_figure(fig, out_dir / "reliability.png", plt))
+    legend_below(fig, axes, columns=2)
+    return fig
+
+
+def abstention_figure(plt: Any, panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Any:
+    """Per panel, each method's accuracy on the texts it answers against the share it answers."""
     fig, axes = _grid(plt, len(panels))
     for ax, (title, e) in zip(axes, panels, strict=False):
         for name, s in (e["trail"] if "trail" in e else {k: v["pooled"] for k, v in e["methods"].items()}).items():
@@ -193,22 +221,26 @@ def _plots(m: Mapping[str, Any], out_dir: Path) -> list[Path]:
             ax.plot([a["coverage"] for a in curve], [a["accuracy"] for a in curve], "-", label=name)
         ax.set(title=title, xlabel="share answered", ylabel="hit@1" if e["multi_label"] else "accuracy", ylim=(0, 1.03))
         ax.title.set_fontsize(8)
-    axes[0].legend(fontsize=6)
-    files.append(save_figure(fig, out_dir / "abstention.png", plt))
-    curves = [(fid, e["learning_curve"], e["multi_label"]) for fid, e in panels if "learning_curve" in e]
-    if "trail22" in m:
-        curves += [(f"TRAIL22: {k}", v, True) for k, v in m["trail22"]["learning_curve"].items()]
+    legend_below(fig, axes)
+    return fig
+
+
+def learning_curve_figure(plt: Any, curves: Sequence[tuple[str, Mapping[str, Any], bool]]) -> Any:
+    """F1 against the labelled texts per goal, the sizes as evenly spaced categories (0, 1, 2, 5, …) on a
+    linear axis, each point with its spread over repeats; the legend under the axes."""
+    sizes = sorted({int(n) for _, curve, _ in curves for n in curve})
+    position = {n: i for i, n in enumerate(sizes)}
     fig, ax = plt.subplots(figsize=(6, 4))
     for title, curve, multi in curves:
         key = "micro_f1" if multi else "macro_f1"
-        xs = [int(n) for n in curve]
-        ax.errorbar([x + 0.5 for x in xs], [v[key] for v in curve.values()], [v["std"][key] for v in curve.values()],
-                    marker="o", capsize=3, label=f"{title} ({key})")
-    ax.set(xscale="log", xlabel="labelled texts per goal (+0.5; 0 = zero-shot)", ylabel="F1", ylim=(0, 1),
+        ax.errorbar([position[int(n)] for n in curve], [v[key] for v in curve.values()],
+                    [v["std"][key] for v in curve.values()], marker="o", capsize=3, label=f"{title} ({key})")
+    ax.set_xticks(range(len(sizes)), [str(n) for n in sizes])
+    ax.set(xlabel="labelled texts per goal (0 = the strategy texts alone)", ylabel="F1", ylim=(0, 1),
            title="Learning curve for a new strategy")
-    ax.legend(fontsize=6)
-    files.append(save_figure(fig, out_dir / "learning_curve.png", plt))
-    return files
+    ax.grid(alpha=0.3)
+    legend_below(fig, [ax], columns=2)
+    return fig
 
 
 def _grid(plt: Any, n: int) -> tuple[Any, list[Any]]:

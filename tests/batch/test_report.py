@@ -111,4 +111,5 @@ def test_report_files_are_written_whole_and_leave_no_temporary_files(scored: Pat
     (out / "r.md").write_text("old", encoding="utf-8")
     assert main(["report", str(scored), "-o", str(out / "r.md"), "--xlsx", str(out / "r.xlsx")]) == 0
     assert (out / "r.md").read_text(encoding="utf-8").startswith("# Portfölj: scored.csv")
-    assert sorted(p.name for p in out.iterdir()) == ["r.md", "r.xlsx"]
+    charts = ["r-mal-agenda-2030.svg", "r-mal-rus.svg", "r-sakerhet-agenda-2030.svg", "r-sakerhet-rus.svg"]
+    assert sorted(p.name for p in out.iterdir()) == [*charts, "r.md", "r.xlsx"]

@@ -264,3 +264,20 @@ def test_quick_benchmark_with_the_real_encoder(tmp_path: Path, capsys: pytest.Ca
     assert m["settings"]["encoder"]["id"] == "multilingual-e5-small"
     assert all(len(h) == 64 for h in m["settings"]["data_files"].values())
     assert "offtopic" in m or any("offtopic" in n for n in m["settings"]["notes"])
+
+
+def test_the_learning_curve_plot_spaces_its_sizes_evenly(toy_run: tuple[dict, Path]) -> None:
+    from goalmatch.evaluation.benchmark_report import curve_figure
+    from goalmatch.evaluation.report import pyplot
+
+    pytest.importorskip("matplotlib")
+    e = toy_run[0]["tasks"]["toy"]
+    plt = pyplot()
+    fig = curve_figure(plt, "toy", e)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_xscale() == "linear" and labels[0] == "0" and labels[-1].startswith("all")
+    assert list(ax.get_xticks()) == list(range(len(labels)))  # evenly spaced, whatever the sizes
+    assert [p for p in e["points"] if p != "0+U"] == ["0", *labels[1:-1], "all"]
+    assert ax.get_legend() is None and fig.legends  # the legend beside the axes, not over the lines
+    plt.close(fig)
