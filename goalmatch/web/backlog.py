@@ -38,6 +38,7 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 10
+ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (med BOM)", "utf-16": "UTF-16", "cp1252": "Windows-1252 (ANSI)"}
 router = APIRouter(include_in_schema=False)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 templates.env.filters.setdefault("local_time_sv", local_time_sv)  # the pages' templates: archiving times
@@ -90,6 +91,7 @@ def _preview(request: Request, token: str, payload: dict[str, Any], mapping: Map
         "token": token, "payload": payload, "mapping": mapping, "plan": plan, "error": error,
         "sample": payload["rows"][:PREVIEW_ROWS], "query": urlencode(mapping.query()),
         "format": {"xlsx": "Excel (.xlsx)", "tsv": "tabbseparerad text"}.get(payload.get("format", ""), "CSV"),
+        "encoding": ENCODINGS.get(payload.get("encoding") or "", payload.get("encoding")),
     }, status_code)
 
 

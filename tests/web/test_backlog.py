@@ -22,7 +22,7 @@ import openpyxl
 import sqlalchemy as sa
 
 from goalmatch.web.database import utcnow
-from goalmatch.web.intake import Mapping, guess_mapping, plan_import
+from goalmatch.web.intake import Mapping, guess_mapping, plan_import, read_sheet
 from goalmatch.web.schema import MIGRATIONS, applications, imports, metadata, schema_version, text_hash
 from goalmatch.web.store import Store
 from tests.web.helpers import TEXT, add, decide, login
@@ -90,6 +90,7 @@ def test_spreadsheet_import_previews_then_imports_the_good_rows(app: Any, name: 
     assert "samma diarienummer som rad 3" in html and "samma text som rad 5" in html
     assert "ingen text" in html and "<td>20</td>" in html
     assert "fiber och bredband till byarna" in html  # the first rows, read right (å ä ö from Windows-1252)
+    assert ("Windows-1252 (ANSI)" in html) == name.endswith(".csv")
 
     # the text may be Beskrivning alone
     done = client.post(preview_url, data={"csrf": csrf, "id_column": "Diarienummer", "title_column": "Projektnamn",
@@ -227,3 +228,18 @@ def test_migration_6_adds_the_columns_and_hashes_the_stored_texts(tmp_path: Any)
     assert row.text_hash == text_hash("fiber till byn") and row.archived_at is None
     assert store.stored_matches([], [text_hash("FIBER TILL BYN")])[1] == {text_hash("fiber till byn"): [1]}
     store.engine.dispose()
+
+
+@pytest.mark.parametrize("name,encoding,delimiter", [("a.csv", "utf-8-sig", ","), ("a.csv", "utf-16", "\t"),
+                                                     ("a.tsv", "utf-8", "\t"), ("a.csv", "cp1252", "|")])
+def test_every_dialect_reads_the_same(name: str, encoding: str, delimiter: str) -> None:
+    lines = [["Dnr", "Titel", "Projektbeskrivning"], ["A-1", "Åby", "Ängar för får, 1 200,50 kr"],
+             ["A-2", "Öby", "Bygdegård"]]
+    quoted = [delimiter.join(f'"{c}"' if delimiter in c or "," in c else c for c in row) for row in lines]
+    payload = read_sheet(name, "\r\n".join(quoted).encode(encoding))
+    assert payload["columns"] == lines[0]
+    mapping = guess_mapping(payload["columns"])
+    assert mapping == Mapping("Dnr", "Titel", ("Titel", "Projektbeskrivning"))
+    plan = plan_import(payload, mapping, lambda ids, hashes: ({}, {}))
+    assert [(g["external_id"], g["title"], g["text"]) for g in plan.good] == [
+        ("A-1", "Åby", "Åby\n\nÄngar för får, 1 200,50 kr"), ("A-2", "Öby", "Öby\n\nBygdegård")]
