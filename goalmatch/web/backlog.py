@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 
 from goalmatch.web import exports  # noqa: E402
 from goalmatch.web.catalog import ImportGone  # noqa: E402
-from goalmatch.web.intake import Mapping, Plan, guess_mapping, plan_import, read_sheet  # noqa: E402
+from goalmatch.web.intake import MAX_IMPORT_ROWS, Mapping, Plan, guess_mapping, plan_import, read_sheet  # noqa: E402
 from goalmatch.web.pages import AppId, Service, render, templates  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError  # noqa: E402
 from goalmatch.web.store import StoreError  # noqa: E402
@@ -49,7 +49,12 @@ templates.env.filters.setdefault("local_time_sv", local_time_sv)  # the pages' t
 
 @router.get("/import", response_class=HTMLResponse)
 def import_page(request: Request) -> Response:
-    return render(request, "import.html", {"error": None})
+    return _upload_form(request, None, 200)
+
+
+def _upload_form(request: Request, error: str | None, status_code: int) -> Response:
+    return render(request, "import.html", {"error": error, "max_rows": MAX_IMPORT_ROWS,
+                                           "max_mb": MAX_UPLOAD_BYTES // 2**20}, status_code)
 
 
 @router.post("/import")
@@ -65,7 +70,7 @@ async def upload_sheet(request: Request, service: Service) -> Response:
         filename = upload.filename
         payload = await run_in_threadpool(read_sheet, filename, data)
     except UploadError as exc:
-        return render(request, "import.html", {"error": str(exc)}, 400)
+        return _upload_form(request, str(exc), 400)
     finally:
         await form.close()
     user = request.state.session.user

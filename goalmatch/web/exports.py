@@ -122,15 +122,13 @@ def jsonl_records(export: DecisionExport, *, model: str = "") -> list[Record]:
 
 def decision_rows(export: DecisionExport, frameworks: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per kept application and framework: the current decision, in Swedish."""
-    last: dict[tuple[int, str], Any] = {}
-    for decision in export.trail:
-        last[(decision.application_id, decision.framework_id)] = decision
+    last: dict[int, dict[str, Any]] = {}
+    for decision in export.trail:  # oldest first: the last one per framework stays
+        last.setdefault(decision.application_id, {})[decision.framework_id] = decision
     rows = []
     for app in export.apps:
         stored = {fw.get("framework_id"): fw for fw in app["suggestions"].get("frameworks", [])}
-        for (aid, fid), d in sorted(last.items()):
-            if aid != app["id"]:
-                continue
+        for fid, d in sorted(last.get(app["id"], {}).items()):
             framework = frameworks.get(fid)
             model = rv.model_goals(stored[fid]) if fid in stored else []
             probabilities = [float(s.get("probability") or 0.0) for s in stored.get(fid, {}).get("suggestions", [])]

@@ -32,8 +32,9 @@ __all__ = ["MAX_IMPORT_ROWS", "SUFFIXES", "Mapping", "Plan", "guess_mapping", "p
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
-MAX_IMPORT_ROWS = 1000
-"""Rows one upload may hold: each is scored when the import is confirmed, in that one request."""
+MAX_IMPORT_ROWS = 500
+"""Rows one upload may hold: each is scored when the import is confirmed, in that one request (about 7 texts a
+second on a CPU with sentence evidence, docs/speed.md: 500 rows take over a minute)."""
 MAX_ID_CHARS = 200  # applications.external_id
 ID_NAMES = ("diarienummer", "dnr", "diarienr", "diarie-nr", "ärendenummer", "ärendenr", "ärende-id", "journalnummer",
             "ansökningsnummer", "ansökan-id", "referens", "id")

@@ -142,9 +142,11 @@ def test_an_import_is_its_uploaders_and_expires(app: Any) -> None:
 
 def test_bad_uploads_are_refused_in_swedish(app: Any) -> None:
     client, csrf = login(app)
+    assert "Högst 5 MB och 500 rader per fil" in client.get("/import").text
     for name, data, said in [("a.pdf", b"%PDF-1.4", "Bara tabeller"), ("a.csv", b"", "går inte att läsa som tabell"),
                              ("a.xlsx", b"not a zip", "går inte att läsa som tabell"),
-                             ("a.csv", b"Beskrivning;Titel\r\n", "inga rader")]:
+                             ("a.csv", b"Beskrivning;Titel\r\n", "inga rader"),
+                             ("a.csv", b"Beskrivning;Titel\r\n" + b"text;titel\r\n" * 501, "fler än 500 rader")]:
         response = upload(client, csrf, name, data)
         assert response.status_code == 400 and said in response.text, (name, response.text[:300])
 
