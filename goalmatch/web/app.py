@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
-from goalmatch.web import pages  # noqa: E402
+from goalmatch.web import backlog, pages  # noqa: E402
 from goalmatch.web.api import api_router, swagger_ui_assets  # noqa: E402
 from goalmatch.web.auth import PUBLIC_PATHS, Auth, NeedLogin  # noqa: E402
 from goalmatch.web.handlers import install_handlers  # noqa: E402
@@ -59,6 +59,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders, headers=pages.HEADERS)  # outermost: on every answer, errors included
     app.include_router(pages.router)
+    app.include_router(backlog.router)  # import, archive, delete, the XLSX/CSV exports
     app.include_router(api_router(app.state.review))
     return app
 

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 from goalmatch.web import review as rv  # noqa: E402
 from goalmatch.web.auth import Session, client_of  # noqa: E402
 from goalmatch.web.charts import agreement_bars  # noqa: E402
+from goalmatch.web.exports import collect, jsonl_records  # noqa: E402 (the same application twice: exported once)
 from goalmatch.web.schema import MAX_ID  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError, read_upload  # noqa: E402
 from goalmatch.web.store import Conflict, StoreError  # noqa: E402
@@ -226,9 +227,7 @@ def dashboard(request: Request, service: Service) -> Response:
 
 @router.get("/export.jsonl")
 def export(service: Service) -> Response:
-    trail = service.store.decisions()
-    records = rv.export_records(service.store.applications(ids={d.application_id for d in trail}), trail,
-                                model=str(service.matcher.info.get("name", "")))
+    records = jsonl_records(collect(service.store), model=str(service.matcher.info.get("name", "")))
     body = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
     return PlainTextResponse(body, media_type="application/x-ndjson; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="goalmatch-granskning.jsonl"'})

@@ -5,14 +5,18 @@ sign-in, so sign-out and an administrator can revoke a session); 3 ``queue_entri
 application and framework the model's top probability and goals and the review state, so
 the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade);
 4 ``login_failures`` (failed sign-ins, so guessing passwords is throttled across restarts
-and processes). A migration runs once, in its own transaction
-(:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
+and processes); 6 ``applications.external_id`` (the diarienummer), ``text_hash`` (of the
+normalised text, backfilled) and ``archived_at``, for duplicate detection and archiving, and
+``imports`` (an uploaded spreadsheet between its preview and its confirmation). A migration
+runs once, in its own transaction (:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
 followed by a new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,8 +28,8 @@ require_web()
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 
-__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "login_failures", "metadata", "queue_entries",
-           "reviews", "schema_version", "sessions", "users"]
+__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "imports", "login_failures", "metadata",
+           "queue_entries", "reviews", "schema_version", "sessions", "text_hash", "users"]
 
 MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers (sa.Integer) in PostgreSQL
 metadata = sa.MetaData()
@@ -53,6 +57,10 @@ applications = sa.Table(
     sa.Column("suggestions", sa.Text, nullable=False),  # Suggestions.to_dict() as JSON
     sa.Column("created_by", sa.String(80), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # migration 6: duplicate detection and archiving (a fresh database gets them from migration 1)
+    sa.Column("external_id", sa.String(200), nullable=True, index=True),  # the diarienummer, when known
+    sa.Column("text_hash", sa.String(64), nullable=True, index=True),  # text_hash(text)
+    sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),  # null: in the queue
 )
 reviews = sa.Table(  # the current state per application and framework, with its version
     "reviews", metadata,
@@ -111,6 +119,26 @@ login_failures = sa.Table(  # failed sign-ins, counted per client and per (usern
     sa.Index("ix_login_failures_client_at", "client", "at"),
 )
 
+imports = sa.Table(  # an uploaded spreadsheet between its preview and its confirmation (web/backlog.py)
+    "imports", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the token in the preview's URL
+    sa.Column("username", sa.String(80), nullable=False),  # only the uploader may see and confirm it
+    sa.Column("filename", sa.String(200), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: the columns and the rows' cells
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+_SPACE = re.compile(r"\s+")
+
+
+def text_hash(text: str) -> str:
+    """sha256 of a text with case and whitespace normalised: the same application pasted twice hashes the same.
+
+    >>> text_hash("Fiber  till\\nbyn ") == text_hash("fiber till byn")
+    True
+    """
+    return hashlib.sha256(_SPACE.sub(" ", text).strip().casefold().encode("utf-8")).hexdigest()
+
 
 def queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
@@ -147,6 +175,29 @@ def mark_reviewed(conn: Connection, application_id: int, framework_id: str, goal
             reviewed=True, reviewer_goals=json.dumps(chosen), agrees=chosen == json.loads(entry.model_goals)))
 
 
+def backlog_columns(conn: Connection) -> None:
+    """Migration 6: the columns of duplicate detection and archiving, the hashes of the stored texts, ``imports``.
+
+    A database made by migration 1 after this version has the columns already (the table's
+    definition holds them): each column and index is added only where it is missing.
+    """
+    inspector = sa.inspect(conn)
+    present = {c["name"] for c in inspector.get_columns("applications")}
+    for column in (applications.c.external_id, applications.c.text_hash, applications.c.archived_at):
+        if column.name not in present:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE applications ADD COLUMN {column.name} {kind}"))
+    indexed = {i["name"] for i in inspector.get_indexes("applications")}
+    for index in applications.indexes:
+        if index.name not in indexed:
+            index.create(conn)
+    for row in conn.execute(sa.select(applications.c.id, applications.c.text)
+                            .where(applications.c.text_hash.is_(None))).all():
+        conn.execute(sa.update(applications).where(applications.c.id == row.id)
+                     .values(text_hash=text_hash(row.text)))
+    metadata.create_all(conn, tables=[imports])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "users, applications, reviews, decisions",
      lambda conn: metadata.create_all(conn, tables=[users, applications, reviews, decisions])),
@@ -154,4 +205,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
      lambda conn: metadata.create_all(conn, tables=[sessions])),
     (3, "queue entries (the queue filtered, ordered and paged in SQL)", backfill_queue),
     (4, "login failures (sign-in throttling)", lambda conn: metadata.create_all(conn, tables=[login_failures])),
+    (6, "applications' external id, text hash and archiving; imports (spreadsheet upload)", backlog_columns),
 )

@@ -208,14 +208,15 @@ class Review:
         return dict(result.to_dict())
 
     def import_text(self, title: str, text: str, source: str, user: str | None,
-                    suggestions: dict[str, Any] | None = None) -> int:
+                    suggestions: dict[str, Any] | None = None, external_id: str | None = None) -> int:
         if not text.strip():
             raise StoreError("texten är tom")
         if suggestions is None:
             suggestions = self.suggest(text, top_k=IMPORT_TOP_K)
         elif not isinstance(suggestions.get("frameworks"), list):
             raise StoreError("suggestions: väntade ett objekt med listan 'frameworks' (Suggestions.to_dict())")
-        return self.store.add_application(title, text, source or "web", suggestions, created_by=user)
+        return self.store.add_application(title, text, source or "web", suggestions, created_by=user,
+                                          external_id=external_id)
 
     def decide(self, application_id: int, framework_id: str, action: str, goal_ids: Sequence[str], *,
                reviewer: str, version: int, comment: str = "") -> Decision:

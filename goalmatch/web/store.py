@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from goalmatch.errors import Conflict, StoreError  # noqa: E402
 from goalmatch.web.accounts import Accounts, LoginLimits, hash_password, verify_password  # noqa: E402
+from goalmatch.web.catalog import Catalog  # noqa: E402
 from goalmatch.web.database import connect, default_database_url, iso, utcnow  # noqa: E402
 from goalmatch.web.schema import (  # noqa: E402
     MIGRATIONS,
@@ -45,6 +46,7 @@ from goalmatch.web.schema import (  # noqa: E402
     queue_values,
     reviews,
     schema_version,
+    text_hash,
 )
 
 __all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "default_database_url",
@@ -79,7 +81,7 @@ class Decision:
         }
 
 
-class Store(Accounts):
+class Store(Catalog, Accounts):
     """The review database. ``Store(url)`` connects and brings the schema up to date.
 
     Its accounts, sessions and sign-in throttling are :class:`~goalmatch.web.accounts.Accounts`'
@@ -118,14 +120,14 @@ class Store(Accounts):
     # -------------------------------------------------------------- applications
 
     def add_application(self, title: str, text: str, source: str, suggestions: dict[str, Any],
-                        created_by: str | None = None) -> int:
+                        created_by: str | None = None, external_id: str | None = None) -> int:
         if not text.strip():
             raise StoreError("the application text is empty")
         with self.engine.begin() as conn:
             result = conn.execute(sa.insert(applications).values(
                 title=(title.strip() or _title_of(text))[:300], text=text, source=source[:200] or "web",
                 suggestions=json.dumps(suggestions, ensure_ascii=False), created_by=created_by,
-                created_at=utcnow()))
+                created_at=utcnow(), external_id=(external_id or "").strip()[:200] or None, text_hash=text_hash(text)))
             application_id = _new_id(result)
             values = queue_values(application_id, suggestions)
             if values:
@@ -191,6 +193,7 @@ class Store(Accounts):
         """
         q = queue_entries
         where = [q.c.framework_id == framework] if framework else []
+        where.append(q.c.application_id.in_(sa.select(applications.c.id).where(applications.c.archived_at.is_(None))))
         confidence = sa.func.min(q.c.confidence)
         count = sa.func.count()
         done = sa.func.sum(sa.case((q.c.reviewed == sa.true(), 1), else_=0))

@@ -184,7 +184,7 @@ def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: A
     _screenshot(browser, tmp_path, "e2e-dashboard.png")
 
     # export: the browser downloads the file with its session, and the correction is in it
-    browser.get(f"{base_url}/queue")
+    browser.get(f"{base_url}/export")  # the export page links the three formats
     browser.find_element(By.CSS_SELECTOR, "a[href='/export.jsonl']").click()
     exported = browser.downloads / "goalmatch-granskning.jsonl"
     deadline = time.monotonic() + WAIT_S
