@@ -5,7 +5,9 @@ sign-in, so sign-out and an administrator can revoke a session); 3 ``queue_entri
 application and framework the model's top probability and goals and the review state, so
 the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade);
 4 ``login_failures`` (failed sign-ins, so guessing passwords is throttled across restarts
-and processes). A migration runs once, in its own transaction
+and processes); 7 ``users.is_admin``, ``invitations`` (one-time sign-up links an
+administrator hands out) and ``model_versions`` (the models retrained in the app, and which
+one is in use). A migration runs once, in its own transaction
 (:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
 followed by a new one.
 """
@@ -24,8 +26,8 @@ require_web()
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 
-__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "login_failures", "metadata", "queue_entries",
-           "reviews", "schema_version", "sessions", "users"]
+__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "invitations", "login_failures", "metadata",
+           "model_versions", "queue_entries", "reviews", "schema_version", "sessions", "users"]
 
 MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers (sa.Integer) in PostgreSQL
 metadata = sa.MetaData()
@@ -43,6 +45,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(300), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # added by migration 7 (created with the table on a new database, by ALTER TABLE on an old one)
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 applications = sa.Table(
     "applications", metadata,
@@ -111,6 +115,29 @@ login_failures = sa.Table(  # failed sign-ins, counted per client and per (usern
     sa.Index("ix_login_failures_client_at", "client", "at"),
 )
 
+invitations = sa.Table(  # one-time sign-up links: only the sha256 of the link's token is kept
+    "invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("username", sa.String(80), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+model_versions = sa.Table(  # models trained in the app (and the one first served), at most one active
+    "model_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),  # JSON: what the page shows beside the old model's
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+    sa.Column("previous_id", sa.Integer, nullable=True),  # the version in use before this one was switched to
+)
+
 
 def queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
@@ -147,6 +174,13 @@ def mark_reviewed(conn: Connection, application_id: int, framework_id: str, goal
             reviewed=True, reviewer_goals=json.dumps(chosen), agrees=chosen == json.loads(entry.model_goals)))
 
 
+def admins_and_models(conn: Connection) -> None:
+    """Migration 7: ``users.is_admin`` where migration 1 made the table without it; two new tables."""
+    if "is_admin" not in {column["name"] for column in sa.inspect(conn).get_columns("users")}:
+        conn.execute(sa.text("ALTER TABLE users ADD COLUMN is_admin BOOLEAN NOT NULL DEFAULT FALSE"))
+    metadata.create_all(conn, tables=[invitations, model_versions])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "users, applications, reviews, decisions",
      lambda conn: metadata.create_all(conn, tables=[users, applications, reviews, decisions])),
@@ -154,4 +188,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
      lambda conn: metadata.create_all(conn, tables=[sessions])),
     (3, "queue entries (the queue filtered, ordered and paged in SQL)", backfill_queue),
     (4, "login failures (sign-in throttling)", lambda conn: metadata.create_all(conn, tables=[login_failures])),
+    (7, "administrators, invitations, model versions", admins_and_models),
 )

@@ -46,6 +46,7 @@ from goalmatch.web.schema import (  # noqa: E402
     reviews,
     schema_version,
 )
+from goalmatch.web.team import Team  # noqa: E402
 
 __all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "default_database_url",
            "hash_password", "verify_password"]
@@ -79,7 +80,7 @@ class Decision:
         }
 
 
-class Store(Accounts):
+class Store(Team, Accounts):
     """The review database. ``Store(url)`` connects and brings the schema up to date.
 
     Its accounts, sessions and sign-in throttling are :class:`~goalmatch.web.accounts.Accounts`'
