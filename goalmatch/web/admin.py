@@ -218,6 +218,20 @@ def comparison(review: Review, figures: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def benchmark_rows(metrics: Any) -> list[dict[str, str]]:
+    """The manifest's benchmark figures (``goalmatch train --metrics``) per task, over all training sizes."""
+    tasks = metrics.get("tasks") if isinstance(metrics, dict) else None
+    rows = []
+    for task, sizes in (tasks or {}).items():
+        every = sizes.get("all") if isinstance(sizes, dict) else None
+        if not isinstance(every, dict):
+            continue
+        rows.append({"task": str(task), **{key: f"{decimal_sv(100 * float(every[key]), 0)} %"
+                                           if isinstance(every.get(key), int | float) else "–"
+                                           for key in ("accuracy", "top3", "answered")}})
+    return rows
+
+
 def _model_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
     review: Review = request.app.state.review
     retrainer: Retrainer = request.app.state.retrainer
@@ -230,7 +244,8 @@ def _model_page(request: Request, error: str | None = None, status_code: int = 2
     active = next((v for v in versions if v["active"]), None)
     info = review.matcher.info
     return render(request, "admin_model.html", {
-        "name": review.model_name, "training": info.get("training_data") or {}, "metrics": info.get("metrics"),
+        "name": review.model_name, "training": info.get("training_data") or {},
+        "benchmark": benchmark_rows(info.get("metrics")), "measured": (info.get("metrics") or {}).get("measured"),
         "since": active["when"] if active else None, "status": status, "latest": latest, "versions": versions,
         "rows": comparison(review, latest["figures"]) if latest else [],
         "can_rollback": bool(active and active.get("previous_id")), "error": error,

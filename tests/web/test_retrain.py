@@ -12,7 +12,10 @@ pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 pytest.importorskip("httpx")
 
+from fastapi.testclient import TestClient
+
 from goalmatch.data.corpus import Record
+from goalmatch.errors import StoreError
 from goalmatch.web.app import create_app
 from goalmatch.web.retrain import cross_validate, measure
 from tests.web.helpers import SECRET, add, decide, login
@@ -82,7 +85,7 @@ def test_one_training_at_a_time_and_the_page_refreshes(app: Any, monkeypatch: py
     def slow_train(user: str, step: Any) -> int:
         step("Tränar den nya modellen på alla beslut")
         release.wait(30)
-        raise RuntimeError("avbruten i testet")
+        raise StoreError("avbruten i testet")
 
     monkeypatch.setattr(retrainer, "train", slow_train)
     assert client.post("/admin/model/retrain", data={"csrf": csrf}).status_code == 303
@@ -141,3 +144,32 @@ def test_cross_validation_never_measures_a_model_on_what_it_learnt(web_matcher: 
     assert cross_validate(web_matcher.frameworks, [], records[:1], encoder=web_matcher.encoder) is None
     whole = measure(web_matcher, records)["frameworks"]["test"]
     assert whole["decided"] == whole["labelled"] == 4 and 0 <= whole["top1"] <= 4
+
+
+def test_the_manifests_benchmark_figures_in_swedish() -> None:
+    from goalmatch.web.admin import benchmark_rows
+
+    metrics = {"measured": "2026-12-05", "tasks": {"dk-2007": {"0": {"accuracy": 0.5},
+                                                              "all": {"accuracy": 0.747, "top3": 0.969}},
+                                                  "broken": "x"}}
+    assert benchmark_rows(metrics) == [{"task": "dk-2007", "accuracy": "75 %", "top3": "97 %", "answered": "–"}]
+    assert benchmark_rows(None) == benchmark_rows({"old": {}}) == []
+
+
+def test_admin_pages_speak_swedish(app: Any) -> None:
+    import re
+
+    from tests.cli.test_swedish_output import LEAKS, RAW_FIGURE
+
+    client, csrf = _reviewed(app)
+    assert client.post("/admin/model/retrain", data={"csrf": csrf}).status_code == 303
+    assert app.state.retrainer.wait(120).state == "done"
+    invite = client.post("/admin/users/invite", data={"username": "cecilia", "csrf": csrf}).text
+    token = re.search(r"/invite/([A-Za-z0-9_-]+)", invite).group(1)  # type: ignore[union-attr]
+    pages = [client.get(path).text for path in ("/admin/users", "/admin/model", "/history",
+                                                 "/admin/users/alice/history")]
+    pages += [invite, TestClient(app).get(f"/invite/{token}").text, TestClient(app).get("/invite/gammal").text]
+    for html in pages:
+        text = re.sub(r"<small[^>]*>.*?</small>|<[^>]+>", " ", html, flags=re.S)  # ids in small print are allowed
+        found = {m.group() for m in LEAKS.finditer(text)} | {m.group() for m in RAW_FIGURE.finditer(text)}
+        assert not found, (found, text[:500])
