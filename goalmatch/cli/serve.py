@@ -1,6 +1,8 @@
-"""``goalmatch serve``, ``create-user`` and ``revoke-sessions``: the review web app and its reviewers.
+"""``goalmatch serve``, ``create-user``, ``set-admin`` and ``revoke-sessions``: the review web app and its reviewers.
 
-``revoke-sessions`` lets an administrator sign a reviewer (or everyone) out everywhere.
+``revoke-sessions`` lets an administrator sign a reviewer (or everyone) out everywhere;
+``create-user --admin`` and ``set-admin`` make administrators, who manage users and
+retrain the model in the app.
 Importing this module needs nothing beyond the standard library; the workers raise
 :class:`goalmatch.errors.BadInput` naming the ``web`` extra when it is missing.
 """
@@ -19,7 +21,8 @@ from typing import Any
 from goalmatch.cli.command import load_matcher
 from goalmatch.errors import BadInput
 
-__all__ = ["add_parsers", "create_user", "revoke_sessions", "run_revoke", "run_serve", "run_user", "serve_app"]
+__all__ = ["add_parsers", "create_user", "revoke_sessions", "run_admin", "run_revoke", "run_serve", "run_user",
+           "serve_app", "set_admin"]
 
 log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "sqlite:///goalmatch-review.sqlite3"
@@ -33,6 +36,7 @@ def add_parsers(sub: Any) -> None:
     """Add ``serve``, ``create-user`` and ``revoke-sessions`` to a ``goalmatch`` subparsers object."""
     _add_serve_parser(sub)
     _add_user_parser(sub)
+    _add_admin_parser(sub)
     _add_revoke_parser(sub)
 
 
@@ -44,6 +48,12 @@ def _add_serve_parser(sub: Any) -> None:
     p.add_argument("--database", default=None,
                    help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://… "
                         f"(default $GOALMATCH_DATABASE_URL or {DEFAULT_DATABASE})")
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="where models retrained in the app are saved (default: beside a SQLite database, "
+                        "<file>-modeller; else the goalmatch cache)")
+    p.add_argument("--train-data", type=Path, nargs="+", default=[], metavar="DIR_OR_FILE",
+                   help="JSONL corpora (or folders) a retraining in the app learns from besides the reviewers' "
+                        "decisions (default: none, the decisions and the frameworks' texts only)")
     p.add_argument("--session-hours", type=float, default=8.0, help="sign-in lifetime in hours (default 8)")
     p.add_argument("--secure-cookies", action="store_true", help="send the session cookie over HTTPS only")
     p.add_argument("--trusted-proxy", metavar="ADDRESS", action="append", default=[],
@@ -62,7 +72,17 @@ def _add_user_parser(sub: Any) -> None:
     p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
                                                     f"{DEFAULT_DATABASE})")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--admin", action="store_true", help="make the reviewer an administrator (users, model)")
     p.set_defaults(run=run_user)
+
+
+def _add_admin_parser(sub: Any) -> None:
+    p = sub.add_parser("set-admin", help="make an existing reviewer an administrator (or, with --remove, not)")
+    p.add_argument("username", help="the reviewer's sign-in name")
+    p.add_argument("--remove", action="store_true", help="take the administrator role away instead")
+    p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
+                                                    f"{DEFAULT_DATABASE})")
+    p.set_defaults(run=run_admin)
 
 
 def _add_revoke_parser(sub: Any) -> None:
@@ -85,18 +105,43 @@ def _require() -> None:
         raise BadInput(str(exc)) from None
 
 
-def create_user(database_url: str, username: str, password: str) -> str:
-    """Worker: add or update a reviewer; the password is stored only as a scrypt hash."""
+def create_user(database_url: str, username: str, password: str, *, admin: bool = False) -> str:
+    """Worker: add or update a reviewer (an administrator with ``admin``); the password is stored only as a
+    scrypt hash."""
     _require()
     from goalmatch.web.store import Store, StoreError
 
     if len(password) < 8:
         raise BadInput("the password needs at least 8 characters")
+    store = Store(database_url)
     try:
-        Store(database_url).create_user(username, password)
+        store.create_user(username, password)
+        if admin:
+            store.set_admin(username, True)
     except StoreError as exc:
         raise BadInput(str(exc)) from None
-    return f"saved reviewer {username.strip()!r} in {_redact(database_url)}"
+    finally:
+        store.engine.dispose()
+    return f"saved {'administrator' if admin else 'reviewer'} {username.strip()!r} in {_redact(database_url)}"
+
+
+def set_admin(database_url: str, username: str, *, admin: bool = True) -> str:
+    """Worker: give an existing reviewer the administrator role, or take it away."""
+    _require()
+    from goalmatch.web.store import Store
+
+    store = Store(database_url)
+    try:
+        if not store.set_admin(username, admin):
+            raise BadInput(f"no reviewer {username!r} in {_redact(database_url)}; add one with create-user")
+    finally:
+        store.engine.dispose()
+    return f"{username.strip()!r} is {'now' if admin else 'no longer'} an administrator"
+
+
+def run_admin(args: argparse.Namespace) -> list[str]:
+    """What ``goalmatch set-admin`` did."""
+    return [set_admin(args.database or _database_default(), args.username, admin=not args.remove)]
 
 
 def revoke_sessions(database_url: str, username: str | None, *, deactivate: bool = False) -> str:
@@ -130,7 +175,7 @@ def run_user(args: argparse.Namespace) -> list[str]:
         password = getpass.getpass(f"password for {args.username}: ")
         if getpass.getpass("again: ") != password:
             raise BadInput("the passwords differ")
-    return [create_user(args.database or _database_default(), args.username, password)]
+    return [create_user(args.database or _database_default(), args.username, password, admin=args.admin)]
 
 
 def run_serve(args: argparse.Namespace) -> list[str]:
@@ -142,16 +187,36 @@ def run_serve(args: argparse.Namespace) -> list[str]:
     secret = os.environ.get("GOALMATCH_WEB_SECRET")
     if not secret:
         log.warning("GOALMATCH_WEB_SECRET is not set: a random one is used, restarts sign everyone out")
-    matcher = load_matcher(args.model)
+    model = args.model if args.model is not None else _active_model(database)
+    matcher = load_matcher(model)
     matcher.suggest("Projektet bygger bredband i byarna.")  # load the encoder and language tools now, not on
     # the first reviewer's request
     app = create_app(matcher=matcher, database_url=database, secret=secret,
                      token=os.environ.get("GOALMATCH_WEB_TOKEN"), session_max_age=int(args.session_hours * 3600),
-                     secure_cookies=args.secure_cookies)
+                     secure_cookies=args.secure_cookies, models_dir=args.models_dir, train_data=args.train_data,
+                     prefer_active=args.model is None)
     log.warning("goalmatch review app on http://%s:%d (database %s)", args.host, args.port, _redact(database))
     serve_app(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
               forwarded_allow_ips=",".join(args.trusted_proxy) or None)
     return ["stopped"]
+
+
+def _active_model(database_url: str) -> Path | None:
+    """The model folder the database marks active (retrained in the app), if any and still there."""
+    from goalmatch.web.store import Store
+
+    store = Store(database_url)
+    try:
+        active = store.active_model()
+    finally:
+        store.engine.dispose()
+    if active is None:
+        return None
+    if not Path(active["path"]).is_dir():
+        log.warning("the active model %s is missing (%s); serving the default model", active["name"], active["path"])
+        return None
+    log.warning("serving the model retrained in the app: %s", active["name"])
+    return Path(active["path"])
 
 
 def serve_app(app: Any, **options: Any) -> None:

@@ -32,7 +32,7 @@ from goalmatch.errors import StoreError  # noqa: E402
 from goalmatch.web.database import as_utc, utcnow  # noqa: E402
 from goalmatch.web.schema import login_failures, sessions, users  # noqa: E402
 
-__all__ = ["Accounts", "LoginLimits", "hash_password", "verify_password"]
+__all__ = ["MIN_PASSWORD", "Accounts", "LoginLimits", "check_new_password", "hash_password", "verify_password"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,13 @@ class LoginLimits:
 # ------------------------------------------------------------------ passwords
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MIN_PASSWORD = 8  # characters; as ``goalmatch create-user`` asks
+
+
+def check_new_password(password: str) -> None:
+    """A new password's rules (those of ``goalmatch create-user``), as a Swedish :class:`StoreError`."""
+    if len(password) < MIN_PASSWORD:
+        raise StoreError(f"Lösenordet behöver minst {MIN_PASSWORD} tecken.")
 
 
 def hash_password(password: str) -> str:

@@ -9,6 +9,7 @@ loaded once, by the caller. The pages are in :mod:`goalmatch.web.pages`, the JSO
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from fastapi.staticfiles import StaticFiles  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
-from goalmatch.web import backlog, pages  # noqa: E402
+from goalmatch.web import admin, backlog, pages  # noqa: E402
 from goalmatch.web.api import api_router, swagger_ui_assets  # noqa: E402
 from goalmatch.web.auth import PUBLIC_PATHS, Auth, NeedLogin  # noqa: E402
 from goalmatch.web.handlers import install_handlers  # noqa: E402
@@ -37,6 +38,7 @@ HERE = Path(__file__).parent
 def create_app(
     *, matcher: Any, database_url: str | None = None, secret: str | None = None, token: str | None = None,
     session_max_age: int = 8 * 3600, secure_cookies: bool = False, login_limits: LoginLimits | None = None,
+    models_dir: Path | None = None, train_data: Sequence[Path] = (), prefer_active: bool = False,
 ) -> FastAPI:
     """The review app over a loaded matcher and a database (SQLite file by default).
 
@@ -44,6 +46,7 @@ def create_app(
     the process); ``token`` is an optional shared bearer token, also accepted as the
     password at sign-in, for a one-person setup. ``login_limits`` throttles guessing
     (by default 5 failures per username and 30 in all from one client address in 15 minutes).
+    ``models_dir``, ``train_data``, ``prefer_active``: retraining in the app (:func:`goalmatch.web.admin.install`).
     """
     store = Store(database_url or default_database_url())
     app = FastAPI(title="goalmatch granskning", docs_url=None, redoc_url=None, openapi_url=None,
@@ -60,6 +63,8 @@ def create_app(
     app.add_middleware(SecurityHeaders, headers=pages.HEADERS)  # outermost: on every answer, errors included
     app.include_router(pages.router)
     app.include_router(backlog.router)  # import, archive, delete, the XLSX/CSV exports
+    admin.install(app, models_dir=models_dir or admin.default_models_dir(store.url), train_data=train_data,
+                  prefer_active=prefer_active)
     app.include_router(api_router(app.state.review))
     return app
 
@@ -71,6 +76,7 @@ async def guard(request: Request) -> None:
     auth: Auth = request.app.state.auth
     session = await run_in_threadpool(auth.read, request)  # a database read: not on the event loop
     request.state.session = session
-    if request.url.path not in PUBLIC_PATHS and not session.user:
+    public = request.url.path in PUBLIC_PATHS or request.url.path.startswith("/invite/")  # an invitation's link
+    if not public and not session.user:
         raise NeedLogin("not signed in")
     await auth.check_csrf(request, session)

@@ -7,7 +7,9 @@ the queue is filtered, ordered and paged in SQL; filled for existing rows on upg
 4 ``login_failures`` (failed sign-ins, so guessing passwords is throttled across restarts
 and processes); 6 ``applications.external_id`` (the diarienummer), ``text_hash`` (of the
 normalised text, backfilled) and ``archived_at``, for duplicate detection and archiving, and
-``imports`` (an uploaded spreadsheet between its preview and its confirmation). A migration
+``imports`` (an uploaded spreadsheet between its preview and its confirmation); 7
+``users.is_admin``, ``invitations`` (one-time sign-up links an administrator hands out) and
+``model_versions`` (the models retrained in the app, and which one is in use). A migration
 runs once, in its own transaction (:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
 followed by a new one.
 """
@@ -28,8 +30,9 @@ require_web()
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 
-__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "imports", "login_failures", "metadata",
-           "queue_entries", "reviews", "schema_version", "sessions", "text_hash", "users"]
+__all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "imports", "invitations", "login_failures",
+           "metadata", "model_versions", "queue_entries", "reviews", "schema_version", "sessions", "text_hash",
+           "users"]
 
 MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers (sa.Integer) in PostgreSQL
 metadata = sa.MetaData()
@@ -47,6 +50,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(300), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # added by migration 7 (created with the table on a new database, by ALTER TABLE on an old one)
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 applications = sa.Table(
     "applications", metadata,
@@ -140,6 +145,30 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(_SPACE.sub(" ", text).strip().casefold().encode("utf-8")).hexdigest()
 
 
+invitations = sa.Table(  # one-time sign-up links: only the sha256 of the link's token is kept
+    "invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("username", sa.String(80), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+model_versions = sa.Table(  # models trained in the app (and the one first served), at most one active
+    "model_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),  # JSON: what the page shows beside the old model's
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+    sa.Column("previous_id", sa.Integer, nullable=True),  # the version in use before this one was switched to
+)
+
+
 def queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
     for position, fw in enumerate(suggestions.get("frameworks") or []):
@@ -198,6 +227,13 @@ def backlog_columns(conn: Connection) -> None:
     metadata.create_all(conn, tables=[imports])
 
 
+def admins_and_models(conn: Connection) -> None:
+    """Migration 7: ``users.is_admin`` where migration 1 made the table without it; two new tables."""
+    if "is_admin" not in {column["name"] for column in sa.inspect(conn).get_columns("users")}:
+        conn.execute(sa.text("ALTER TABLE users ADD COLUMN is_admin BOOLEAN NOT NULL DEFAULT FALSE"))
+    metadata.create_all(conn, tables=[invitations, model_versions])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "users, applications, reviews, decisions",
      lambda conn: metadata.create_all(conn, tables=[users, applications, reviews, decisions])),
@@ -206,4 +242,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (3, "queue entries (the queue filtered, ordered and paged in SQL)", backfill_queue),
     (4, "login failures (sign-in throttling)", lambda conn: metadata.create_all(conn, tables=[login_failures])),
     (6, "applications' external id, text hash and archiving; imports (spreadsheet upload)", backlog_columns),
+    (7, "administrators, invitations, model versions", admins_and_models),
 )

@@ -12,6 +12,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -197,14 +198,29 @@ class Review:
         self.frameworks = matcher.frameworks  # id → Framework, computed once
         self.lanes = lanes or Lanes()  # short texts side by side, a long one in pieces that give way
 
+    def swap_matcher(self, matcher: Any) -> Any:
+        """Serve ``matcher`` from the next suggestion on (one assignment: a suggestion under way keeps
+        the one it started with; the lanes are handed the matcher per call); returns the one replaced."""
+        if set(matcher.frameworks) != set(self.frameworks):
+            raise StoreError("den nya modellen har andra ramverk än den som används")
+        old, self.matcher = self.matcher, matcher
+        return old
+
+    @property
+    def model_name(self) -> str:
+        """The served model's name: its folder's (or the manifest's ``name``)."""
+        info = self.matcher.info
+        return str(info.get("name") or (info.get("path") and Path(info["path"]).name) or "startmodellen")
+
     def suggest(self, text: str, top_k: int = 3, frameworks: Sequence[str] | None = None) -> dict[str, Any]:
         if len(text) > MAX_TEXT_CHARS:
             raise StoreError(f"texten är för lång; högst {MAX_TEXT_CHARS} tecken")
+        matcher = self.matcher  # read once: a swap meanwhile does not mix two models in one answer
         try:
-            self.matcher.framework_ids(frameworks or None)
+            matcher.framework_ids(frameworks or None)
         except UnknownFramework as exc:
             raise StoreError(f"okänt ramverk: {', '.join(exc.unknown)}; finns: {', '.join(exc.known)}") from None
-        result = self.lanes.suggest(self.matcher, text, top_k=top_k, frameworks=frameworks or None)
+        result = self.lanes.suggest(matcher, text, top_k=top_k, frameworks=frameworks or None)
         return dict(result.to_dict())
 
     def import_text(self, title: str, text: str, source: str, user: str | None,
@@ -212,7 +228,8 @@ class Review:
         if not text.strip():
             raise StoreError("texten är tom")
         if suggestions is None:
-            suggestions = self.suggest(text, top_k=IMPORT_TOP_K)
+            model = self.model_name
+            suggestions = {**self.suggest(text, top_k=IMPORT_TOP_K), "model": model}  # shown on its page
         elif not isinstance(suggestions.get("frameworks"), list):
             raise StoreError("suggestions: väntade ett objekt med listan 'frameworks' (Suggestions.to_dict())")
         return self.store.add_application(title, text, source or "web", suggestions, created_by=user,

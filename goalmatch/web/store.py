@@ -48,6 +48,7 @@ from goalmatch.web.schema import (  # noqa: E402
     schema_version,
     text_hash,
 )
+from goalmatch.web.team import Team  # noqa: E402
 
 __all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "default_database_url",
            "hash_password", "verify_password"]
@@ -81,7 +82,7 @@ class Decision:
         }
 
 
-class Store(Catalog, Accounts):
+class Store(Catalog, Team, Accounts):
     """The review database. ``Store(url)`` connects and brings the schema up to date.
 
     Its accounts, sessions and sign-in throttling are :class:`~goalmatch.web.accounts.Accounts`'

@@ -117,3 +117,40 @@ def test_serve_says_in_one_line_that_it_is_stopping_on_sigterm() -> None:
     stopping = [line for line in rest.splitlines() if line.startswith("goalmatch serve: stopping")]
     assert stopping == ["goalmatch serve: stopping (SIGTERM); finishing the requests under way"], rest
     assert status == -signal.SIGTERM  # uvicorn's: it raises the signal again once it has shut down
+
+
+def test_admin_flags_and_set_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'admins.sqlite3'}"
+    args = _parser().parse_args(["create-user", "alice", "--admin", "--database", url, "--password-stdin"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("ett-langt-losen\n"))
+    assert args.run(args) == [f"saved administrator 'alice' in {url}"]
+    web_cli.create_user(url, "bob", "ett-langt-losen")
+    store = Store(url)
+    assert store.is_admin("alice") and not store.is_admin("bob")
+    args = _parser().parse_args(["set-admin", "bob", "--database", url])
+    assert args.run(args) == ["'bob' is now an administrator"] and store.is_admin("bob")
+    args = _parser().parse_args(["set-admin", "bob", "--remove", "--database", url])
+    assert args.run(args) == ["'bob' is no longer an administrator"] and not store.is_admin("bob")
+    with pytest.raises(BadInput, match="no reviewer 'nobody'"):
+        web_cli.set_admin(url, "nobody")
+    store.engine.dispose()
+
+
+def test_serve_takes_a_models_dir_and_training_data() -> None:
+    args = _parser().parse_args(["serve"])
+    assert (args.models_dir, args.train_data) == (None, [])
+    args = _parser().parse_args(["serve", "--models-dir", "m", "--train-data", "a.jsonl", "corpora"])
+    assert (args.models_dir, args.train_data) == (Path("m"), [Path("a.jsonl"), Path("corpora")])
+
+
+def test_serve_loads_the_active_model_unless_one_is_given(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'models.sqlite3'}"
+    store = Store(url)
+    assert web_cli._active_model(url) is None
+    folder = tmp_path / "granskad-1"
+    version = store.record_model("granskad-1", str(folder), "alice", {})
+    store.activate_model(version)
+    assert web_cli._active_model(url) is None  # the folder is gone: the default model, with a warning
+    folder.mkdir()
+    assert web_cli._active_model(url) == folder
+    store.engine.dispose()

@@ -29,6 +29,7 @@ from goalmatch.data.frameworks import Framework
 from goalmatch.model.matcher import Matcher
 from goalmatch.web.app import create_app
 from goalmatch.web.pages import safe_next
+from goalmatch.web.schema import MIGRATIONS
 from goalmatch.web.store import Store
 from tests.web.helpers import PASSWORD, SECRET, TEXT, TOKEN, add, csrf_of, decide, login, pdf_document
 
