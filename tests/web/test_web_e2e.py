@@ -168,12 +168,13 @@ def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: A
     _screenshot(browser, tmp_path, "e2e-application.png")
 
     # correct the goal of the framework: culture instead of broadband
-    form = browser.find_element(By.CSS_SELECTOR, "#fw-test form.decision")
-    form.find_element(By.CSS_SELECTOR, "input[name=action][value=correct]").click()
-    form.find_element(By.CSS_SELECTOR, "input[name=goal_ids][value=t-kultur]").click()
-    form.find_element(By.NAME, "comment").send_keys("Musikkvällen är huvudsaken.")
+    form = browser.find_element(By.CSS_SELECTOR, "form.decision")  # one form, one "Spara" for every framework
+    section = form.find_element(By.ID, "fw-test")
+    section.find_element(By.CSS_SELECTOR, "input[name='action-test'][value=correct]").click()
+    section.find_element(By.CSS_SELECTOR, "input[name='goal_ids-test'][value=t-kultur]").click()
+    section.find_element(By.NAME, "comment-test").send_keys("Musikkvällen är huvudsaken.")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "fw-test"), "Nuvarande: correct — t-kultur"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "fw-test"), "Nuvarande: Rättad — Kultur och fritid"))
     assert f"av {USER}" in browser.find_element(By.ID, "fw-test").text
     _screenshot(browser, tmp_path, "e2e-corrected.png")
 
