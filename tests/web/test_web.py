@@ -417,7 +417,7 @@ def test_queue_filters_and_dashboard(app: Any) -> None:
     assert "Första" in client.get("/queue", params={"framework": "test", "reviewed": "yes"}).text
     rows = client.get("/queue", params={"framework": "test", "disagreement": "1"}).text
     assert "Första" in rows and "Andra" not in rows
-    assert "Inga ansökningar matchar" in client.get("/queue", params={"max_confidence": "0"}).text
+    assert "Inga ansökningar passar filtret" in client.get("/queue", params={"max_confidence": "0"}).text
     assert client.get("/queue", params={"goal": "t-kultur"}).status_code == 200
     dashboard = client.get("/dashboard").text
     assert "0 av 1 granskningar överens" in dashboard and "t-kultur" in dashboard
