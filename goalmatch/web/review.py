@@ -44,12 +44,12 @@ def time_sv(moment: str | datetime | None) -> str:
     """A stored moment (ISO text or datetime) in Swedish local time; the text as is if unreadable."""
     if moment is None or moment == "":
         return ""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    return local_time_sv(moment)
+    if isinstance(moment, datetime):
+        return local_time_sv(moment)
+    try:
+        return local_time_sv(datetime.fromisoformat(moment))
+    except ValueError:
+        return moment
 
 
 def parse_confidence(text: str) -> float | None:
@@ -86,6 +86,7 @@ class Highlight:
     goal: str
     spans: tuple[tuple[int, int], ...]
     quotes: tuple[str, ...]
+    sure: bool = True  # False: the framework abstained and this is only its most likely goal
 
 
 def highlights(results: Sequence[Mapping[str, Any]]) -> list[Highlight]:
@@ -108,7 +109,7 @@ def highlights(results: Sequence[Mapping[str, Any]]) -> list[Highlight]:
             badge = _BADGES[n % len(_BADGES)] + (str(n // len(_BADGES)) if n >= len(_BADGES) else "")
             out.append(Highlight(badge, n % COLOURS, str(fw.get("framework_id", "")), str(fw.get("name", "")),
                                  str(s.get("goal_id", "")), str(s.get("name") or s.get("goal_id", "")), spans,
-                                 quotes))
+                                 quotes, bool(s.get("confident")) and not fw.get("abstained")))
     return out
 
 
