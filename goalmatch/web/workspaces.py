@@ -24,7 +24,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from goalmatch.errors import StoreError  # noqa: E402
 from goalmatch.web.database import utcnow  # noqa: E402
-from goalmatch.web.schema import workspace_members, workspaces  # noqa: E402
+from goalmatch.web.schema import users, workspace_members, workspaces  # noqa: E402
 
 __all__ = ["Workspace", "assign", "create", "list_all", "set_frameworks", "visible_frameworks", "workspace_of"]
 
@@ -86,6 +86,8 @@ def set_frameworks(store: Any, workspace_id: int, frameworks: Sequence[str],
 def assign(store: Any, username: str, name: str) -> Workspace:
     """Make ``username`` a member of the workspace called ``name`` (leaving any other)."""
     with store.engine.begin() as conn:
+        if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first() is None:
+            raise StoreError(f"ingen granskare heter {username!r}")
         row = conn.execute(sa.select(workspaces).where(workspaces.c.name == name.strip())).first()
         if row is None:
             raise StoreError(f"ingen arbetsyta heter {name.strip()!r}")

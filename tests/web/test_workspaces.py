@@ -119,3 +119,26 @@ def test_the_workspace_page_creates_and_edits_the_workspace(app: Any) -> None:
     stored = ws.workspace_of(app.state.review.store, "alice")
     assert stored is not None and set(stored.frameworks) == {"test", "test-multi"}
     assert client.post("/arbetsyta", data={"frameworks": ["test"]}).status_code == 403  # no CSRF token
+
+
+def test_the_workspace_command(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from goalmatch.cli.main import main
+    from goalmatch.web.store import Store
+
+    url = f"sqlite:///{tmp_path / 'ws.sqlite3'}"
+    store = Store(url)
+    store.create_user("alice", "ett-langt-losen")
+    store.engine.dispose()
+    assert main(["workspace", "add", "Leader Test", "--frameworks", "test", "rus", "--database", url]) == 0
+    assert "arbetsytan 'Leader Test' skapad med ramverken test, rus" in capsys.readouterr().out
+    assert main(["workspace", "assign", "alice", "Leader Test", "--database", url]) == 0
+    assert main(["workspace", "list", "--database", url]) == 0
+    assert "Leader Test: test, rus" in capsys.readouterr().out
+    assert main(["workspace", "assign", "nobody", "Leader Test", "--database", url]) != 0
+    assert "ingen granskare heter 'nobody'" in capsys.readouterr().err
+    assert main(["workspace", "add", "Leader Test", "--frameworks", "test", "--database", url]) != 0
+    assert "finns redan" in capsys.readouterr().err
+    store = Store(url)
+    found = ws.workspace_of(store, "alice")
+    store.engine.dispose()
+    assert found is not None and found.frameworks == ("test", "rus")
