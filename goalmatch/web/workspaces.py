@@ -21,6 +21,7 @@ from goalmatch.web import require_web
 require_web()
 
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from goalmatch.errors import StoreError  # noqa: E402
 from goalmatch.web.database import utcnow  # noqa: E402
@@ -62,12 +63,16 @@ def create(store: Any, name: str, frameworks: Sequence[str], known: Mapping[str,
     if not name or len(name) > MAX_NAME:
         raise StoreError(f"arbetsytan behöver ett namn (högst {MAX_NAME} tecken)")
     chosen = _checked(frameworks, known)
-    with store.engine.begin() as conn:
-        if conn.execute(sa.select(workspaces.c.id).where(workspaces.c.name == name)).first():
-            raise StoreError(f"det finns redan en arbetsyta som heter {name!r}")
-        result = conn.execute(sa.insert(workspaces).values(
-            name=name, frameworks=json.dumps(chosen), created_at=utcnow()))
-        return Workspace(int(result.inserted_primary_key[0]), name, tuple(chosen))
+    taken = StoreError(f"det finns redan en arbetsyta som heter {name!r}")
+    try:
+        with store.engine.begin() as conn:
+            if conn.execute(sa.select(workspaces.c.id).where(workspaces.c.name == name)).first():
+                raise taken
+            result = conn.execute(sa.insert(workspaces).values(
+                name=name, frameworks=json.dumps(chosen), created_at=utcnow()))
+            return Workspace(int(result.inserted_primary_key[0]), name, tuple(chosen))
+    except IntegrityError:  # created by someone else between the check and the insert
+        raise taken from None
 
 
 def set_frameworks(store: Any, workspace_id: int, frameworks: Sequence[str],
