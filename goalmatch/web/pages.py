@@ -26,6 +26,7 @@ from fastapi import Path as PathParam  # noqa: E402
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse  # noqa: E402
 from fastapi.templating import Jinja2Templates  # noqa: E402
 from markupsafe import Markup  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.datastructures import UploadFile  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
@@ -89,8 +90,12 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     """
     session: Session | None = getattr(request.state, "session", None)
     known = request.app.state.review.frameworks
+    try:
+        visible = visible_frameworks(request) if session else list(known)
+    except SQLAlchemyError:  # an error page while the database is gone: it still renders
+        visible = list(known)
     base = {"user": session.user if session else None, "csrf": session.csrf if session else "",
-            "frameworks": known, "visible": visible_frameworks(request) if session else list(known),
+            "frameworks": known, "visible": visible,
             "goal_names": {fid: {g.id: g.name for g in fw.all_goals()} for fid, fw in known.items()}}
     response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
     response.headers.update(HEADERS)

@@ -142,3 +142,18 @@ def test_the_workspace_command(tmp_path: Any, capsys: pytest.CaptureFixture[str]
     found = ws.workspace_of(store, "alice")
     store.engine.dispose()
     assert found is not None and found.frameworks == ("test", "rus")
+
+
+def test_the_workspace_lookup_failing_gives_the_503_page(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    client, _ = login(app)
+
+    def gone(*args: Any, **kwargs: Any) -> Any:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(ws, "workspace_of", gone)  # the route's lookup and the error page's both fail
+    tolerant = TestClient(app, follow_redirects=False, raise_server_exceptions=False, cookies=dict(client.cookies))
+    page = tolerant.get("/queue")
+    assert page.status_code == 503 and "Databasen svarar inte" in page.text
