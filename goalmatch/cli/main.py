@@ -20,14 +20,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from goalmatch.cli import benchmark, data, evaluate, score, serve, suggest, train
+from goalmatch.cli import benchmark, data, evaluate, score, serve, suggest, train, workspace
 from goalmatch.cli.command import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, Outcome
 from goalmatch.errors import GoalmatchError
 
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger(__name__)
-GROUPS = (data, suggest, train, evaluate, benchmark, score, serve)
+GROUPS = (data, suggest, train, evaluate, benchmark, score, serve, workspace)
 """The command groups, in the order ``goalmatch --help`` lists their commands."""
 
 

@@ -5,7 +5,8 @@ sign-in, so sign-out and an administrator can revoke a session); 3 ``queue_entri
 application and framework the model's top probability and goals and the review state, so
 the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade);
 4 ``login_failures`` (failed sign-ins, so guessing passwords is throttled across restarts
-and processes); 6 ``applications.external_id`` (the diarienummer), ``text_hash`` (of the
+and processes); 5 ``workspaces`` and ``workspace_members`` (an organisation's chosen
+frameworks, and which workspace a user works in); 6 ``applications.external_id`` (the diarienummer), ``text_hash`` (of the
 normalised text, backfilled) and ``archived_at``, for duplicate detection and archiving, and
 ``imports`` (an uploaded spreadsheet between its preview and its confirmation); 7
 ``users.is_admin``, ``invitations`` (one-time sign-up links an administrator hands out) and
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Connection  # noqa: E402
 
 __all__ = ["MAX_ID", "MIGRATIONS", "applications", "decisions", "imports", "invitations", "login_failures",
            "metadata", "model_versions", "queue_entries", "reviews", "schema_version", "sessions", "text_hash",
-           "users"]
+           "users", "workspace_members", "workspaces"]
 
 MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers (sa.Integer) in PostgreSQL
 metadata = sa.MetaData()
@@ -168,6 +169,19 @@ model_versions = sa.Table(  # models trained in the app (and the one first serve
     sa.Column("previous_id", sa.Integer, nullable=True),  # the version in use before this one was switched to
 )
 
+workspaces = sa.Table(  # an organisation (a Leader office, the region) and the frameworks its reviewers decide on
+    "workspaces", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False, unique=True),
+    sa.Column("frameworks", sa.Text, nullable=False),  # JSON list of framework ids, in the order shown
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+workspace_members = sa.Table(  # a user's workspace; a user without a row sees every framework
+    "workspace_members", metadata,
+    sa.Column("username", sa.String(80), primary_key=True),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False, index=True),
+)
+
 
 def queue_values(application_id: int, suggestions: dict[str, Any]) -> list[dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
@@ -241,6 +255,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
      lambda conn: metadata.create_all(conn, tables=[sessions])),
     (3, "queue entries (the queue filtered, ordered and paged in SQL)", backfill_queue),
     (4, "login failures (sign-in throttling)", lambda conn: metadata.create_all(conn, tables=[login_failures])),
+    (5, "workspaces (the frameworks an organisation decides on) and their members",
+     lambda conn: metadata.create_all(conn, tables=[workspaces, workspace_members])),
     (6, "applications' external id, text hash and archiving; imports (spreadsheet upload)", backlog_columns),
     (7, "administrators, invitations, model versions", admins_and_models),
 )

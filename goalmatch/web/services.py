@@ -20,7 +20,7 @@ from goalmatch.errors import UnknownFramework, UploadError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.lanes import Lanes
 from goalmatch.web.review import model_goals
-from goalmatch.web.store import Decision, Store, StoreError
+from goalmatch.web.store import Decision, DecisionIn, Store, StoreError
 
 __all__ = ["MAX_BODY_BYTES", "MAX_UPLOAD_BYTES", "Review", "UploadError", "read_upload"]
 
@@ -242,10 +242,36 @@ class Review:
         ``accept`` takes the model's confident goals, ``reject`` says none of the
         suggested goals fits (no goals), ``correct`` takes the reviewer's goals.
         """
+        app = self.store.application(application_id)
+        item = self.checked(app, framework_id, action, goal_ids, version=version, comment=comment)
+        return self.store.decide_many(application_id, [item], reviewer=reviewer)[0]
+
+    def decide_many(self, application_id: int, items: Sequence[DecisionIn], *, reviewer: str) -> list[Decision]:
+        """Several frameworks' decisions on one application, each checked, saved together or not at all.
+
+        A checking error names its framework (Swedish) and nothing is saved; so does a
+        conflict (:meth:`Store.decide_many`).
+        """
+        if not items:
+            raise StoreError("inget beslut att spara: välj en åtgärd för minst ett ramverk")
+        app = self.store.application(application_id)
+        checked = []
+        for item in items:
+            try:
+                checked.append(self.checked(app, item.framework_id, item.action, item.goal_ids,
+                                            version=item.expected_version, comment=item.comment))
+            except StoreError as exc:
+                framework = self.frameworks.get(item.framework_id)
+                raise StoreError(f"{framework.name if framework else item.framework_id}: {exc}") from None
+        names = {fid: fw.name for fid, fw in self.frameworks.items()}
+        return self.store.decide_many(application_id, checked, reviewer=reviewer, names=names)
+
+    def checked(self, app: dict[str, Any], framework_id: str, action: str, goal_ids: Sequence[str], *,
+                version: int, comment: str = "") -> DecisionIn:
+        """A decision made valid: its goals by the rules of ``action``; Swedish :class:`StoreError` if not."""
         framework = self.frameworks.get(framework_id)
         if framework is None:
             raise StoreError(f"okänt ramverk {framework_id!r}")
-        app = self.store.application(application_id)
         stored = next((f for f in app["suggestions"].get("frameworks", []) if f["framework_id"] == framework_id),
                       None)
         if action == "accept":
@@ -262,8 +288,7 @@ class Review:
             if not framework.multi_label and len(goals) > 1:
                 raise StoreError(f"{framework.name} tar ett mål per projekt; välj ett")
         else:
-            raise StoreError(f"okänd åtgärd {action!r}; välj accept, reject eller correct")
+            raise StoreError(f"okänd åtgärd {action!r}; välj Godkänn, Avvisa eller Rätta")
         if len(comment) > 5000:
             raise StoreError("kommentaren är för lång (högst 5000 tecken)")
-        return self.store.decide(application_id, framework_id, action, goals, reviewer=reviewer,
-                                 expected_version=version, comment=comment.strip())
+        return DecisionIn(framework_id, action, tuple(goals), version, comment.strip())

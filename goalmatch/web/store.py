@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from goalmatch.errors import Conflict, StoreError  # noqa: E402
+from goalmatch.model.render import local_time_sv  # noqa: E402
 from goalmatch.web.accounts import Accounts, LoginLimits, hash_password, verify_password  # noqa: E402
 from goalmatch.web.catalog import Catalog  # noqa: E402
 from goalmatch.web.database import connect, default_database_url, iso, utcnow  # noqa: E402
@@ -50,12 +51,23 @@ from goalmatch.web.schema import (  # noqa: E402
 )
 from goalmatch.web.team import Team  # noqa: E402
 
-__all__ = ["ACTIONS", "Conflict", "Decision", "LoginLimits", "Store", "StoreError", "default_database_url",
-           "hash_password", "verify_password"]
+__all__ = ["ACTIONS", "Conflict", "Decision", "DecisionIn", "LoginLimits", "Store", "StoreError",
+           "default_database_url", "hash_password", "verify_password"]
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "reject", "correct")
+
+
+@dataclass(frozen=True)
+class DecisionIn:
+    """A decision to record: the framework, the action, its goals and the version it was made against."""
+
+    framework_id: str
+    action: str
+    goal_ids: tuple[str, ...]
+    expected_version: int
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,17 +196,24 @@ class Store(Catalog, Team, Accounts):
     def queue(
         self, *, framework: str = "", goal: str = "", max_confidence: float | None = None, reviewed: str = "",
         disagreement: bool = False, order: str = "least_sure", limit: int = 50, offset: int = 0,
+        frameworks: Sequence[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of the queue and the number of applications that pass the filters, all in SQL.
 
-        ``confidence`` is the top probability in the chosen framework (the lowest over all
-        frameworks when none is chosen); ``reviewed`` is ``"yes"``/``"no"``/``""``;
+        ``frameworks`` (a workspace's) limits everything to those frameworks: nobody's
+        confidence, review count or disagreement comes from a framework outside it; None is
+        every framework. ``confidence`` is the top probability in the chosen framework (the
+        lowest over ``frameworks`` when none is chosen), and ``confidences`` has each
+        framework's own (``{"confidence", "abstained"}`` by id, in the stored order);
+        ``reviewed`` is ``"yes"``/``"no"``/``""``;
         ``disagreement`` keeps applications where a reviewer chose other goals than the
         model; ``order`` is ``least_sure`` (the model's least sure first) or ``newest``.
         """
         q = queue_entries
         where = [q.c.framework_id == framework] if framework else []
         where.append(q.c.application_id.in_(sa.select(applications.c.id).where(applications.c.archived_at.is_(None))))
+        if frameworks is not None:
+            where.append(q.c.framework_id.in_(list(frameworks)))
         confidence = sa.func.min(q.c.confidence)
         count = sa.func.count()
         done = sa.func.sum(sa.case((q.c.reviewed == sa.true(), 1), else_=0))
@@ -238,6 +257,8 @@ class Store(Catalog, Team, Accounts):
                 "disagreements": [e.framework_id for e in mine if e.reviewed and e.agrees is False],
                 "abstained": [e.framework_id for e in mine if e.abstained],
                 "top": [(e.framework_id, json.loads(e.model_goals)) for e in mine],
+                "confidences": {e.framework_id: {"confidence": float(e.confidence), "abstained": bool(e.abstained)}
+                                for e in mine},
             })
         return out, total
 
@@ -259,11 +280,21 @@ class Store(Catalog, Team, Accounts):
         reviewer: str, expected_version: int, comment: str = "",
     ) -> Decision:
         """Record a decision made against ``expected_version``; :class:`Conflict` if it is stale."""
-        if action not in ACTIONS:
-            raise StoreError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
-        goals = list(dict.fromkeys(goal_ids))
+        return self.decide_many(application_id, [DecisionIn(framework_id, action, tuple(goal_ids),
+                                                            expected_version, comment)], reviewer=reviewer)[0]
+
+    def decide_many(self, application_id: int, items: Sequence[DecisionIn], *, reviewer: str,
+                    names: Mapping[str, str] | None = None) -> list[Decision]:
+        """Record several frameworks' decisions on one application in one transaction: all or none.
+
+        Each item names the version it was made against; one stale item raises
+        :class:`Conflict` (naming its framework by ``names`` when there is more than one item)
+        and nothing is saved.
+        """
+        for item in items:
+            if item.action not in ACTIONS:
+                raise StoreError(f"unknown action {item.action!r}; expected one of {', '.join(ACTIONS)}")
         now = utcnow()
-        new_state = {"action": action, "goal_ids": json.dumps(goals), "reviewer": reviewer, "decided_at": now}
         try:
             with self.engine.begin() as conn:
                 # a no-op write first: it locks the application's row (PostgreSQL) or the database
@@ -272,36 +303,18 @@ class Store(Catalog, Team, Accounts):
                                       .values(id=applications.c.id))
                 if locked.rowcount != 1:
                     raise StoreError(f"no application {application_id}")
-                where = (reviews.c.application_id == application_id, reviews.c.framework_id == framework_id)
-                current = conn.execute(sa.select(reviews).where(*where)).first()
-                current_version = current.version if current else 0
-                if current_version != expected_version:
-                    raise self._conflict(current, expected_version)
-                if current is None:
-                    conn.execute(sa.insert(reviews).values(
-                        application_id=application_id, framework_id=framework_id, version=1, **new_state))
-                else:
-                    done = conn.execute(sa.update(reviews).where(*where, reviews.c.version == expected_version)
-                                        .values(version=expected_version + 1, **new_state))
-                    if done.rowcount != 1:  # another writer got in between our read and write
-                        raise self._conflict(None, expected_version)
-                mark_reviewed(conn, application_id, framework_id, goals)
-                previous = json.dumps(_state(current)) if current else None
-                result = conn.execute(sa.insert(decisions).values(
-                    application_id=application_id, framework_id=framework_id, version=expected_version + 1,
-                    comment=comment, previous=previous, **new_state))
-                decision_id = _new_id(result)
+                out = []
+                for item in items:
+                    try:
+                        out.append(_record(conn, application_id, item, reviewer, now))
+                    except Conflict as exc:
+                        if len(items) > 1:
+                            name = (names or {}).get(item.framework_id, item.framework_id)
+                            raise Conflict(f"{name}: {exc}", exc.current) from None
+                        raise
+                return out
         except IntegrityError:  # two first decisions at once: the primary key refuses the second
-            raise self._conflict(None, expected_version) from None
-        return Decision(decision_id, application_id, framework_id, expected_version + 1, action, tuple(goals),
-                        comment, reviewer, now, json.loads(previous) if previous else None)
-
-    def _conflict(self, current: Any, expected: int) -> Conflict:
-        state = _state(current) if current is not None else None
-        who = f" av {state['reviewer']} ({state['decided_at']})" if state else ""
-        return Conflict(
-            f"Någon annan har redan beslutat om detta ramverk{who}; ditt beslut gällde version {expected}. "
-            "Läs det nya läget och besluta igen.", state)
+            raise _conflict(None, items[0].expected_version if items else 0) from None
 
     def decisions(self, application_id: int | None = None) -> list[Decision]:
         """The audit trail, oldest first; of one application, or all."""
@@ -315,6 +328,40 @@ class Store(Catalog, Team, Accounts):
                      r.comment or "", r.reviewer, r.decided_at, json.loads(r.previous) if r.previous else None)
             for r in rows
         ]
+
+
+def _record(conn: Any, application_id: int, item: DecisionIn, reviewer: str, now: datetime) -> Decision:
+    """One decision, inside the caller's transaction: the state checked and replaced, the trail appended."""
+    goals = list(dict.fromkeys(item.goal_ids))
+    expected = item.expected_version
+    new_state = {"action": item.action, "goal_ids": json.dumps(goals), "reviewer": reviewer, "decided_at": now}
+    where = (reviews.c.application_id == application_id, reviews.c.framework_id == item.framework_id)
+    current = conn.execute(sa.select(reviews).where(*where)).first()
+    if (current.version if current else 0) != expected:
+        raise _conflict(current, expected)
+    if current is None:
+        conn.execute(sa.insert(reviews).values(
+            application_id=application_id, framework_id=item.framework_id, version=1, **new_state))
+    else:
+        done = conn.execute(sa.update(reviews).where(*where, reviews.c.version == expected)
+                            .values(version=expected + 1, **new_state))
+        if done.rowcount != 1:  # another writer got in between our read and write
+            raise _conflict(None, expected)
+    mark_reviewed(conn, application_id, item.framework_id, goals)
+    previous = json.dumps(_state(current)) if current else None
+    result = conn.execute(sa.insert(decisions).values(
+        application_id=application_id, framework_id=item.framework_id, version=expected + 1,
+        comment=item.comment, previous=previous, **new_state))
+    return Decision(_new_id(result), application_id, item.framework_id, expected + 1, item.action, tuple(goals),
+                    item.comment, reviewer, now, json.loads(previous) if previous else None)
+
+
+def _conflict(current: Any, expected: int) -> Conflict:
+    state = _state(current) if current is not None else None
+    who = f" av {current.reviewer} ({local_time_sv(current.decided_at)})" if current is not None else ""
+    return Conflict(
+        f"Någon annan har redan beslutat om detta ramverk{who}; ditt beslut gällde version {expected}. "
+        "Läs det nya läget och besluta igen.", state)
 
 
 def _new_id(result: Any) -> int:

@@ -168,12 +168,13 @@ def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: A
     _screenshot(browser, tmp_path, "e2e-application.png")
 
     # correct the goal of the framework: culture instead of broadband
-    form = browser.find_element(By.CSS_SELECTOR, "#fw-test form.decision")
-    form.find_element(By.CSS_SELECTOR, "input[name=action][value=correct]").click()
-    form.find_element(By.CSS_SELECTOR, "input[name=goal_ids][value=t-kultur]").click()
-    form.find_element(By.NAME, "comment").send_keys("Musikkvällen är huvudsaken.")
+    form = browser.find_element(By.CSS_SELECTOR, "form.decision")  # one form, one "Spara" for every framework
+    section = form.find_element(By.ID, "fw-test")
+    section.find_element(By.CSS_SELECTOR, "input[name='action-test'][value=correct]").click()
+    section.find_element(By.CSS_SELECTOR, "input[name='goal_ids-test'][value=t-kultur]").click()
+    section.find_element(By.NAME, "comment-test").send_keys("Musikkvällen är huvudsaken.")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "fw-test"), "Nuvarande: correct — t-kultur"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "fw-test"), "Nuvarande: Rättad — Kultur och fritid"))
     assert f"av {USER}" in browser.find_element(By.ID, "fw-test").text
     _screenshot(browser, tmp_path, "e2e-corrected.png")
 
@@ -218,3 +219,33 @@ def test_api_docs_render_from_local_files(base_url: str, browser: Any, tmp_path:
         "return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
     assert sources and all(s.startswith(base_url) for s in sources), sources
     _screenshot(browser, tmp_path, "e2e-api-docs.png")
+
+
+def test_no_page_scrolls_sideways_at_phone_width(base_url: str, browser: Any, tmp_path: Path) -> None:
+    """Issue 15, item 7: at 390 px wide no page is wider than the screen (tables scroll in their own box)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    wide = "return [document.documentElement.scrollWidth, window.innerWidth];"
+    browser.get(f"{base_url}/login")
+    assert browser.execute_script(wide)[0] <= 390
+    browser.find_element(By.NAME, "username").send_keys(USER)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+    wait.until(ec.url_contains("/queue"))
+    browser.get(f"{base_url}/new")
+    browser.find_element(By.NAME, "text").send_keys(TEXT + " https://example.se/" + "ett-mycket-långt-ord" * 8)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/applications']").submit()
+    wait.until(ec.url_matches(r"/applications/\d+$"))
+    application = browser.current_url
+    for url in (application, f"{base_url}/queue", f"{base_url}/new", f"{base_url}/dashboard",
+                f"{base_url}/arbetsyta", f"{base_url}/queue?max_confidence=abc"):
+        browser.get(url)
+        width, viewport = browser.execute_script(wide)
+        assert width <= viewport == 390, (url, width)
+    browser.get(application)
+    _screenshot(browser, tmp_path, "e2e-phone-application.png")
