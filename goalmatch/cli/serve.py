@@ -10,11 +10,13 @@ Importing this module needs nothing beyond the standard library; the workers rai
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,18 +189,29 @@ def run_serve(args: argparse.Namespace) -> list[str]:
     secret = os.environ.get("GOALMATCH_WEB_SECRET")
     if not secret:
         log.warning("GOALMATCH_WEB_SECRET is not set: a random one is used, restarts sign everyone out")
+    started = time.monotonic()
+    say = functools.partial(_starting, started)
+    say("reading the database %s", _redact(database))
     model = args.model if args.model is not None else _active_model(database)
+    say("loading the model %s", model or "models/default (shipped)")
     matcher = load_matcher(model)
-    matcher.suggest("Projektet bygger bredband i byarna.")  # load the encoder and language tools now, not on
-    # the first reviewer's request
+    say("loading the encoder and the language tools (the first suggestion)")
+    matcher.suggest("Projektet bygger bredband i byarna.")  # now, not on the first reviewer's request
+    say("opening the review database (and upgrading its schema if needed)")
     app = create_app(matcher=matcher, database_url=database, secret=secret,
                      token=os.environ.get("GOALMATCH_WEB_TOKEN"), session_max_age=int(args.session_hours * 3600),
                      secure_cookies=args.secure_cookies, models_dir=args.models_dir, train_data=args.train_data,
                      prefer_active=args.model is None)
-    log.warning("goalmatch review app on http://%s:%d (database %s)", args.host, args.port, _redact(database))
+    log.warning("goalmatch review app on http://%s:%d (database %s), ready after %.1f s", args.host, args.port,
+                _redact(database), time.monotonic() - started)
     serve_app(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
               forwarded_allow_ips=",".join(args.trusted_proxy) or None)
     return ["stopped"]
+
+
+def _starting(started: float, message: str, *args: Any) -> None:
+    """One line on standard error per step of ``serve``'s start (which takes a while), with the time so far."""
+    log.warning("goalmatch serve [%4.1f s]: " + message, time.monotonic() - started, *args)
 
 
 def _active_model(database_url: str) -> Path | None:

@@ -76,11 +76,15 @@ def visible_frameworks(request: Request) -> list[str]:
 
 
 def may_edit_workspace(request: Request) -> bool:
-    """Whether this user may change the workspace's frameworks: for now any signed-in member.
+    """Whether this user may change the workspace's frameworks: an administrator (or the API's shared token).
 
-    The one place to tighten it (an administrator flag) later.
+    What an organisation decides on is the organisation's choice, not each reviewer's; the
+    others see the workspace's frameworks read-only.
     """
-    return getattr(request.state, "session", None) is not None
+    session = getattr(request.state, "session", None)
+    if session is None:
+        return False
+    return bool(session.via == "bearer" or request.app.state.review.store.is_admin(session.user))
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -355,7 +359,7 @@ async def save_workspace(request: Request, service: Service) -> Response:
 
 @router.get("/export.jsonl")
 def export(service: Service) -> Response:
-    records = jsonl_records(collect(service.store), model=str(service.matcher.info.get("name", "")))
+    records = jsonl_records(collect(service.store), model=service.model_name)
     body = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
     return PlainTextResponse(body, media_type="application/x-ndjson; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="goalmatch-granskning.jsonl"'})

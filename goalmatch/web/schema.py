@@ -6,12 +6,13 @@ application and framework the model's top probability and goals and the review s
 the queue is filtered, ordered and paged in SQL; filled for existing rows on upgrade);
 4 ``login_failures`` (failed sign-ins, so guessing passwords is throttled across restarts
 and processes); 5 ``workspaces`` and ``workspace_members`` (an organisation's chosen
-frameworks, and which workspace a user works in); 6 ``applications.external_id`` (the diarienummer), ``text_hash`` (of the
-normalised text, backfilled) and ``archived_at``, for duplicate detection and archiving, and
-``imports`` (an uploaded spreadsheet between its preview and its confirmation); 7
-``users.is_admin``, ``invitations`` (one-time sign-up links an administrator hands out) and
-``model_versions`` (the models retrained in the app, and which one is in use). A migration
-runs once, in its own transaction (:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
+frameworks, and which workspace a user works in); 6 ``applications.external_id`` (the
+diarienummer), ``text_hash`` (of the normalised text, backfilled) and ``archived_at``, for
+duplicate detection and archiving, and ``imports`` (an uploaded spreadsheet between its preview
+and its confirmation); 7 ``users.is_admin``, ``invitations`` (one-time sign-up links an
+administrator hands out) and ``model_versions`` (the models retrained in the app, and which one
+is in use). A migration runs once, in its own transaction
+(:meth:`goalmatch.web.store.Store.migrate`); a released version is never edited, only
 followed by a new one.
 """
 

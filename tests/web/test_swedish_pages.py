@@ -94,8 +94,35 @@ def test_every_page_reads_swedish(app: Any) -> None:
     assert_swedish(client, f"/applications/{confident}/beslut", status=409, method="post", data=stale)
     stale_one = {"csrf": csrf, "framework_id": "test", "action": "reject", "version": "0"}
     assert_swedish(client, f"/applications/{confident}/decisions", status=409, method="post", data=stale_one)
+    app.state.review.store.set_admin("alice")
     created = client.post("/arbetsyta", data={"csrf": csrf, "name": "Leader Test", "frameworks": ["test"]})
     assert created.status_code == 303
     assert "Leader Test" in assert_swedish(client, "/arbetsyta?sparat=1")
     assert_swedish(client, "/queue", user_content=["Fibre to the villages"])
     assert_swedish(client, f"/applications/{confident}")
+
+
+def test_the_backlog_pages_read_swedish(app: Any) -> None:
+    """The import (upload, preview with bad rows and duplicates, result), export and archive pages."""
+    from tests.web.test_backlog import backlog_rows, csv_cp1252, upload
+
+    client, csrf = login(app)
+    assert_swedish(client, "/import")
+    preview = upload(client, csrf, "backlog.csv", csv_cp1252(backlog_rows())).headers["location"]
+    rows = [cell for row in backlog_rows() for cell in row]  # the file's own words are the user's
+    assert_swedish(client, preview, user_content=rows)
+    assert_swedish(client, preview, method="post", user_content=rows,
+                   data={"csrf": csrf, "id_column": "Diarienummer", "title_column": "Projektnamn",
+                         "text": ["Beskrivning"]})
+    assert_swedish(client, "/import", status=400, method="post", data={"csrf": csrf})  # no file chosen
+    assert_swedish(client, "/export")
+    first = add(client, csrf, title="Fiber till byarna")
+    assert_swedish(client, f"/applications/{first}/archive", status=400, method="post", data={"csrf": csrf})
+    assert client.post(f"/applications/{first}/archive", data={"csrf": csrf, "confirm": "ja"}).status_code == 303
+    assert_swedish(client, "/archived", user_content=["Fiber till byarna"])
+    assert_swedish(client, f"/applications/{first}")  # archived: says so, offers to restore
+    decided = add(client, csrf, title="Teater")
+    decide(client, csrf, decided, "test", "reject")
+    assert_swedish(client, f"/applications/{decided}/delete", status=409, method="post",
+                   data={"csrf": csrf, "confirm": "ja"})  # decided: archive it instead
+    assert_swedish(client, f"/applications/{first}/delete", method="post", data={"csrf": csrf, "confirm": "ja"})

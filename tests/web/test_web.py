@@ -540,8 +540,6 @@ def test_api_refuses_lone_surrogates_by_field_not_500(app: Any) -> None:
 
 
 def test_migrations_are_recorded_and_idempotent(database_url: str) -> None:
-    from goalmatch.web.schema import MIGRATIONS
-
     latest = max(version for version, _, _ in MIGRATIONS)
     store = Store(database_url)
     assert store.schema_version() == latest

@@ -105,6 +105,10 @@ def test_the_queue_confidence_is_per_framework_of_the_workspace(app: Any, web_ma
 
 def test_the_workspace_page_creates_and_edits_the_workspace(app: Any) -> None:
     client, csrf = login(app)
+    assert 'name="name"' not in client.get("/arbetsyta").text  # a reviewer sees it read-only
+    refused = client.post("/arbetsyta", data={"csrf": csrf, "name": "Leader Test", "frameworks": ["test"]})
+    assert refused.status_code == 403 and ws.workspace_of(app.state.review.store, "alice") is None
+    app.state.review.store.set_admin("alice")  # the organisation's choice: an administrator's to make
     page = client.get("/arbetsyta").text
     assert "Du hör inte till någon arbetsyta" in page and 'name="name"' in page
     refused = client.post("/arbetsyta", data={"csrf": csrf, "name": "Leader Test"})
