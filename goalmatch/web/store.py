@@ -380,7 +380,7 @@ def _application(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "title": row.title, "text": row.text, "source": row.source,
         "suggestions": json.loads(row.suggestions), "created_by": row.created_by,
-        "created_at": iso(row.created_at),
+        "created_at": iso(row.created_at), "external_id": row.external_id,
     }
 
 

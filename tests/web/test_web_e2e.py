@@ -14,11 +14,6 @@ skipped, except under CI (``CI`` set), where it fails.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,33 +26,19 @@ pytest.importorskip("sqlalchemy")
 from goalmatch.data.frameworks import load_frameworks
 from goalmatch.embed.encoder import FakeEncoder
 from goalmatch.model.matcher import Matcher
+from tests.web.browser import WAIT_S, axe_violations, chromium, screenshot, serving, wait_for_file
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("GOALMATCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("GOALMATCH_CHROMEDRIVER", "/usr/bin/chromedriver"))
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--window-size=1280,1400", "--lang=sv-SE")
 USER, PASSWORD = "anna", "e2e-lösenord-7"
 TEXT = ("Fiber till Soutujärvi\n\nProjektet bygger fiber och bredband till byarna. Hushållen får snabb "
         "uppkoppling och bättre mobiltäckning. Föreningen ordnar också en musikkväll i bygdegården.")
-WAIT_S = 20
-
-
-def _missing(what: str) -> None:
-    """Skip on a developer's machine; under CI a missing browser is a failure, not a skip."""
-    message = f"{what}; install it with: bash scripts/install-browser.sh"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 # its own matcher, not the web_matcher fixture: the review app's toy with the framework test only,
 # as the browser checks that every highlighted sentence backs a "Test: …" suggestion
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
     import yaml
 
     from goalmatch.web.app import create_app
@@ -71,65 +52,19 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(matcher=matcher, database_url=f"sqlite:///{folder / 'review.sqlite3'}",
                      secret="e2e-secret-0123456789abcdef")
     app.state.review.store.create_user(USER, PASSWORD)
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with another process
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the app did not start under uvicorn")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        app.state.review.store.engine.dispose()
+    app.state.review.store.set_admin(USER)  # the phone-width check visits the administrator's pages too
+    with serving(app) as url:
+        try:
+            yield url
+        finally:
+            app.state.review.store.engine.dispose()
 
 
 @pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        _missing(f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER}")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("the browser test needs the Python package selenium")
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch a browser or a driver
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_S)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    driver.downloads = downloads
-    try:
+def browser(tmp_path: Path) -> Iterator[Any]:
+    with chromium(tmp_path / "chromium-profile", tmp_path / "downloads") as driver:
+        driver.downloads = tmp_path / "downloads"
         yield driver
-    finally:
-        driver.quit()
-
-
-def _screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    assert driver.save_screenshot(str(path)), "Chromium took no screenshot"
-    extra = os.environ.get("GOALMATCH_SCREENSHOT_DIR")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(extra) / name)
-    return path
 
 
 def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: Any, tmp_path: Path) -> None:
@@ -165,7 +100,7 @@ def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: A
     background = marks[0].value_of_css_property("background-color")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent"), "the highlight is not visible"
     assert "Bredband och digital infrastruktur" in browser.find_element(By.ID, "fw-test").text
-    _screenshot(browser, tmp_path, "e2e-application.png")
+    screenshot(browser, tmp_path, "e2e-application.png")
 
     # correct the goal of the framework: culture instead of broadband
     form = browser.find_element(By.CSS_SELECTOR, "form.decision")  # one form, one "Spara" for every framework
@@ -176,22 +111,18 @@ def test_sign_in_paste_see_evidence_correct_and_export(base_url: str, browser: A
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "fw-test"), "Nuvarande: Rättad — Kultur och fritid"))
     assert f"av {USER}" in browser.find_element(By.ID, "fw-test").text
-    _screenshot(browser, tmp_path, "e2e-corrected.png")
+    screenshot(browser, tmp_path, "e2e-corrected.png")
 
     # the dashboard draws the agreement as an inline SVG bar
     browser.find_element(By.CSS_SELECTOR, "a[href='/dashboard']").click()
     bars = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "figure.chart svg")))
     assert bars.size["width"] > 100 and "0 % (0/1)" in bars.text
-    _screenshot(browser, tmp_path, "e2e-dashboard.png")
+    screenshot(browser, tmp_path, "e2e-dashboard.png")
 
     # export: the browser downloads the file with its session, and the correction is in it
     browser.get(f"{base_url}/export")  # the export page links the three formats
     browser.find_element(By.CSS_SELECTOR, "a[href='/export.jsonl']").click()
-    exported = browser.downloads / "goalmatch-granskning.jsonl"
-    deadline = time.monotonic() + WAIT_S
-    while not exported.is_file():
-        assert time.monotonic() < deadline, f"no download in {browser.downloads}: {os.listdir(browser.downloads)}"
-        time.sleep(0.1)
+    exported = wait_for_file(browser.downloads / "goalmatch-granskning.jsonl")
     records = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines() if line.strip()]
     mine = [r for r in records if r["id"] == f"review/{app_id}"]
     assert len(mine) == 1, records
@@ -218,7 +149,7 @@ def test_api_docs_render_from_local_files(base_url: str, browser: Any, tmp_path:
     sources = browser.execute_script(
         "return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
     assert sources and all(s.startswith(base_url) for s in sources), sources
-    _screenshot(browser, tmp_path, "e2e-api-docs.png")
+    screenshot(browser, tmp_path, "e2e-api-docs.png")
 
 
 def test_no_page_scrolls_sideways_at_phone_width(base_url: str, browser: Any, tmp_path: Path) -> None:
@@ -242,10 +173,12 @@ def test_no_page_scrolls_sideways_at_phone_width(base_url: str, browser: Any, tm
     browser.find_element(By.CSS_SELECTOR, "form[action='/applications']").submit()
     wait.until(ec.url_matches(r"/applications/\d+$"))
     application = browser.current_url
-    for url in (application, f"{base_url}/queue", f"{base_url}/new", f"{base_url}/dashboard",
-                f"{base_url}/arbetsyta", f"{base_url}/queue?max_confidence=abc"):
+    pages = ("/queue", "/new", "/dashboard", "/arbetsyta", "/queue?max_confidence=abc", "/import", "/export",
+             "/archived", "/history", "/admin/users", "/admin/model")
+    for url in (application, *(base_url + page for page in pages)):
         browser.get(url)
         width, viewport = browser.execute_script(wide)
         assert width <= viewport == 390, (url, width)
+        assert not axe_violations(browser), url  # and nothing serious for axe-core at phone width either
     browser.get(application)
-    _screenshot(browser, tmp_path, "e2e-phone-application.png")
+    screenshot(browser, tmp_path, "e2e-phone-application.png")
