@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from goalmatch._io import decode_text
 from goalmatch.errors import UnknownFramework, UploadError
 from goalmatch.text.prepare import MAX_TEXT_CHARS
 from goalmatch.web.lanes import Lanes
@@ -39,7 +40,8 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def read_upload(filename: str, data: bytes) -> str:
-    """The text of an uploaded ``.txt`` (UTF-8), ``.docx`` or ``.pdf`` file.
+    """The text of an uploaded ``.txt`` (UTF-8, UTF-16 or Windows-1252, as ``goalmatch score`` reads), ``.docx``
+    or ``.pdf`` file.
 
     A PDF's text is extracted as it is (pypdf); the matcher's text pipeline
     (:func:`goalmatch.text.prepare.prepare`) repairs PDF-broken Swedish afterwards.
@@ -49,9 +51,10 @@ def read_upload(filename: str, data: bytes) -> str:
     name = filename.lower()
     if name.endswith(".txt"):
         try:
-            text = data.decode("utf-8-sig")
+            text, _ = decode_text(data)  # UTF-8 (with or without BOM), UTF-16, or Windows-1252 ("ANSI")
         except UnicodeDecodeError:
-            raise UploadError("Textfilen är inte UTF-8; spara den som UTF-8 och försök igen.") from None
+            raise UploadError("Textfilen går inte att läsa: den är varken UTF-8, UTF-16 eller Windows-1252 (ANSI), "
+                              "eller så är den trasig; spara den som UTF-8 och försök igen.") from None
     elif name.endswith(".docx"):
         text = _docx_text(data)
     elif name.endswith(".pdf"):

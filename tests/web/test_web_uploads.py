@@ -143,3 +143,16 @@ def test_a_pdf_that_takes_too_long_is_refused_between_pages(monkeypatch: pytest.
     monkeypatch.setattr(services, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
     with pytest.raises(UploadError, match=r"tar för lång tid att läsa .* vid sida 3"):
         read_upload("lång.pdf", pdf_bytes([TEXT_PAGE] * 5))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+def test_a_text_file_is_read_in_the_encodings_score_reads(encoding: str) -> None:
+    """A Windows-1252 ("ANSI") or UTF-16 text file is read like goalmatch score reads it, not refused."""
+    text = "Fiber för Övre byn: bredband och mobiltäckning åt hushållen."
+    assert read_upload("ansokan.txt", text.encode(encoding)) == text
+
+
+def test_a_broken_text_file_names_the_encodings_tried() -> None:
+    broken = "Fiber för byn ".encode() + b"\xff\xfe\xfa" + "och åt hushållen".encode()  # UTF-8 letters, stray bytes
+    with pytest.raises(UploadError, match="varken UTF-8, UTF-16 eller Windows-1252"):
+        read_upload("trasig.txt", broken)
