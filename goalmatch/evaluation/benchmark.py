@@ -36,7 +36,7 @@ from goalmatch.data.corpus import Record
 from goalmatch.data.frameworks import Framework
 from goalmatch.errors import BadInput
 from goalmatch.evaluation.baselines import Context, Part, Prediction
-from goalmatch.evaluation.benchmark_checks import offtopic_abstention, regression_scores, side_heads
+from goalmatch.evaluation.benchmark_checks import offtopic_abstention, projects_off_topic, regression_scores, side_heads
 from goalmatch.evaluation.benchmark_methods import Entry, benchmark_methods, methods_table, with_prefix
 from goalmatch.evaluation.benchmark_report import summary_lines, write_benchmark
 from goalmatch.evaluation.benchmark_tasks import OffTopic, Regression, Task
@@ -98,6 +98,7 @@ def run_benchmark(
     if offtopic:
         heads = side_heads(fws, tasks, backlogs or {}, model, cache)
         m["offtopic"] = offtopic_abstention(offtopic, heads, cache)
+        m["offtopic"]["projects"] = projects_off_topic(heads, tasks, cache)
     if regression and model is not None:
         m["regression"] = regression_scores(regression, model, cache)
     elif regression:

@@ -24,9 +24,10 @@ from goalmatch.errors import CorpusError
 from goalmatch.evaluation.benchmark_tasks import OffTopic, Regression, Task
 from goalmatch.model.classifier import GoalClassifier
 from goalmatch.model.evidence import References
+from goalmatch.model.features import pair_features
 from goalmatch.model.matcher import Matcher
 
-__all__ = ["VERSIONS", "model_encoder", "offtopic_abstention", "regression_scores", "side_heads"]
+__all__ = ["VERSIONS", "model_encoder", "offtopic_abstention", "projects_off_topic", "regression_scores", "side_heads"]
 
 VERSIONS = ("zero-shot", "zero-shot + backlog", "trained")
 """The versions of each framework's head the off-topic set is put to."""
@@ -98,6 +99,26 @@ def offtopic_abstention(texts: Sequence[OffTopic], heads: Mapping[str, Mapping[s
             entry[version] = {"abstained": round(float(np.mean(flags)), 3), "source": source,
                               "answered": [t.id for t, a in zip(texts, flags, strict=True) if not a]}
     out["by_kind"] = _by_kind(texts, abstained)
+    return out
+
+
+def projects_off_topic(heads: Mapping[str, Mapping[str, tuple[GoalClassifier, str]]], tasks: Sequence[Task],
+                       embed: Any) -> dict[str, dict[str, Any]]:
+    """Per framework with a task, the share of the task's labelled project texts (training pool and
+    test part) whose support is under each head version's floor: real projects the head would call
+    off-topic. Only the zero-shot head has not seen them; the backlog and trained heads set their
+    floor on them (their share is in-sample)."""
+    out: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        fid = task.framework.id
+        if fid not in heads:
+            continue
+        E = embed.encode(list(dict.fromkeys(r.text for r in (*task.records, *task.test))))
+        out[fid] = {"texts": len(E)}
+        for version, (clf, _) in heads[fid].items():
+            support = pair_features(clf.embed(E), clf.prototypes_, clf.prototype_goal_, clf.labelled_,
+                                    clf.labelled_targets_, clf.n_nearest)[1]
+            out[fid][version] = round(float(np.mean(support < clf.min_similarity_)), 3)
     return out
 
 

@@ -128,6 +128,7 @@ def _offtopic_section(o: Mapping[str, Any]) -> list[str]:
         if "trained" in v:
             sources.setdefault(v["trained"]["source"], []).append(fid)
     heads = "; ".join(f"{', '.join(f)}: {s}" for s, f in sources.items())
+    lines += _projects_lines(o.get("projects", {}), versions)
     lines += ["", f"Texts under {MIN_WORDS_TO_JUDGE} words abstain whatever the head (the Matcher calls them too short "
               f"to judge). The trained heads: {heads}.", "",
               "By kind of text (share abstained over every framework):", "",
@@ -135,6 +136,19 @@ def _offtopic_section(o: Mapping[str, Any]) -> list[str]:
     for kind in o["kinds"]:
         lines.append(f"| {kind} | " + " | ".join(f"{o['by_kind'][v].get(kind, 0):.2f}" for v in o["by_kind"]) + " |")
     return [*lines, ""]
+
+
+def _projects_lines(projects: Mapping[str, Any], versions: Sequence[str]) -> list[str]:
+    """The real projects each head's support floor calls off-topic (the other side of the floor)."""
+    if not projects:
+        return []
+    lines = ["", "Real project texts (a task's labelled projects) under the head's support floor, i.e. called "
+             "off-topic; only the zero-shot head has not seen them (the others set their floor on them):", "",
+             "| framework | texts | " + " | ".join(versions) + " |", "|---" * (len(versions) + 2) + "|"]
+    for fid, v in projects.items():
+        lines.append(f"| {fid} | {v['texts']} | " + " | ".join(f"{v[x]:.3f}" if x in v else "–" for x in versions)
+                     + " |")
+    return lines
 
 
 def _regression_section(r: Mapping[str, Any]) -> list[str]:
@@ -235,8 +249,11 @@ def summary_lines(m: Mapping[str, Any]) -> list[str]:
     if "offtopic" in m:
         o = m["offtopic"]
         out.append(f"off-topic ({o['texts']} texts), share abstained: zero-shot / with backlog / trained:")
+        projects = o.get("projects", {})
         out += [f"  {fid:<32}" + " / ".join(f"{v[x]['abstained']:.2f}" if x in v else "–"
                                           for x in ("zero-shot", "zero-shot + backlog", "trained"))
+                + (f"   (real projects under the zero-shot floor: {projects[fid]['zero-shot']:.2f})"
+                   if fid in projects else "")
                 for fid, v in o["frameworks"].items()]
     r = m.get("regression")
     if r and "pairs" in r:

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from goalmatch.data.frameworks import Framework
 from goalmatch.model import features as _features
+from goalmatch.model import floor as _floor
 from goalmatch.model import similarity as _similarity
 from goalmatch.model.inputs import corpus_rows, framework_targets, goal_texts, is_texts, label_targets, n_rows
 
@@ -70,9 +71,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     min_similarity:
         Rows whose *support* (the mean of the ``n_nearest`` best cosine similarities to the
         closest goal's strategy texts) is below this get no goal either. ``"auto"``: the
-        lowest support among the project texts given to ``fit`` (labelled or not), so a
-        text less related to the strategy than every known project abstains; without
-        project texts there is no floor. ``None``: no floor. Ignored without a framework.
+        2 % quantile of the support of the project texts given to ``fit`` (labelled or
+        not), so a text less related to the strategy than nearly every known project
+        abstains; without project texts the encoder's prior floor, set on real projects of
+        other frameworks (:mod:`goalmatch.model.floor`). ``None``: no floor. Ignored
+        without a framework.
     threshold:
         Multi-label only: the probability a goal needs to be suggested, one number for
         all goals or ``{goal_id: threshold}`` (goals left out use 0.5).
@@ -137,10 +140,8 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
     projects' own intercept: the same refit did not lower Agenda 2030's ECE.
 
     Abstention: probabilities are relative (which goal, not whether any), so an
-    off-topic text can look confident. Hence the support floor: with the labelled
-    projects it refused 5 of 5 off-topic texts (gibberish, a recipe, English, lorem
-    ipsum, "Hej") in every framework, and by construction about 1 in n held-out real
-    projects (the least typical one). Zero-shot there is no floor and it refused 1-3 of 5.
+    off-topic text can look confident. Hence the support floor (``min_similarity``; zero-shot
+    the encoder's prior floor, :mod:`goalmatch.model.floor`; figures in docs/benchmark.md).
     Multi-label (Agenda 2030, 6 labelled projects, 34 labels): zero-shot the most probable
     goal was one of the labelled ones 6 of 6 times, but the probabilities are calibrated
     on strategy texts, which serve one goal each, so few goals pass 0.5 (micro-F1 0.06);
@@ -282,13 +283,11 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _support_floor(self, E: np.ndarray) -> float:
-        if self.min_similarity is None:
-            return -np.inf
         if not isinstance(self.min_similarity, str):
-            return float(self.min_similarity)
-        if not len(E) or not len(self.prototypes_):
+            return -np.inf if self.min_similarity is None else float(self.min_similarity)
+        if not len(self.prototypes_):
             return -np.inf
-        return float(self._scores(E)[1].min())
+        return _floor.support_floor(self._scores(E)[1] if len(E) else np.zeros(0), self.encoder_)
 
     def _fit_weights(self, primary: np.ndarray) -> None:
         prior = None if self.temperature_prior is None else float(self.temperature_prior)
@@ -335,7 +334,7 @@ class GoalClassifier(ClassifierMixin, BaseEstimator):
         embeddings; ``targets`` their 0/1 goal rows, zeros where unlabelled); returns what changed."""
         out: dict[str, float] = {}
         if len(E) and self.min_similarity == "auto":
-            self.min_similarity_ = out["min_similarity"] = float(self._scores(E)[1].min())
+            self.min_similarity_ = out["min_similarity"] = _floor.support_floor(self._scores(E)[1], self.encoder_)
         rows = targets.sum(axis=1) > 0
         if self.multi_label_ and rows.sum() >= 2 and 0 < targets[rows].sum() < targets[rows].size:
             shift = _features.fit_intercept_shift(self._scores(E[rows])[0], targets[rows])

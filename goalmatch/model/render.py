@@ -195,7 +195,7 @@ def reason_sv(framework: FrameworkSuggestions | Mapping[str, Any]) -> str | None
                 "en längre projektbeskrivning ger säkrare förslag.")
     if code == "off_topic":
         return ("Texten liknar ingen av strategins beskrivningar tillräckligt – den verkar handla om något annat "
-                "än strategin. Den liknar strategin mindre än alla projekt som modellen har lärt sig av.")
+                "än strategin. Den liknar strategin mindre än nästan alla verkliga projekt gör.")
     if code == "below_probability" and threshold is not None:
         figure = f"det mest sannolika har {decimal_sv(best)} och " if best is not None else ""
         return (f"Texten berör strategin, men inget mål är tillräckligt sannolikt: {figure}"

@@ -101,7 +101,8 @@ class Suggestion(_Plain):
 REASON_CODES = ("too_short", "off_topic", "below_probability", "below_thresholds")
 """Why a framework has no confident goal, as :attr:`FrameworkSuggestions.reason_code` names it:
 ``too_short`` the text is too short to judge; ``off_topic`` it is less related to the strategy
-than every project the head was trained on (figures ``support``, ``min_similarity``);
+than nearly every real project text (the head's support floor, :mod:`goalmatch.model.floor`;
+figures ``support``, ``min_similarity``);
 ``below_probability`` no goal reaches the head's probability threshold (figures
 ``best_probability``, ``threshold``); ``below_thresholds`` no goal reaches its own threshold
 (figure ``best_probability``)."""
@@ -132,7 +133,7 @@ class Abstention:
         if self.code == "too_short":
             return "the text is too short to judge; the ranking is a guess"
         if self.code == "off_topic":
-            return (f"the text is less related to this strategy than every project it was trained on "
+            return (f"the text is less related to this strategy than nearly every real project text "
                     f"(support {f['support']:.3f} < {f['min_similarity']:.3f})")
         if self.code == "below_probability":
             return f"no goal reaches probability {f['threshold']:g}"

@@ -120,6 +120,14 @@ def test_offtopic_is_measured_per_framework_and_head_version(toy_run: tuple[dict
         assert 0.0 <= v["abstained"] <= 1.0
         assert len(v["answered"]) == round((1 - v["abstained"]) * 2)
     assert set(o["by_kind"]["trained"]) == {"lorem", "recipe"}
+    # the other side of the floor: the task's labelled projects (21 distinct texts) under each head's floor
+    projects = o["projects"]["toy"]
+    assert projects["texts"] == 21
+    assert projects["zero-shot"] == 0.0  # FakeEncoder has no prior floor: zero-shot calls nothing off-topic
+    # the backlog head's floor is the 2 % quantile of the 22 project texts it saw: at most one under it
+    assert 0.0 <= projects["zero-shot + backlog"] <= 1 / 21 and set(projects) == {"texts", *versions}
+    report = (toy_run[1] / "report.md").read_text(encoding="utf-8")
+    assert f"| toy | 21 | 0.000 | {projects['zero-shot + backlog']:.3f} |" in report
 
 
 def test_ece_is_reported_from_100_distinct_texts() -> None:
