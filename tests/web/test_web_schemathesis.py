@@ -32,7 +32,9 @@ from starlette.routing import Mount
 from goalmatch.web.auth import COOKIE
 from tests.web.helpers import TOKEN, add, login
 
-PUBLIC = {("GET", "/login"), ("POST", "/login")}  # POST /login still needs the login form's CSRF token
+PUBLIC = {("GET", "/login"), ("POST", "/login"),  # POST /login still needs the login form's CSRF token
+          ("GET", "/invite/{token}"), ("POST", "/invite/{token}")}  # an invitation's one-time link: its token is
+# the key (tests/web/test_admin.py), and a made-up one is refused below
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 EXAMPLES_PER_OPERATION = 15
 
@@ -101,6 +103,7 @@ def test_every_route_but_login_and_static_refuses_without_a_live_session(
     # the login page and the static files are open; the API docs and the OpenAPI document are not
     open_client = TestClient(app, follow_redirects=False)
     assert open_client.get("/login").status_code == 200 and open_client.get("/static/style.css").status_code == 200
+    assert open_client.get("/invite/made-up-token").status_code == 410  # no such invitation: nothing to see
 
     # signed in, every state-changing route needs the session's CSRF token (form field or header)
     for method, template in routes:
