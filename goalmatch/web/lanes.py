@@ -32,7 +32,7 @@ import numpy as np
 
 from goalmatch.embed.tokens import encode_spans_apart
 
-__all__ = ["LONG_CHARS", "LONG_NICE", "MAX_WAIT_S", "PIECE_TEXTS", "Lanes", "PacedEncoder"]
+__all__ = ["LONG_CHARS", "LONG_NICE", "MAX_WAIT_S", "PIECE_TEXTS", "Lanes", "PacedEncoder", "lower_thread_priority"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Lanes:
         self.piece = piece
         self._changed = threading.Condition()
         self._short = 0  # short suggestions under way
-        self._worker = ThreadPoolExecutor(1, "goalmatch-long", initializer=_lower_priority, initargs=(long_nice,))
+        self._worker = ThreadPoolExecutor(1, "goalmatch-long", initializer=lower_thread_priority, initargs=(long_nice,))
 
     def is_long(self, text: str) -> bool:
         return len(text) > self.long_chars
@@ -144,7 +144,7 @@ class Lanes:
                 self._changed.notify_all()
 
 
-def _lower_priority(step: int) -> None:
+def lower_thread_priority(step: int, what: str = "the long lane") -> None:
     """Lower this thread's CPU priority by ``step`` (Linux: a thread is a task with its own nice value)."""
     if step <= 0 or sys.platform != "linux":
         return
@@ -152,7 +152,7 @@ def _lower_priority(step: int) -> None:
     try:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
     except OSError as exc:  # e.g. a container refusing it: the long lane runs at the same priority
-        log.info("the long lane keeps its CPU priority (%s)", exc)
+        log.info("%s keeps its CPU priority (%s)", what, exc)
 
 
 def _on_torch(encoder: Any) -> Any:

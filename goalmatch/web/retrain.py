@@ -17,8 +17,6 @@ active, so a restarted server loads it; :meth:`Retrainer.rollback` goes back to 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +28,7 @@ from goalmatch.data.corpus import Record, load_corpus_paths
 from goalmatch.errors import GoalmatchError, StoreError
 from goalmatch.model.matcher import Matcher
 from goalmatch.web.database import utcnow
+from goalmatch.web.lanes import lower_thread_priority
 from goalmatch.web.review import export_records, model_goals
 from goalmatch.web.services import Review
 
@@ -145,7 +144,7 @@ class Retrainer:
         return self.status
 
     def _run(self, user: str) -> None:
-        _lower_priority()
+        lower_thread_priority(TRAIN_NICE, "the training")
         try:
             version_id = self.train(user, step=lambda text: self._set(step=text))
         except Exception as exc:  # a failed training must end as a status, never kill the server
@@ -233,14 +232,3 @@ def load_active(review: Review) -> bool:
     review.swap_matcher(Matcher.load(active["path"], encoder=review.matcher.encoder))
     log.warning("serving the active model version %s (%s)", active["name"], active["path"])
     return True
-
-
-def _lower_priority() -> None:
-    """Lower the calling thread's CPU priority by :data:`TRAIN_NICE` (Linux: a thread has its own nice value)."""
-    if sys.platform != "linux":
-        return
-    tid = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + TRAIN_NICE))
-    except OSError as exc:
-        log.info("the training keeps its CPU priority (%s)", exc)
