@@ -22,11 +22,11 @@ did not set it; their own quantiles (0.838 dk 2007, 0.854 dk 2014) show that it 
 framework and a language it never saw, and with them the median of all eight is the same 0.846.
 Used leave-one-framework-out (the median of the other seven), it kept 0-4 % of each framework's
 own projects out, except Polaris (1 of 8) and Tornedalen (7 % of the 43 records, none labelled
-for it), while a hand-written development set of 24 everyday texts (not the benchmark's off-
-topic set) abstained on 71-100 % (Agenda 2030, whose 604 texts include English, the lowest).
-Scores normalised by the framework's own texts (z-score or median of the strategy texts' held-
-out support) transferred worse than the raw scale: the encoder's cosine scale is what real
-projects share across frameworks.
+for it), while a hand-written development set of 24 everyday texts (not the benchmark's
+off-topic set) abstained on 71-100 % (Agenda 2030, whose 604 texts include English, the
+lowest). Scores normalised by the framework's own texts (z-score or median of the strategy
+texts' held-out support) transferred worse than the raw scale: the encoder's cosine scale is
+what real projects share across frameworks.
 """
 
 from __future__ import annotations
