@@ -118,7 +118,7 @@ def create_user(database_url: str, username: str, password: str, *, admin: bool 
     from goalmatch.web.store import Store, StoreError
 
     if len(password) < 8:
-        raise BadInput("the password needs at least 8 characters")
+        raise BadInput("lösenordet måste ha minst 8 tecken")
     store = Store(database_url)
     try:
         store.create_user(username, password)
@@ -128,7 +128,7 @@ def create_user(database_url: str, username: str, password: str, *, admin: bool 
         raise BadInput(str(exc)) from None
     finally:
         store.engine.dispose()
-    return f"saved {'administrator' if admin else 'reviewer'} {username.strip()!r} in {_redact(database_url)}"
+    return f"sparade {'administratören' if admin else 'granskaren'} {username.strip()!r} i {_redact(database_url)}"
 
 
 def set_admin(database_url: str, username: str, *, admin: bool = True) -> str:
@@ -139,10 +139,10 @@ def set_admin(database_url: str, username: str, *, admin: bool = True) -> str:
     store = Store(database_url)
     try:
         if not store.set_admin(username, admin):
-            raise BadInput(f"no reviewer {username!r} in {_redact(database_url)}; add one with create-user")
+            raise BadInput(f"ingen granskare {username!r} i {_redact(database_url)}; lägg till en med create-user")
     finally:
         store.engine.dispose()
-    return f"{username.strip()!r} is {'now' if admin else 'no longer'} an administrator"
+    return f"{username.strip()!r} är {'nu' if admin else 'inte längre'} administratör"
 
 
 def run_admin(args: argparse.Namespace) -> list[str]:
@@ -156,16 +156,17 @@ def revoke_sessions(database_url: str, username: str | None, *, deactivate: bool
     from goalmatch.web.store import Store
 
     if deactivate and username is None:
-        raise BadInput("--deactivate needs a username")
+        raise BadInput("--deactivate behöver ett användarnamn")
     store = Store(database_url)
     try:
         count = store.revoke_sessions(username)
         if deactivate and not store.deactivate_user(username or ""):
-            raise BadInput(f"no reviewer {username!r} in {_redact(database_url)}")
+            raise BadInput(f"ingen granskare {username!r} i {_redact(database_url)}")
     finally:
         store.engine.dispose()
-    who = f"reviewer {username.strip()!r}" if username else "all reviewers"
-    return f"revoked {count} session(s) of {who}" + (" and deactivated the account" if deactivate else "")
+    who = f"granskaren {username.strip()!r}" if username else "alla granskare"
+    ended = f"avslutade {count} {'session' if count == 1 else 'sessioner'} för {who}"
+    return ended + (" och stängde av kontot" if deactivate else "")
 
 
 def run_revoke(args: argparse.Namespace) -> list[str]:
@@ -178,9 +179,9 @@ def run_user(args: argparse.Namespace) -> list[str]:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass(f"password for {args.username}: ")
-        if getpass.getpass("again: ") != password:
-            raise BadInput("the passwords differ")
+        password = getpass.getpass(f"lösenord för {args.username}: ")
+        if getpass.getpass("en gång till: ") != password:
+            raise BadInput("lösenorden skiljer sig åt")
     return [create_user(args.database or _database_default(), args.username, password, admin=args.admin)]
 
 
@@ -210,7 +211,7 @@ def run_serve(args: argparse.Namespace) -> list[str]:
                 _redact(database), time.monotonic() - started)
     serve_app(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
               forwarded_allow_ips=",".join(args.trusted_proxy) or None)
-    return ["stopped"]
+    return ["granskningsappen har stoppats"]
 
 
 def _starting(started: float, message: str, *args: Any) -> None:
