@@ -52,7 +52,8 @@ def benchmark_paths(
 
 def add_parsers(sub: Any) -> None:
     """Add ``benchmark`` to a ``goalmatch`` subparsers object."""
-    p = sub.add_parser("benchmark", help="measure goalmatch against baselines on realistic data; write a report",
+    p = sub.add_parser("benchmark", help="för utvecklare: mät goalmatch mot enklare metoder på realistiska data "
+                                             "och skriv en rapport",
                        description="Learning curves (zero-shot, with the unlabelled backlog, 1…32 and all labelled "
                                    "projects per goal) of goalmatch and baselines on the Danish fund projects, "
                                    "TRAIL22 and the shipped corpora; off-topic abstention; the regression set.")

@@ -68,18 +68,20 @@ def build(shared: Path, out_dir: Path, frameworks_dir: Path | None, annotations:
 
 def add_parsers(sub: Any) -> None:
     """Add ``frameworks``, ``corpora`` and ``build-corpora`` to a ``goalmatch`` subparsers object."""
-    p = sub.add_parser("frameworks", help="list the strategy frameworks, or validate framework files")
-    p.add_argument("--dir", type=Path, help="folder of framework files (default: the shipped ones)")
-    p.add_argument("--check", type=Path, nargs="+", metavar="FILE", help="validate these files")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("frameworks", help="lista strategierna (ramverken) och deras id:n, eller kontrollera "
+                                          "ramverksfiler")
+    p.add_argument("--dir", type=Path, metavar="MAPP", help="mapp med ramverksfiler (standard: de medföljande)")
+    p.add_argument("--check", type=Path, nargs="+", metavar="FIL", help="kontrollera de här filerna")
+    p.add_argument("--json", action="store_true", help="maskinläsbar utdata (JSON med engelska fältnamn)")
     p.set_defaults(run=run_frameworks)
 
-    p = sub.add_parser("corpora", help="validate the project corpora and count their labels")
+    p = sub.add_parser("corpora", help="för utvecklare: kontrollera projektkorpusarna och räkna deras "
+                                       "etiketter")
     p.add_argument("--dir", type=Path, help="folder of JSONL corpora (default: the shipped ones)")
     p.add_argument("--frameworks", type=Path, help="folder of framework files")
     p.set_defaults(run=run_corpora)
 
-    p = sub.add_parser("build-corpora", help="rebuild corpora/projects from the seed documents")
+    p = sub.add_parser("build-corpora", help="för utvecklare: bygg om projektkorpusarna ur källdokumenten")
     p.add_argument("--shared", type=Path, default=Path("../shared"), help="folder with seeds/ and data/")
     p.add_argument("--out", type=Path, help="output folder (default: the corpora/projects folder)")
     p.add_argument("--frameworks", type=Path, help="folder of framework files")

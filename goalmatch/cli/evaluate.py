@@ -48,7 +48,8 @@ def evaluate_corpora(
 
 def add_parsers(sub: Any) -> None:
     """Add ``evaluate`` to a ``goalmatch`` subparsers object."""
-    p = sub.add_parser("evaluate", help="cross-validate goalmatch beside baselines and write a report")
+    p = sub.add_parser("evaluate", help="för utvecklare: korsvalidera goalmatch bredvid enklare metoder och "
+                                        "skriv en rapport")
     p.add_argument("--frameworks", type=Path, help="folder of framework files (default: the shipped ones)")
     p.add_argument("--data", type=Path, nargs="+", metavar="DIR_OR_FILE",
                    help="JSONL corpora, or folders of them (default: the shipped corpora)")

@@ -22,6 +22,7 @@ from typing import Any
 
 from goalmatch.cli import benchmark, data, evaluate, score, serve, suggest, train, workspace
 from goalmatch.cli.command import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, Outcome
+from goalmatch.cli.swedish import SwedishArgumentParser
 from goalmatch.errors import GoalmatchError
 
 __all__ = ["build_parser", "main"]
@@ -29,13 +30,21 @@ __all__ = ["build_parser", "main"]
 logger = logging.getLogger(__name__)
 GROUPS = (data, suggest, train, evaluate, benchmark, score, serve, workspace)
 """The command groups, in the order ``goalmatch --help`` lists their commands."""
+DESCRIPTION = (
+    "goalmatch föreslår vilka strategimål en projektansökan bidrar till, med stöd ur texten. "
+    "Handläggarens kommandon: suggest (en text), score (en tabell med ansökningar), report "
+    "(portföljrapport), serve (granskningsappen) och administratörens create-user, set-admin, "
+    "revoke-sessions, workspace, frameworks och info. Utvecklarkommandon (train, evaluate, benchmark, "
+    "corpora, build-corpora, prepare) har hjälptext på engelska. "
+    "Skriv goalmatch KOMMANDO --help för ett kommandos flaggor.")
+"""The program description of ``goalmatch --help``: Swedish, for the case officer."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``goalmatch`` parser: every group's commands, each with its ``run``."""
-    parser = argparse.ArgumentParser(prog="goalmatch", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The ``goalmatch`` parser: every group's commands, each with its ``run``; argparse's words in Swedish."""
+    parser = SwedishArgumentParser(prog="goalmatch", description=DESCRIPTION)
+    parser.add_argument("-v", "--verbose", action="store_true", help="skriv förloppet till standardfel (stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="KOMMANDO")
     for group in GROUPS:
         group.add_parsers(sub)
     return parser

@@ -58,60 +58,68 @@ def portfolio_report(scored: Path, output: Path | None = None, xlsx: Path | None
 
 
 def add_parsers(sub: Any) -> None:
-    """Add ``score`` and ``report`` to a ``goalmatch`` subparsers object."""
+    """Add ``score`` and ``report`` to a ``goalmatch`` subparsers object (help in Swedish, for the case officer)."""
     p = sub.add_parser(
-        "score", help="score a backlog table of project texts (CSV, TSV, Excel, JSONL, Parquet)",
-        description="Score every row of a table; bad rows go to a rejects file; an interrupted run resumes. "
-                    "Exit codes: 0 all rows scored, 3 done with rejected rows, 2 bad invocation, 1 internal "
-                    "error, 130 interrupted.")
-    p.add_argument("input", type=Path, help="the table (.csv .tsv .xlsx .jsonl .parquet)")
-    p.add_argument("-o", "--output", type=Path, help="the scored table; its extension picks the format "
-                                                     "(default: INPUT.scores with INPUT's format)")
-    p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
-    p.add_argument("--id-column", help="column with each row's id (default: the row number)")
-    p.add_argument("--text-columns", help="comma-separated columns joined with a blank line, e.g. title,beskrivning "
-                                          "(default: a title and a text column found by name)")
-    p.add_argument("--frameworks", help="comma-separated framework ids (default: all of the model's)")
-    p.add_argument("--top-k", type=int, default=3, help="goals per framework (default 3)")
-    p.add_argument("--rejects", type=Path, help="rejects file (default: OUTPUT's name with .rejects.csv)")
-    p.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows per chunk (default {CHUNK_ROWS})")
-    p.add_argument("--restart", action="store_true", help="discard an interrupted run's journal and start over")
-    p.add_argument("--cache", type=Path, help="folder to keep embeddings in between runs")
+        "score", help="föreslå mål för en hel tabell med ansökningar (CSV, TSV, Excel, JSONL, Parquet)",
+        description="Ger varje rad i en tabell förslag på mål; felaktiga rader hamnar i en fil med avvisade "
+                    "rader; en avbruten körning fortsätter där den slutade. Slutkoder: 0 alla rader klara, "
+                    "3 klar men med avvisade rader, 2 felaktigt anrop, 1 internt fel, 130 avbruten.")
+    p.add_argument("input", type=Path, metavar="TABELL", help="tabellen (.csv .tsv .xlsx .jsonl .parquet)")
+    p.add_argument("-o", "--output", type=Path, metavar="UTFIL",
+                   help="den färdiga tabellen; filändelsen väljer format (standard: TABELL.scores i TABELLs format)")
+    p.add_argument("--model", type=Path, metavar="MODELL", help="modellmapp (standard: den medföljande models/default)")
+    p.add_argument("--id-column", metavar="KOLUMN", help="kolumnen med varje rads id (standard: radnumret)")
+    p.add_argument("--text-columns", metavar="KOLUMNER",
+                   help="kommaseparerade kolumner som fogas ihop med en tom rad emellan, t.ex. title,beskrivning "
+                        "(standard: en rubrikkolumn och en textkolumn som hittas på namnet)")
+    p.add_argument("--frameworks", metavar="RAMVERK",
+                   help="kommaseparerade id:n för ramverken (standard: alla modellens)")
+    p.add_argument("--top-k", type=int, default=3, metavar="ANTAL", help="mål per ramverk (standard 3)")
+    p.add_argument("--rejects", type=Path, metavar="FIL",
+                   help="filen med avvisade rader (standard: UTFILs namn med .rejects.csv)")
+    p.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, metavar="ANTAL",
+                   help=f"rader per omgång (standard {CHUNK_ROWS})")
+    p.add_argument("--restart", action="store_true", help="släng en avbruten körnings journal och börja om")
+    p.add_argument("--cache", type=Path, metavar="MAPP", help="mapp där textvektorerna sparas mellan körningar")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar (default: on a terminal only; otherwise log lines)")
+                   help="förloppsindikator (standard: bara i en terminal; annars loggrader)")
     p.add_argument("--engine", choices=["local", "dask"], default="local",
-                   help="score here, or on a dask.distributed cluster (needs goalmatch[dask])")
-    p.add_argument("--scheduler", help="the dask scheduler's address, e.g. tcp://127.0.0.1:8786")
+                   help="räkna här (local) eller på ett dask.distributed-kluster (kräver goalmatch[dask])")
+    p.add_argument("--scheduler", metavar="ADRESS", help="dask-schemaläggarens adress, t.ex. tcp://127.0.0.1:8786")
     p.add_argument("--no-sentences", dest="sentences", action="store_false",
-                   help="leave the quoted sentence out of the evidence column: the texts' sentences are not "
-                        "encoded, about twice as fast; goals and probabilities are the same")
+                   help="utelämna den citerade meningen i beläggkolumnen: textens meningar kodas inte, ungefär "
+                        "dubbelt så snabbt; mål och sannolikheter blir desamma")
     p.add_argument("--late-sentences", dest="sentences", action="store_const", const="late",
-                   help="take the quoted sentence from the text's own encoding (no second encoding; less often "
-                        "the sentence separate encoding picks, see docs/batch.md)")
+                   help="ta den citerade meningen ur textens egen kodning (ingen andra kodning; väljer oftare en "
+                        "annan mening än separat kodning, se docs/batch.md)")
     p.add_argument("--dialect", choices=DIALECT_NAMES, default="auto",
-                   help="how a CSV/TSV output and the rejects file are written: auto = like the input CSV "
-                        "(delimiter, encoding, decimal comma with ';'; Excel's ',' and UTF-8 with BOM for other "
-                        "inputs), excel-sv = ';', decimal comma, UTF-8 with BOM (Swedish Excel), excel = ',', "
-                        "decimal point, UTF-8 with BOM, utf8 = ',', decimal point, no BOM (default auto)")
+                   help="hur en CSV/TSV-utfil och filen med avvisade rader skrivs: auto = som indatans CSV "
+                        "(avgränsare, teckenkodning, decimalkomma med ';'; Excels ',' och UTF-8 med BOM för annan "
+                        "indata), excel-sv = ';', decimalkomma, UTF-8 med BOM (svenska Excel), excel = ',', "
+                        "decimalpunkt, UTF-8 med BOM, utf8 = ',', decimalpunkt, ingen BOM (standard auto)")
     p.add_argument("--columns", choices=COLUMN_MODES, default="auto",
-                   help="the score columns' headers: sv = Swedish, from the frameworks' names ('RUS: mål 1 – "
-                        "sannolikhet'), ids = their ids ('rus-norrbotten-2030.p_1', for programs), auto = sv for "
-                        "CSV, TSV and XLSX, ids for JSONL and Parquet (default auto); the input's own columns come "
-                        "first either way")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+                   help="rubrikerna på sannolikhetskolumnerna: sv = svenska, från ramverkens namn ('RUS: mål 1 – "
+                        "sannolikhet'), ids = deras id:n ('rus-norrbotten-2030.p_1', för program), auto = sv för "
+                        "CSV, TSV och XLSX, ids för JSONL och Parquet (standard auto); indatans egna kolumner "
+                        "kommer först i båda fallen")
+    p.add_argument("--json", action="store_true", help="skriv sammanfattningen som JSON")
     p.set_defaults(run=run_score, resumable=True)
 
-    p = sub.add_parser("report", help="portfolio report of a scored backlog, with charts (Markdown, .xlsx, .html)",
-                       description="Spread of a scored table over each framework's goals. Exit codes: "
-                                   "0 ok, 2 bad input, 1 internal error.")
-    p.add_argument("scored", type=Path, help="a table written by `goalmatch score`")
-    p.add_argument("-o", "--output", type=Path, help="write the Markdown here (default: standard output)")
-    p.add_argument("--xlsx", type=Path, help="also write the report as an Excel workbook (charts on the sheet "
-                                             "'diagram')")
-    p.add_argument("--html", type=Path, help="also write the report as one self-contained HTML file, charts inline")
-    p.add_argument("--decisions", type=Path, help="the review app's export (JSONL): adds how often reviewers kept "
-                                                  "the model's goals, and their corrections")
-    p.add_argument("--max-projects", type=int, default=200, help="projects listed in the Markdown (default 200)")
+    p = sub.add_parser("report", help="portföljrapport över en bedömd tabell, med diagram (Markdown, .xlsx, .html)",
+                       description="Hur en bedömd tabells ansökningar fördelar sig över varje ramverks mål. "
+                                   "Slutkoder: 0 klart, 2 felaktig indata, 1 internt fel.")
+    p.add_argument("scored", type=Path, metavar="TABELL", help="en tabell skriven av `goalmatch score`")
+    p.add_argument("-o", "--output", type=Path, metavar="FIL",
+                   help="skriv rapporten (Markdown) hit (standard: standard ut)")
+    p.add_argument("--xlsx", type=Path, metavar="FIL",
+                   help="skriv också rapporten som en Excel-arbetsbok (diagrammen på bladet 'diagram')")
+    p.add_argument("--html", type=Path, metavar="FIL",
+                   help="skriv också rapporten som en fristående HTML-fil, med diagrammen i filen")
+    p.add_argument("--decisions", type=Path, metavar="FIL",
+                   help="granskningsappens export (JSONL): lägger till hur ofta granskarna behöll modellens mål, "
+                        "och deras rättelser")
+    p.add_argument("--max-projects", type=int, default=200, metavar="ANTAL",
+                   help="ansökningar som listas i rapporten (standard 200)")
     p.set_defaults(run=run_report)
 
 

@@ -23,8 +23,8 @@ from typing import Any
 from goalmatch.cli.command import load_matcher
 from goalmatch.errors import BadInput
 
-__all__ = ["add_parsers", "create_user", "revoke_sessions", "run_admin", "run_revoke", "run_serve", "run_user",
-           "serve_app", "set_admin"]
+__all__ = ["add_database_argument", "add_parsers", "create_user", "revoke_sessions", "run_admin", "run_revoke",
+           "run_serve", "run_user", "serve_app", "set_admin"]
 
 log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "sqlite:///goalmatch-review.sqlite3"
@@ -42,59 +42,63 @@ def add_parsers(sub: Any) -> None:
     _add_revoke_parser(sub)
 
 
+def add_database_argument(p: argparse.ArgumentParser) -> None:
+    """The ``--database`` option every review-app command shares (``serve``, the user commands, ``workspace``)."""
+    p.add_argument("--database", default=None, metavar="URL", help="SQLAlchemy-URL: sqlite:///FIL eller "
+                   f"postgresql+psycopg://… (standard $GOALMATCH_DATABASE_URL eller {DEFAULT_DATABASE})")
+
+
 def _add_serve_parser(sub: Any) -> None:
-    p = sub.add_parser("serve", help="run the review web app for handläggare (needs goalmatch[web])")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
-    p.add_argument("--database", default=None,
-                   help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://… "
-                        f"(default $GOALMATCH_DATABASE_URL or {DEFAULT_DATABASE})")
-    p.add_argument("--models-dir", type=Path, default=None,
-                   help="where models retrained in the app are saved (default: beside a SQLite database, "
-                        "<file>-modeller; else the goalmatch cache)")
-    p.add_argument("--train-data", type=Path, nargs="+", default=[], metavar="DIR_OR_FILE",
-                   help="JSONL corpora (or folders) a retraining in the app learns from besides the reviewers' "
-                        "decisions (default: none, the decisions and the frameworks' texts only)")
-    p.add_argument("--session-hours", type=float, default=8.0, help="sign-in lifetime in hours (default 8)")
-    p.add_argument("--secure-cookies", action="store_true", help="send the session cookie over HTTPS only")
-    p.add_argument("--trusted-proxy", metavar="ADDRESS", action="append", default=[],
-                   help="a reverse proxy whose X-Forwarded-For names the client (repeatable); without it every "
-                        "request behind a proxy comes from the proxy's address, and sign-in throttling, which "
-                        "counts failures per client address, would count all reviewers together")
-    p.epilog = ("Secrets come from the environment: GOALMATCH_WEB_SECRET signs session cookies (random per start "
-                "if unset, so restarts sign everyone out); GOALMATCH_WEB_TOKEN, if set, is a shared bearer token "
-                "and sign-in password for a one-person setup.")
+    p = sub.add_parser("serve", help="starta granskningsappen för handläggare (kräver goalmatch[web])")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADRESS",
+                   help="adressen att lyssna på (standard 127.0.0.1: bara den här datorn)")
+    p.add_argument("--port", type=int, default=8000, metavar="PORT", help="port (standard 8000)")
+    p.add_argument("--model", type=Path, metavar="MODELL", help="modellmapp (standard: den medföljande models/default)")
+    add_database_argument(p)
+    p.add_argument("--models-dir", type=Path, default=None, metavar="MAPP",
+                   help="var modeller som tränas om i appen sparas (standard: bredvid en SQLite-databas, "
+                        "<fil>-modeller; annars goalmatch-cachen)")
+    p.add_argument("--train-data", type=Path, nargs="+", default=[], metavar="MAPP_ELLER_FIL",
+                   help="JSONL-korpusar (eller mappar med sådana) som en omträning i appen lär sig av utöver "
+                        "granskarnas beslut (standard: inga, bara besluten och ramverkens texter)")
+    p.add_argument("--session-hours", type=float, default=8.0, metavar="TIMMAR",
+                   help="hur länge en inloggning gäller, i timmar (standard 8)")
+    p.add_argument("--secure-cookies", action="store_true", help="skicka sessionskakan bara över HTTPS")
+    p.add_argument("--trusted-proxy", metavar="ADRESS", action="append", default=[],
+                   help="en omvänd proxy vars X-Forwarded-For anger klienten (kan upprepas); utan den kommer "
+                        "varje anrop bakom en proxy från proxyns adress, och spärren mot upprepade "
+                        "inloggningsförsök, som räknar misslyckanden per klientadress, räknar då alla "
+                        "granskare tillsammans")
+    p.epilog = ("Hemligheter kommer från miljön: GOALMATCH_WEB_SECRET signerar sessionskakorna (slumpas vid "
+                "varje start om den saknas, så att en omstart loggar ut alla); GOALMATCH_WEB_TOKEN, om den finns, "
+                "är en delad nyckel (bearer token) och inloggningslösenord för en enpersonsinstallation.")
     p.set_defaults(run=run_serve)
 
 
 def _add_user_parser(sub: Any) -> None:
-    p = sub.add_parser("create-user", help="add a reviewer to the review app, or set a new password")
-    p.add_argument("username", help="the reviewer's sign-in name (recorded with each decision)")
-    p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
-                                                    f"{DEFAULT_DATABASE})")
-    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    p.add_argument("--admin", action="store_true", help="make the reviewer an administrator (users, model)")
+    p = sub.add_parser("create-user", help="lägg till en granskare i granskningsappen, eller sätt ett nytt lösenord")
+    p.add_argument("username", metavar="ANVÄNDARNAMN", help="granskarens inloggningsnamn (sparas med varje beslut)")
+    add_database_argument(p)
+    p.add_argument("--password-stdin", action="store_true", help="läs lösenordet från standard in")
+    p.add_argument("--admin", action="store_true", help="gör granskaren till administratör (användare, modell)")
     p.set_defaults(run=run_user)
 
 
 def _add_admin_parser(sub: Any) -> None:
-    p = sub.add_parser("set-admin", help="make an existing reviewer an administrator (or, with --remove, not)")
-    p.add_argument("username", help="the reviewer's sign-in name")
-    p.add_argument("--remove", action="store_true", help="take the administrator role away instead")
-    p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
-                                                    f"{DEFAULT_DATABASE})")
+    p = sub.add_parser("set-admin", help="gör en befintlig granskare till administratör (eller, med --remove, inte)")
+    p.add_argument("username", metavar="ANVÄNDARNAMN", help="granskarens inloggningsnamn")
+    p.add_argument("--remove", action="store_true", help="ta bort administratörsrollen i stället")
+    add_database_argument(p)
     p.set_defaults(run=run_admin)
 
 
 def _add_revoke_parser(sub: Any) -> None:
-    p = sub.add_parser("revoke-sessions", help="sign a reviewer (or everyone) out of the review app at once")
+    p = sub.add_parser("revoke-sessions", help="logga genast ut en granskare (eller alla) ur granskningsappen")
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("username", nargs="?", help="the reviewer whose sessions end")
-    who.add_argument("--all", action="store_true", help="end every reviewer's sessions")
-    p.add_argument("--deactivate", action="store_true", help="also stop the reviewer from signing in again")
-    p.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
-                                                    f"{DEFAULT_DATABASE})")
+    who.add_argument("username", nargs="?", metavar="ANVÄNDARNAMN", help="granskaren vars sessioner avslutas")
+    who.add_argument("--all", action="store_true", help="avsluta alla granskares sessioner")
+    p.add_argument("--deactivate", action="store_true", help="hindra också granskaren från att logga in igen")
+    add_database_argument(p)
     p.set_defaults(run=run_revoke)
 
 
@@ -114,7 +118,7 @@ def create_user(database_url: str, username: str, password: str, *, admin: bool 
     from goalmatch.web.store import Store, StoreError
 
     if len(password) < 8:
-        raise BadInput("the password needs at least 8 characters")
+        raise BadInput("lösenordet måste ha minst 8 tecken")
     store = Store(database_url)
     try:
         store.create_user(username, password)
@@ -124,7 +128,7 @@ def create_user(database_url: str, username: str, password: str, *, admin: bool 
         raise BadInput(str(exc)) from None
     finally:
         store.engine.dispose()
-    return f"saved {'administrator' if admin else 'reviewer'} {username.strip()!r} in {_redact(database_url)}"
+    return f"sparade {'administratören' if admin else 'granskaren'} {username.strip()!r} i {_redact(database_url)}"
 
 
 def set_admin(database_url: str, username: str, *, admin: bool = True) -> str:
@@ -135,10 +139,10 @@ def set_admin(database_url: str, username: str, *, admin: bool = True) -> str:
     store = Store(database_url)
     try:
         if not store.set_admin(username, admin):
-            raise BadInput(f"no reviewer {username!r} in {_redact(database_url)}; add one with create-user")
+            raise BadInput(f"ingen granskare {username!r} i {_redact(database_url)}; lägg till en med create-user")
     finally:
         store.engine.dispose()
-    return f"{username.strip()!r} is {'now' if admin else 'no longer'} an administrator"
+    return f"{username.strip()!r} är {'nu' if admin else 'inte längre'} administratör"
 
 
 def run_admin(args: argparse.Namespace) -> list[str]:
@@ -152,16 +156,17 @@ def revoke_sessions(database_url: str, username: str | None, *, deactivate: bool
     from goalmatch.web.store import Store
 
     if deactivate and username is None:
-        raise BadInput("--deactivate needs a username")
+        raise BadInput("--deactivate behöver ett användarnamn")
     store = Store(database_url)
     try:
         count = store.revoke_sessions(username)
         if deactivate and not store.deactivate_user(username or ""):
-            raise BadInput(f"no reviewer {username!r} in {_redact(database_url)}")
+            raise BadInput(f"ingen granskare {username!r} i {_redact(database_url)}")
     finally:
         store.engine.dispose()
-    who = f"reviewer {username.strip()!r}" if username else "all reviewers"
-    return f"revoked {count} session(s) of {who}" + (" and deactivated the account" if deactivate else "")
+    who = f"granskaren {username.strip()!r}" if username else "alla granskare"
+    ended = f"avslutade {count} {'session' if count == 1 else 'sessioner'} för {who}"
+    return ended + (" och stängde av kontot" if deactivate else "")
 
 
 def run_revoke(args: argparse.Namespace) -> list[str]:
@@ -174,9 +179,9 @@ def run_user(args: argparse.Namespace) -> list[str]:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass(f"password for {args.username}: ")
-        if getpass.getpass("again: ") != password:
-            raise BadInput("the passwords differ")
+        password = getpass.getpass(f"lösenord för {args.username}: ")
+        if getpass.getpass("en gång till: ") != password:
+            raise BadInput("lösenorden skiljer sig åt")
     return [create_user(args.database or _database_default(), args.username, password, admin=args.admin)]
 
 
@@ -206,7 +211,7 @@ def run_serve(args: argparse.Namespace) -> list[str]:
                 _redact(database), time.monotonic() - started)
     serve_app(app, host=args.host, port=args.port, log_level="info", proxy_headers=bool(args.trusted_proxy),
               forwarded_allow_ips=",".join(args.trusted_proxy) or None)
-    return ["stopped"]
+    return ["granskningsappen har stoppats"]
 
 
 def _starting(started: float, message: str, *args: Any) -> None:

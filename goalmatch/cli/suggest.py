@@ -136,7 +136,8 @@ def _read_stdin() -> str:
 
 def add_parsers(sub: Any) -> None:
     """Add ``prepare`` and ``suggest`` to a ``goalmatch`` subparsers object."""
-    p = sub.add_parser("prepare", help="show how the text pipeline reads a text (repair, flags, passages)")
+    p = sub.add_parser("prepare", help="för utvecklare: visa hur textflödet läser en text (reparation, "
+                                              "flaggor, stycken)")
     p.add_argument("text", nargs="?", help="the text ('-' for standard input)")
     p.add_argument("--file", type=Path, help="read the text from a file: UTF-8, UTF-16 with BOM or Windows-1252 "
                                              "('-' for standard input)")
@@ -145,18 +146,19 @@ def add_parsers(sub: Any) -> None:
                                                        "passages with offsets)")
     p.set_defaults(run=run_prepare)
 
-    p = sub.add_parser("suggest", help="suggest the strategy goals a project text serves, with evidence",
-                       description="Suggest goals for a text, or for each of several files (--file a.txt --file "
-                                   "b.txt; the model is loaded once). Files may be UTF-8, UTF-16 with a byte-order "
-                                   "mark or Windows-1252.")
-    p.add_argument("text", nargs="?", help="the text ('-' for standard input)")
-    p.add_argument("--file", type=Path, action="append", dest="files", metavar="FILE",
-                   help="read a text from FILE (UTF-8, UTF-16 with BOM or Windows-1252; '-' for standard input); "
-                        "repeat for several files")
-    p.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
-    p.add_argument("--top-k", type=int, default=3, help="goals shown per framework (default 3)")
-    p.add_argument("--frameworks", help="comma-separated framework ids (default: all of the model's)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("suggest", help="föreslå de strategimål en projekttext bidrar till, med belägg",
+                       description="Föreslår mål för en text, eller för var och en av flera filer (--file a.txt "
+                                   "--file b.txt; modellen laddas en gång). Filerna får vara UTF-8, UTF-16 med "
+                                   "byte-order mark (BOM) eller Windows-1252.")
+    p.add_argument("text", nargs="?", metavar="TEXT", help="texten ('-' för standard in)")
+    p.add_argument("--file", type=Path, action="append", dest="files", metavar="FIL",
+                   help="läs en text från FIL (UTF-8, UTF-16 med BOM eller Windows-1252; '-' för standard in); "
+                        "upprepa för flera filer")
+    p.add_argument("--model", type=Path, metavar="MODELL", help="modellmapp (standard: den medföljande models/default)")
+    p.add_argument("--top-k", type=int, default=3, metavar="ANTAL", help="mål som visas per ramverk (standard 3)")
+    p.add_argument("--frameworks", metavar="RAMVERK",
+                   help="kommaseparerade id:n för ramverken (standard: alla modellens)")
+    p.add_argument("--json", action="store_true", help="maskinläsbar utdata (JSON med engelska fältnamn)")
     p.set_defaults(run=run_suggest)
 
 

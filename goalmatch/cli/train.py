@@ -58,7 +58,7 @@ def model_info(model: Path) -> dict[str, Any]:
 
 def add_parsers(sub: Any) -> None:
     """Add ``train`` and ``info`` to a ``goalmatch`` subparsers object."""
-    p = sub.add_parser("train", help="train a model folder on frameworks and labelled corpora")
+    p = sub.add_parser("train", help="för utvecklare: träna en modellmapp på ramverk och märkta korpusar")
     p.add_argument("--frameworks", type=Path, required=True, help="folder of framework files")
     p.add_argument("--data", type=Path, nargs="+", required=True, metavar="DIR_OR_FILE",
                    help="JSONL corpora, or folders of them")
@@ -70,8 +70,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=run_train)
 
-    p = sub.add_parser("info", help="check a model folder and show its manifest")
-    p.add_argument("model", type=Path, help="the model folder")
+    p = sub.add_parser("info", help="kontrollera en modellmapp och visa dess manifest (versioner, mätvärden)")
+    p.add_argument("model", type=Path, metavar="MODELL", help="modellmappen")
     p.set_defaults(run=run_info)
 
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from goalmatch.cli.serve import DEFAULT_DATABASE
+from goalmatch.cli.serve import DEFAULT_DATABASE, add_database_argument
 from goalmatch.errors import BadInput
 
 __all__ = ["add_parsers", "add_workspace", "assign_workspace", "list_workspaces", "run_workspace"]
@@ -22,18 +22,18 @@ __all__ = ["add_parsers", "add_workspace", "assign_workspace", "list_workspaces"
 
 def add_parsers(sub: Any) -> None:
     """Add ``workspace`` (with ``add``, ``assign``, ``list``) to a ``goalmatch`` subparsers object."""
-    p = sub.add_parser("workspace", help="choose which frameworks a review-app workspace decides on")
-    actions = p.add_subparsers(dest="workspace_action", required=True)
-    add = actions.add_parser("add", help="create a workspace with its frameworks, in order")
-    add.add_argument("name", help="the workspace's name, e.g. 'Leader Tornedalen'")
-    add.add_argument("--frameworks", nargs="+", required=True, help="framework ids, e.g. leader-tornedalen rus")
-    assign = actions.add_parser("assign", help="put a reviewer in a workspace")
-    assign.add_argument("username")
-    assign.add_argument("name", help="the workspace's name")
-    listing = actions.add_parser("list", help="the workspaces and their frameworks")
+    p = sub.add_parser("workspace", help="välj vilka ramverk en arbetsyta i granskningsappen beslutar om")
+    actions = p.add_subparsers(dest="workspace_action", required=True, metavar="ÅTGÄRD")
+    add = actions.add_parser("add", help="skapa en arbetsyta med dess ramverk, i ordning")
+    add.add_argument("name", metavar="NAMN", help="arbetsytans namn, t.ex. 'Leader Tornedalen'")
+    add.add_argument("--frameworks", nargs="+", required=True, metavar="RAMVERK",
+                     help="ramverkens id:n, t.ex. leader-tornedalen rus")
+    assign = actions.add_parser("assign", help="placera en granskare i en arbetsyta")
+    assign.add_argument("username", metavar="ANVÄNDARNAMN", help="granskarens inloggningsnamn")
+    assign.add_argument("name", metavar="NAMN", help="arbetsytans namn")
+    listing = actions.add_parser("list", help="arbetsytorna och deras ramverk")
     for parser in (add, assign, listing):
-        parser.add_argument("--database", default=None, help=f"SQLAlchemy URL (default $GOALMATCH_DATABASE_URL or "
-                                                             f"{DEFAULT_DATABASE})")
+        add_database_argument(parser)
     p.set_defaults(run=run_workspace)
 
 

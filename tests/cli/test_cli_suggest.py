@@ -52,7 +52,7 @@ def test_every_command_has_help_and_a_run(capsys: pytest.CaptureFixture[str]) ->
         assert callable(sub.get_default("run")), name
         with pytest.raises(SystemExit) as stopped:
             main([name, "--help"])
-        assert stopped.value.code == 0 and f"usage: goalmatch {name}" in capsys.readouterr().out
+        assert stopped.value.code == 0 and f"användning: goalmatch {name}" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ suggest

@@ -35,11 +35,11 @@ def test_create_user_stores_a_hash_that_signs_in(tmp_path: Path, monkeypatch: py
     url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
     args = _parser().parse_args(["create-user", "alice", "--database", url, "--password-stdin"])
     monkeypatch.setattr("sys.stdin", io.StringIO("ett-langt-losen\n"))
-    assert web_cli.run_user(args) == [f"saved reviewer 'alice' in {url}"]
+    assert web_cli.run_user(args) == [f"sparade granskaren 'alice' i {url}"]
     store = Store(url)
     assert store.authenticate("alice", "ett-langt-losen") and not store.authenticate("alice", "fel")
     store.engine.dispose()
-    with pytest.raises(BadInput, match="at least 8"):
+    with pytest.raises(BadInput, match="minst 8 tecken"):
         web_cli.create_user(url, "bob", "kort")
 
 
@@ -63,13 +63,17 @@ def test_revoke_sessions_command(tmp_path: Path) -> None:
     session_id = store.open_session("alice", 3600)
     assert store.session_user(session_id) == "alice"
     args = _parser().parse_args(["revoke-sessions", "alice", "--database", url])
-    assert args.run(args) == ["revoked 1 session(s) of reviewer 'alice'"]
+    assert args.run(args) == ["avslutade 1 session för granskaren 'alice'"]
     assert store.session_user(session_id) is None
     args = _parser().parse_args(["revoke-sessions", "--all", "--database", url])
     (line,) = args.run(args)
-    assert line.endswith("of all reviewers")
-    with pytest.raises(BadInput, match="no reviewer"):
+    assert line.endswith("sessioner för alla granskare")
+    with pytest.raises(BadInput, match="ingen granskare 'nobody'"):
         web_cli.revoke_sessions(url, "nobody", deactivate=True)
+    with pytest.raises(BadInput, match="--deactivate behöver ett användarnamn"):
+        web_cli.revoke_sessions(url, None, deactivate=True)
+    assert web_cli.revoke_sessions(url, "alice", deactivate=True).endswith("och stängde av kontot")
+    assert not store.authenticate("alice", "ett-langt-losen")
     with pytest.raises(SystemExit):
         _parser().parse_args(["revoke-sessions", "alice", "--all"])
     store.engine.dispose()
@@ -123,15 +127,15 @@ def test_admin_flags_and_set_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     url = f"sqlite:///{tmp_path / 'admins.sqlite3'}"
     args = _parser().parse_args(["create-user", "alice", "--admin", "--database", url, "--password-stdin"])
     monkeypatch.setattr("sys.stdin", io.StringIO("ett-langt-losen\n"))
-    assert args.run(args) == [f"saved administrator 'alice' in {url}"]
+    assert args.run(args) == [f"sparade administratören 'alice' i {url}"]
     web_cli.create_user(url, "bob", "ett-langt-losen")
     store = Store(url)
     assert store.is_admin("alice") and not store.is_admin("bob")
     args = _parser().parse_args(["set-admin", "bob", "--database", url])
-    assert args.run(args) == ["'bob' is now an administrator"] and store.is_admin("bob")
+    assert args.run(args) == ["'bob' är nu administratör"] and store.is_admin("bob")
     args = _parser().parse_args(["set-admin", "bob", "--remove", "--database", url])
-    assert args.run(args) == ["'bob' is no longer an administrator"] and not store.is_admin("bob")
-    with pytest.raises(BadInput, match="no reviewer 'nobody'"):
+    assert args.run(args) == ["'bob' är inte längre administratör"] and not store.is_admin("bob")
+    with pytest.raises(BadInput, match=r"ingen granskare 'nobody'.*lägg till en med create-user"):
         web_cli.set_admin(url, "nobody")
     store.engine.dispose()
 

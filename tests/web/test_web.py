@@ -123,13 +123,13 @@ def test_admin_revokes_a_users_sessions_and_a_new_password_does_too(app: Any, da
     alice, _ = login(app, "alice")
     alice_again, _ = login(app, "alice")
     bob, _ = login(app, "bob")
-    assert revoke_sessions(database_url, "alice") == "revoked 2 session(s) of reviewer 'alice'"
+    assert revoke_sessions(database_url, "alice") == "avslutade 2 sessioner för granskaren 'alice'"
     assert alice.get("/queue").status_code == 303 and alice_again.get("/queue").status_code == 303
     assert bob.get("/queue").status_code == 200
     app.state.review.store.create_user("bob", "ett-nytt-losenord")
     assert bob.get("/queue").status_code == 303
     alice, _ = login(app, "alice")
-    assert revoke_sessions(database_url, "alice", deactivate=True).endswith("deactivated the account")
+    assert revoke_sessions(database_url, "alice", deactivate=True).endswith("och stängde av kontot")
     assert alice.get("/queue").status_code == 303
     client = TestClient(app, follow_redirects=False)
     token = csrf_of(client.get("/login").text)
