@@ -221,20 +221,17 @@ def _starting(started: float, message: str, *args: Any) -> None:
 
 def _active_model(database_url: str) -> Path | None:
     """The model folder the database marks active (retrained in the app), if any and still there."""
+    from goalmatch.web.retrain import active_folder
     from goalmatch.web.store import Store
 
     store = Store(database_url)
     try:
-        active = store.active_model()
+        folder = active_folder(store)
     finally:
         store.engine.dispose()
-    if active is None:
-        return None
-    if not Path(active["path"]).is_dir():
-        log.warning("the active model %s is missing (%s); serving the default model", active["name"], active["path"])
-        return None
-    log.warning("serving the model retrained in the app: %s", active["name"])
-    return Path(active["path"])
+    if folder is not None:
+        log.warning("serving the model retrained in the app: %s", folder)
+    return folder
 
 
 def serve_app(app: Any, **options: Any) -> None:

@@ -27,18 +27,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
-from goalmatch.web.pages import render, templates  # noqa: E402
+from goalmatch.web import review as rv  # noqa: E402
+from goalmatch.web.pages import is_admin, render, templates  # noqa: E402
 from goalmatch.web.retrain import Retrainer, load_active  # noqa: E402
 from goalmatch.web.schema import MAX_ID  # noqa: E402
 from goalmatch.web.services import Review  # noqa: E402
 from goalmatch.web.store import Store, StoreError  # noqa: E402
 
-__all__ = ["ACTIONS_SV", "default_models_dir", "install", "router"]
+__all__ = ["default_models_dir", "install", "router"]
 
 log = logging.getLogger(__name__)
 
 HISTORY_PAGE = 50
-ACTIONS_SV = {"accept": "Godkänd", "correct": "Rättad", "reject": "Avvisad"}
 FORBIDDEN = "Den här sidan är bara för administratörer."
 router = APIRouter(include_in_schema=False)
 
@@ -60,14 +60,7 @@ def install(app: FastAPI, *, models_dir: Path, train_data: Sequence[Path] = (), 
         load_active(review)
     app.state.retrainer = Retrainer(review, models_dir, train_data)
     app.include_router(router)
-    templates.env.globals["is_admin"] = _is_admin  # base.html's "Användare" and "Modell" links
-
-
-def _is_admin(request: Request) -> bool:
-    session = getattr(request.state, "session", None)
-    if session is None or not session.user:
-        return False
-    return session.via == "bearer" or _store(request).is_admin(session.user)
+    templates.env.globals["is_admin"] = is_admin  # base.html's "Användare" and "Modell" links
 
 
 def _store(request: Request) -> Store:
@@ -76,7 +69,7 @@ def _store(request: Request) -> Store:
 
 def _admin(request: Request) -> str:
     """The signed-in administrator's name; 403 for anyone else (the shared token counts as one)."""
-    if _is_admin(request):
+    if is_admin(request):
         return str(request.state.session.user)
     raise StarletteHTTPException(403, FORBIDDEN)
 
@@ -142,7 +135,7 @@ def _history(request: Request, username: str, page: int, own: bool) -> Response:
         fw = review.frameworks.get(row["framework_id"])
         row["when"] = local_time_sv(row["decided_at"])
         row["framework"] = fw.name if fw else row["framework_id"]
-        row["action_sv"] = ACTIONS_SV.get(row["action"], row["action"])
+        row["action_sv"] = rv.ACTIONS_SV.get(row["action"], row["action"])
         row["goals"] = [(g, _goal_name(fw, g)) for g in row["goal_ids"]]
     return render(request, "history.html", {
         "who": username, "own": own, "rows": rows, "total": total, "page": page,

@@ -15,7 +15,6 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from goalmatch.model.render import local_time_sv
 from goalmatch.web import require_web
 
 require_web()
@@ -29,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 from goalmatch.web import exports  # noqa: E402
 from goalmatch.web.catalog import ImportGone  # noqa: E402
 from goalmatch.web.intake import MAX_IMPORT_ROWS, Mapping, Plan, guess_mapping, plan_import, read_sheet  # noqa: E402
-from goalmatch.web.pages import AppId, Service, render, templates  # noqa: E402
+from goalmatch.web.pages import AppId, Service, render  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError  # noqa: E402
 from goalmatch.web.store import StoreError  # noqa: E402
 
@@ -41,7 +40,6 @@ PREVIEW_ROWS = 10
 ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (med BOM)", "utf-16": "UTF-16", "cp1252": "Windows-1252 (ANSI)"}
 router = APIRouter(include_in_schema=False)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-templates.env.filters.setdefault("local_time_sv", local_time_sv)  # the pages' templates: archiving times
 
 
 # ------------------------------------------------------------------ import

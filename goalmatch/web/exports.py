@@ -33,9 +33,8 @@ from goalmatch.data.corpus import Record
 from goalmatch.model.render import local_time_sv
 from goalmatch.web import review as rv
 
-__all__ = ["ACTIONS_SV", "COLUMNS", "DecisionExport", "collect", "csv_bytes", "fold", "jsonl_records", "xlsx_bytes"]
+__all__ = ["COLUMNS", "DecisionExport", "collect", "csv_bytes", "fold", "jsonl_records", "xlsx_bytes"]
 
-ACTIONS_SV = {"accept": "Godkänd", "correct": "Rättad", "reject": "Avvisad"}
 COLUMNS = (("application", "Ansökan"), ("external_id", "Diarienummer"), ("title", "Rubrik"),
            ("framework", "Ramverk"), ("decision", "Beslut"), ("goals", "Beslutade mål"),
            ("model_goals", "Modellens mål"), ("agrees", "Överens"), ("confidence", "Modellens säkerhet"),
@@ -135,7 +134,7 @@ def decision_rows(export: DecisionExport, frameworks: Mapping[str, Any]) -> list
             rows.append({
                 "application": app["id"], "external_id": export.external_ids.get(app["id"]), "title": app["title"],
                 "framework": framework.name if framework is not None else fid,
-                "decision": ACTIONS_SV.get(d.action, d.action), "goals": _names(framework, d.goal_ids),
+                "decision": rv.ACTIONS_SV.get(d.action, d.action), "goals": _names(framework, d.goal_ids),
                 "model_goals": _names(framework, model), "agrees": "ja" if set(model) == set(d.goal_ids) else "nej",
                 "confidence": round(max(probabilities), 2) if probabilities else None,
                 "reviewer": d.reviewer, "decided": local_time_sv(d.decided_at), "comment": d.comment,

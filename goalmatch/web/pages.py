@@ -40,7 +40,7 @@ from goalmatch.web.schema import MAX_ID  # noqa: E402
 from goalmatch.web.services import MAX_UPLOAD_BYTES, Review, UploadError, read_upload  # noqa: E402
 from goalmatch.web.store import Conflict, DecisionIn, StoreError  # noqa: E402
 
-__all__ = ["HEADERS", "may_edit_workspace", "render", "router", "safe_next", "visible_frameworks"]
+__all__ = ["HEADERS", "is_admin", "may_edit_workspace", "render", "router", "safe_next", "visible_frameworks"]
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,21 @@ def visible_frameworks(request: Request) -> list[str]:
     return ws.visible_frameworks(review.frameworks, workspace)
 
 
+def is_admin(request: Request) -> bool:
+    """Whether the request is an active administrator's (or carries the API's shared token)."""
+    session = getattr(request.state, "session", None)
+    if session is None or not session.user:
+        return False
+    return bool(session.via == "bearer" or request.app.state.review.store.is_admin(session.user))
+
+
 def may_edit_workspace(request: Request) -> bool:
-    """Whether this user may change the workspace's frameworks: an administrator (or the API's shared token).
+    """Whether this user may change the workspace's frameworks: an administrator.
 
     What an organisation decides on is the organisation's choice, not each reviewer's; the
     others see the workspace's frameworks read-only.
     """
-    session = getattr(request.state, "session", None)
-    if session is None:
-        return False
-    return bool(session.via == "bearer" or request.app.state.review.store.is_admin(session.user))
+    return is_admin(request)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:

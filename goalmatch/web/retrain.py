@@ -32,7 +32,7 @@ from goalmatch.web.lanes import lower_thread_priority
 from goalmatch.web.review import export_records, model_goals
 from goalmatch.web.services import Review
 
-__all__ = ["FOLDS", "Retrainer", "Status", "cross_validate", "measure"]
+__all__ = ["FOLDS", "Retrainer", "Status", "active_folder", "cross_validate", "load_active", "measure"]
 
 log = logging.getLogger(__name__)
 
@@ -220,15 +220,23 @@ class Retrainer:
         log.warning("model rolled back to %s by %s", previous["name"], user)
 
 
-def load_active(review: Review) -> bool:
-    """At start: serve the database's active model version instead of the one given; ``False`` if none."""
-    active = review.store.active_model()
-    current = review.matcher.info.get("path")
-    if active is None or (current and Path(current).resolve() == Path(active["path"]).resolve()):
-        return False
+def active_folder(store: Any) -> Path | None:
+    """The folder of the model version the database marks active, if any and still there (else a warning)."""
+    active = store.active_model()
+    if active is None:
+        return None
     if not Path(active["path"]).is_dir():
         log.warning("the active model %s is missing (%s); serving the one given", active["name"], active["path"])
+        return None
+    return Path(active["path"])
+
+
+def load_active(review: Review) -> bool:
+    """At start: serve the database's active model version instead of the one given; ``False`` if none."""
+    folder = active_folder(review.store)
+    current = review.matcher.info.get("path")
+    if folder is None or (current and Path(current).resolve() == folder.resolve()):
         return False
-    review.swap_matcher(Matcher.load(active["path"], encoder=review.matcher.encoder))
-    log.warning("serving the active model version %s (%s)", active["name"], active["path"])
+    review.swap_matcher(Matcher.load(folder, encoder=review.matcher.encoder))
+    log.warning("serving the active model version %s", folder)
     return True

@@ -229,13 +229,13 @@ def export_records(apps: Iterable[Mapping[str, Any]], decisions: Sequence[Any], 
     A framework whose last decision left no goals (rejected, none fits) gets no label;
     the decision is kept in ``provenance`` either way.
     """
-    last: dict[tuple[int, str], Any] = {}
+    last: dict[int, dict[str, Any]] = {}  # application → framework → its last decision, grouped once
     for decision in decisions:
-        last[(decision.application_id, decision.framework_id)] = decision
+        last.setdefault(decision.application_id, {})[decision.framework_id] = decision
     exported_at = datetime.now(UTC).isoformat(timespec="seconds")
     records = []
     for app in apps:
-        mine = {fid: d for (aid, fid), d in last.items() if aid == app["id"]}
+        mine = last.get(app["id"], {})
         if not mine:
             continue
         labels = {fid: tuple(d.goal_ids) for fid, d in sorted(mine.items()) if d.goal_ids}
